@@ -1,0 +1,37 @@
+"""The Flask application factory. Importing this module does no work."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from lti_tool import extensions
+from lti_tool.settings import Settings, load_settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key,
+        # The tool lives in a third-party iframe: the session cookie must be SameSite=None.
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="None",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    logging.getLogger("metis").setLevel(logging.INFO)
+    extensions.init_app(app, settings)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lti_tool.views.health import bp as health_bp
+
+    app.register_blueprint(health_bp)

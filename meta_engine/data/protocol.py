@@ -14,12 +14,11 @@ distinct answers to distinct problems and are never merged.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from meta_engine.data.readers import RawSequence, read_sequences
+from meta_engine.data.readers import QuestionSkillMap, RawSequence, read_sequences, skill_tuple
 from meta_engine.types import PAD, Dataset, Sequence
 
 
@@ -113,7 +112,7 @@ def load_dataset(
     path: Path,
     *,
     name: str | None = None,
-    question_skill_map: Mapping[int, object] | None = None,
+    question_skill_map: QuestionSkillMap | None = None,
 ) -> Dataset:
     """Read one file in any supported layout and apply the strict merge."""
     path = Path(path)
@@ -123,7 +122,7 @@ def load_dataset(
     n_skills = max((int(s.skills.max(initial=0)) for s in seqs), default=0)
     if question_skill_map is not None:
         for q, sk in question_skill_map.items():
-            tup = tuple(sk) if isinstance(sk, list | tuple) else (int(sk),)  # type: ignore[arg-type]
+            tup = skill_tuple(sk)
             iskills[int(q)] = tuple(sorted(set(iskills.get(int(q), ())) | set(tup)))
             n_items = max(n_items, int(q))
             n_skills = max([n_skills, *tup])
@@ -144,7 +143,7 @@ def load_fold(
     data_dir: Path,
     fold: int,
     *,
-    question_skill_map: Mapping[int, object] | None = None,
+    question_skill_map: QuestionSkillMap | None = None,
 ) -> tuple[Dataset, Dataset, Dataset]:
     """(train, valid, test) of fold ``fold`` found by the *_train{k}/_valid{k}/_test{k} names.
 

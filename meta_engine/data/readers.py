@@ -15,7 +15,7 @@ so that a reader never decides anything about evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,14 @@ from typing import Literal
 import numpy as np
 
 Layout = Literal["question_skill", "skill", "length"]
+# question id -> its skill id, or several skill ids
+QuestionSkillMap = Mapping[int, int | Iterable[int]]
+
+
+def skill_tuple(value: int | Iterable[int]) -> tuple[int, ...]:
+    if isinstance(value, int | np.integer):
+        return (int(value),)
+    return tuple(int(v) for v in value)
 
 
 @dataclass
@@ -45,7 +53,9 @@ def _ints(text: str, path: Path, lineno: int) -> np.ndarray:
     try:
         return np.array([int(float(f)) if "." in f else int(f) for f in fields], dtype=np.int64)
     except ValueError:
-        raise ValueError(f"{path}:{lineno}: expected comma-separated integers, got {text[:80]!r}")
+        raise ValueError(
+            f"{path}:{lineno}: expected comma-separated integers, got {text[:80]!r}"
+        ) from None
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -117,14 +127,14 @@ def detect_layout(path: Path, lines: list[tuple[int, str]] | None = None) -> Lay
 
 
 def _map_skills(
-    items: np.ndarray, qmap: Mapping[int, object], path: Path, lineno: int
+    items: np.ndarray, qmap: QuestionSkillMap, path: Path, lineno: int
 ) -> np.ndarray:
     rows: list[tuple[int, ...]] = []
     for q in items.tolist():
         s = qmap.get(q)
         if s is None:
             raise ValueError(f"{path}:{lineno}: question {q} missing from question_skill_map")
-        rows.append(tuple(s) if isinstance(s, list | tuple) else (int(s),))  # type: ignore[arg-type]
+        rows.append(skill_tuple(s))
     k = max((len(r) for r in rows), default=1) or 1
     out = np.zeros((len(rows), k), dtype=np.int64)
     for i, r in enumerate(rows):
@@ -136,7 +146,7 @@ def read_sequences(
     path: Path,
     *,
     layout: Layout | None = None,
-    question_skill_map: Mapping[int, object] | None = None,
+    question_skill_map: QuestionSkillMap | None = None,
 ) -> tuple[list[RawSequence], Layout]:
     """Read every student of ``path``; the layout is auto-detected unless given."""
     path = Path(path)

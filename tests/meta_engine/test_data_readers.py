@@ -99,9 +99,9 @@ def test_length_layout_skills_and_question_map(tmp_path: Path) -> None:
     ("text", "where", "what"),
     [
         ("1,2\n5,6\n1,1\n0,x\n", ":4:", "integers"),
-        ("1,2\n5,6,7\n1,1\n0,1\n3,4\n5\n1\n1\n", ":2:", ""),  # ragged: no layout fits
+        ("1,2\n5,6,7\n1,1\n0,1\n3,4\n5\n1\n1\n", ":1:", "unrecognised"),  # ragged
         ("3\n1,2\n0,1\n", ":1:", ""),
-        ("1,2\n5,6\n1,1\n0,2\n1,3\n5\n1\n1\n", ":1:", "layout"),
+        ("1,2\n5,6\n1,1\n0,2\n1,3\n5\n1\n1\n", ":4:", "0 or 1"),
     ],
 )
 def test_malformed_inputs(tmp_path: Path, text: str, where: str, what: str) -> None:

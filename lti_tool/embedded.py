@@ -55,11 +55,16 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 _find_binary("redis-server"),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--protected-mode", "yes",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -114,16 +119,34 @@ class PostgresServer:
         if os.geteuid() == 0:
             self._user = pwd.getpwnam("postgres")
             os.chown(self.tmp, self._user.pw_uid, self._user.pw_gid)
-        self._run([
-            _find_binary("initdb"), "-D", str(self.datadir), "-U", "postgres",
-            "--auth=trust", "--no-sync", "-E", "UTF8",
-        ])
-        self._run([
-            _find_binary("pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60",
-            "-l", str(self.tmp / "log"),
-            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.tmp} -F -c max_connections=200",
-            "start",
-        ])
+        self._run(
+            [
+                _find_binary("initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        )
+        self._run(
+            [
+                _find_binary("pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.tmp / "log"),
+                "-o",
+                f"-p {self.port} -h 127.0.0.1 -k {self.tmp} -F -c max_connections=200",
+                "start",
+            ]
+        )
         return self
 
     def stop(self) -> None:

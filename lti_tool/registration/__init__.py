@@ -1,0 +1,1 @@
+"""Registering LMS platforms with the tool: dynamic (IMS LTI Dynamic Registration) and manual."""

@@ -35,3 +35,6 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.views.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from lti_tool.views.registration import bp as registration_bp
+
+    app.register_blueprint(registration_bp)

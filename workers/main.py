@@ -1,0 +1,40 @@
+"""The worker entry point: `celery -A workers.main worker -Q adapt,passback,maintenance`.
+
+Building the app here (at import) is what Celery's `-A` expects; the web process never imports
+this module, it enqueues by task name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from lti_tool.settings import load_settings
+from workers.celery_app import create_celery
+from workers.tasks import RELAY_TASK, RETRAIN_TASK, register
+
+RELAY_EVERY_S = 15.0
+RETRAIN_EVERY_S = 24 * 3600.0
+
+
+def create_worker_app() -> Celery:
+    settings = load_settings()
+    app = create_celery(settings)
+    app.conf.beat_schedule = {
+        "relay-outbox": {"task": RELAY_TASK, "schedule": RELAY_EVERY_S},
+        "retrain": {"task": RETRAIN_TASK, "schedule": RETRAIN_EVERY_S},
+    }
+    register(app)
+
+    @worker_process_init.connect(weak=False)
+    def _init(**_: Any) -> None:
+        from workers.runtime import init_process
+
+        init_process(settings)
+
+    return app
+
+
+app = create_worker_app()

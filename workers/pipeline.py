@@ -1,0 +1,258 @@
+"""Turn grade events into practice sets and gradebook scores: plain functions, no Celery.
+
+Idempotency: a PracticeSet row is unique per event id, the event is marked processed in the
+same transaction, and a student's state is always recomputed from the stored answers up to that
+event, so processing an event twice (redelivery, duplicate message, batch overlap) stores and
+applies it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lti_tool import practice_cache
+from lti_tool.db import Database
+from lti_tool.db.models import (
+    Activity,
+    Answer,
+    EventStatus,
+    GradeEvent,
+    Item,
+    PassbackStatus,
+    PracticeSet,
+    ScorePassback,
+)
+from workers.engine import Answered, BankItem, Engine, Job, Plan
+
+log = logging.getLogger("metis.pipeline")
+
+PassbackSender = Callable[[int], None]  # ScorePassback.id -> queue
+
+
+def aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone columns; they were stored as UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@dataclass
+class Outcome:
+    processed: list[str] = field(default_factory=list)  # stored by this call
+    skipped: list[str] = field(default_factory=list)  # already processed (duplicates)
+    passbacks: list[int] = field(default_factory=list)  # ScorePassback ids to send
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def unprocessed(session: Session, event_ids: list[str]) -> list[GradeEvent]:
+    rows = session.scalars(
+        select(GradeEvent).where(
+            GradeEvent.event_id.in_(event_ids), GradeEvent.status != EventStatus.processed
+        )
+    )
+    order = {e: n for n, e in enumerate(event_ids)}
+    return sorted(rows, key=lambda r: order[r.event_id])
+
+
+def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Job]:
+    banks: dict[int, tuple[BankItem, ...]] = {}
+    jobs: list[Job] = []
+    for ev in events:
+        activity = session.get(Activity, ev.activity_id)
+        answer = session.get(Answer, ev.answer_id)
+        if activity is None or answer is None:
+            continue
+        bank_id = activity.bank_id or 0
+        if bank_id not in banks:
+            items = session.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id))
+            banks[bank_id] = tuple(
+                BankItem(i.id, tuple(int(s) for s in i.skill_ids), i.text, i.difficulty_prior)
+                for i in items
+            )
+        skills = {b.item_id: b.skill_ids for b in banks[bank_id]}
+        rows = session.execute(
+            select(Answer.item_id, Answer.correct, Answer.answered_at)
+            .where(
+                Answer.user_id == ev.user_id,
+                Answer.activity_id == ev.activity_id,
+                Answer.id <= answer.id,
+            )
+            .order_by(Answer.id)
+        )
+        history = tuple(
+            Answered(item_id, skills.get(item_id, ()), bool(correct), aware(at))
+            for item_id, correct, at in rows
+        )
+        jobs.append(Job(ev.event_id, history, banks[bank_id], dict(activity.settings or {}), now))
+    return jobs
+
+
+def score_fraction(session: Session, user_id: int, activity_id: int, upto_answer_id: int) -> float:
+    """The score: fraction of the student's answers in the activity that were correct, counting
+    every answer up to this event (so it is the same whenever the event is processed)."""
+    total, right = session.execute(
+        select(func.count(), func.count().filter(Answer.correct.is_(True)))
+        .where(
+            Answer.user_id == user_id,
+            Answer.activity_id == activity_id,
+            Answer.id <= upto_answer_id,
+        )
+    ).one()
+    return float(right) / float(total) if total else 0.0
+
+
+def record_score(
+    session: Session, ev: GradeEvent, resource_link_id: int | None
+) -> ScorePassback | None:
+    """Upsert the gradebook row unless it already holds a newer score. Returns it if changed."""
+    answer = session.get(Answer, ev.answer_id)
+    activity = session.get(Activity, ev.activity_id)
+    if answer is None or activity is None:
+        return None
+    stamp = aware(answer.answered_at)
+    score = score_fraction(session, ev.user_id, ev.activity_id, answer.id) * activity.points
+    row = session.scalars(
+        select(ScorePassback)
+        .where(ScorePassback.user_id == ev.user_id, ScorePassback.activity_id == ev.activity_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        row = ScorePassback(user_id=ev.user_id, activity_id=ev.activity_id, attempts=0)
+        session.add(row)
+    else:
+        # Ordered by answer, not by clock: an older (or the same) event never overwrites.
+        current = session.scalar(select(Answer.id).where(Answer.event_id == row.event_id))
+        if current is not None and current >= answer.id:
+            return None
+        # Strictly increasing for the LMS, even after a teacher's resend moved it forward.
+        stamp = max(stamp, aware(row.score_timestamp) + timedelta(microseconds=1))
+    row.resource_link_id = resource_link_id or row.resource_link_id
+    row.score_given = score
+    row.score_maximum = activity.points
+    row.score_timestamp = stamp
+    row.event_id = ev.event_id
+    row.status = PassbackStatus.pending
+    row.attempts = 0
+    row.last_error = None
+    session.flush()
+    return row
+
+
+def store_plan(db: Database, event_id: str, plan: Plan, version: str) -> tuple[bool, int | None]:
+    """Store one event's result once. Returns (stored now, ScorePassback id to send)."""
+    try:
+        with db.session() as s:
+            ev = s.get(GradeEvent, event_id)
+            if ev is None or ev.status == EventStatus.processed:
+                return False, None
+            s.add(
+                PracticeSet(
+                    user_id=ev.user_id,
+                    activity_id=ev.activity_id,
+                    event_id=event_id,
+                    items=plan.items,
+                    feedback=plan.feedback,
+                    state={**plan.state, "timings_ms": plan.timings_ms},
+                    model_version=version,
+                )
+            )
+            s.flush()  # the unique event_id makes a concurrent duplicate fail here
+            now = datetime.now(UTC)
+            s.execute(
+                update(GradeEvent)
+                .where(GradeEvent.event_id == event_id)
+                .values(status=EventStatus.processed, processed_at=now, last_error=None)
+            )
+            link = ev.payload.get("resource_link_id") if ev.payload else None
+            row = record_score(s, ev, link)
+            return True, (row.id if row is not None else None)
+    except IntegrityError:
+        return False, None
+
+
+def latest_event(session: Session, user_id: int, activity_id: int) -> str | None:
+    return session.scalar(
+        select(Answer.event_id)
+        .where(Answer.user_id == user_id, Answer.activity_id == activity_id)
+        .order_by(Answer.id.desc())
+        .limit(1)
+    )
+
+
+def page_payload(ps: PracticeSet, queued_at: datetime | None) -> dict[str, Any]:
+    return {
+        "event_id": ps.event_id,
+        "set_id": ps.id,
+        "items": ps.items,
+        "feedback": ps.feedback,
+        "model_version": ps.model_version,
+        "timings_ms": ps.state.get("timings_ms", {}),
+        "queued_at": queued_at.isoformat() if queued_at else None,
+    }
+
+
+def publish_latest(db: Database, client: redis.Redis, event_ids: list[str]) -> None:
+    """Tell open pages about the newest set of each student touched by this batch."""
+    with db.session() as s:
+        seen: set[tuple[int, int]] = set()
+        for ps in s.scalars(
+            select(PracticeSet).where(PracticeSet.event_id.in_(event_ids)).order_by(
+                PracticeSet.id.desc())
+        ):
+            key = (ps.user_id, ps.activity_id)
+            if key in seen or latest_event(s, *key) != ps.event_id:
+                continue
+            seen.add(key)
+            ev = s.get(GradeEvent, ps.event_id)
+            practice_cache.publish(
+                client, ps.user_id, ps.activity_id,
+                page_payload(ps, ev.enqueued_at if ev else None),
+            )
+
+
+def process_events(
+    db: Database,
+    client: redis.Redis,
+    engine: Engine,
+    event_ids: list[str],
+    *,
+    now: datetime | None = None,
+) -> Outcome:
+    """Adapt, select and store for a batch of events, then publish. Safe to call again."""
+    now = now or datetime.now(UTC)
+    out = Outcome()
+    t0 = time.perf_counter()
+    with db.session() as s:
+        events = unprocessed(s, event_ids)
+        jobs = build_jobs(s, events, now)
+    todo = {j.event_id for j in jobs}
+    out.skipped = [e for e in event_ids if e not in todo]
+    if not jobs:
+        return out
+    t1 = time.perf_counter()
+    plans = engine.plan_batch(jobs)
+    t2 = time.perf_counter()
+    for job, plan in zip(jobs, plans, strict=True):
+        stored, passback_id = store_plan(db, job.event_id, plan, engine.version)
+        (out.processed if stored else out.skipped).append(job.event_id)
+        if passback_id is not None:
+            out.passbacks.append(passback_id)
+    t3 = time.perf_counter()
+    if out.processed:
+        publish_latest(db, client, out.processed)
+    t4 = time.perf_counter()
+    out.timings_ms = {
+        "load": (t1 - t0) * 1000,
+        "engine": (t2 - t1) * 1000,
+        "store": (t3 - t2) * 1000,
+        "publish": (t4 - t3) * 1000,
+    }
+    return out

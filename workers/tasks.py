@@ -1,0 +1,70 @@
+"""The Celery tasks: thin wrappers that read ids, call plain functions and route follow-ups."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+
+from lti_tool.events import ADAPT_TASK
+from lti_tool.outbox import relay
+from workers import batching, maintenance
+from workers.ags import make_poster
+from workers.passback import PassbackError, backoff_s, deliver, give_up
+from workers.pipeline import process_events
+from workers.runtime import current
+
+log = logging.getLogger("metis.tasks")
+
+PASSBACK_TASK = "metis.passback"
+RELAY_TASK = "metis.relay_outbox"
+RETRAIN_TASK = "metis.retrain"
+PASSBACK_MAX_RETRIES = 8
+
+
+def register(app: Celery) -> None:
+    @app.task(name=ADAPT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def adapt(self: Task, event_id: str) -> dict[str, Any]:
+        rt = current()
+        owner = str(self.request.id)
+        batch = batching.collect(
+            rt.db, rt.redis, event_id, owner,
+            max_size=rt.settings.adapt_batch_max, wait_ms=rt.settings.adapt_batch_wait_ms,
+        )
+        try:
+            outcome = process_events(rt.db, rt.redis, rt.engine(), batch)
+        finally:
+            batching.release(rt.redis, batch, owner)
+        for passback_id in outcome.passbacks:
+            app.send_task(PASSBACK_TASK, args=[passback_id])
+        return {"batch": len(batch), "processed": len(outcome.processed)}
+
+    @app.task(name=PASSBACK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+              max_retries=PASSBACK_MAX_RETRIES)
+    def passback(self: Task, passback_id: int) -> str:
+        rt = current()
+        try:
+            return deliver(rt.db, make_poster(rt), passback_id)
+        except PassbackError as exc:
+            if self.request.retries >= PASSBACK_MAX_RETRIES:
+                give_up(rt.db, passback_id, f"gave up after {self.request.retries} retries: {exc}")
+                return "failed"
+            raise self.retry(countdown=backoff_s(self.request.retries), exc=exc) from None
+
+    @app.task(name=RELAY_TASK)
+    def relay_outbox() -> int:
+        rt = current()
+
+        def send(event_id: str) -> None:
+            app.send_task(ADAPT_TASK, args=[event_id])
+
+        sent = relay(rt.db, send)
+        for passback_id in maintenance.stale_passbacks(rt.db):
+            app.send_task(PASSBACK_TASK, args=[passback_id])
+        return sent
+
+    @app.task(name=RETRAIN_TASK, acks_late=True)
+    def retrain() -> list[dict[str, Any]]:
+        rt = current()
+        return maintenance.retrain_all(rt)

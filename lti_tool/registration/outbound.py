@@ -95,9 +95,7 @@ def request(
                     raise OutboundError(f"{what}: the answer is larger than {limit} bytes")
             return Response(resp.status_code, bytes(body))
     except requests.Timeout:
-        raise OutboundError(
-            f"{what}: no answer within {settings.outbound_timeout_s:g} s"
-        ) from None
+        raise OutboundError(f"{what}: no answer within {settings.outbound_timeout_s:g} s") from None
     except requests.exceptions.SSLError:
         raise OutboundError(f"{what}: the TLS certificate was not accepted") from None
     except requests.RequestException as exc:

@@ -56,6 +56,12 @@ class LazyGroup(click.Group):
 # Each entry: command name -> ("module:click object", short help). Add new sub-commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("lti_tool.commands.db:db", "Database schema (upgrade)."),
+    "platform": ("lti_tool.commands.platform:platform", "LMS platform registrations."),
+    "deployment": ("lti_tool.commands.platform:deployment", "Platform deployments."),
+    "registration-url": ("lti_tool.commands.registration:registration_url", "One-use LMS link."),
+    "serve": ("lti_tool.commands.serve:serve", "Production HTTPS server (gunicorn)."),
+    "worker": ("lti_tool.commands.serve:worker", "Celery worker for the given queues."),
+    "demo": ("lti_tool.commands.demo:demo", "Run everything embedded with a demo course."),
     "train": ("meta_engine.cli:train", "Meta-train the student model and write a checkpoint."),
 }
 

@@ -117,7 +117,13 @@ def simulate_students(
             skill = int(rng.integers(1, n_skills + 1))
             pool = sim.items_of_skill[skill]
             block = int(rng.integers(block_len[0], block_len[1] + 1))
-            items.extend(int(i) for i in rng.choice(pool, size=block, replace=True))
+            for _ in range(block):
+                item = int(rng.choice(pool))
+                # No immediate repeat of a question: real logs have none, and the strict merge
+                # would fold it into the previous interaction when the data are written out.
+                while pool.size > 1 and items and item == items[-1]:
+                    item = int(rng.choice(pool))
+                items.append(item)
         items = items[:length]
         correct = [sim.answer(st, i, rng) for i in items]
         skills = np.zeros((length, k), dtype=np.int64)

@@ -20,7 +20,7 @@ from meta_engine.types import Dataset
 class BestLR:
     name = "best_lr"
 
-    def __init__(self, cs: tuple[float, ...] = (0.1, 1.0), max_iter: int = 500) -> None:
+    def __init__(self, cs: tuple[float, ...] = (0.3, 1.0, 3.0), max_iter: int = 500) -> None:
         self.cs = cs
         self.max_iter = max_iter
         self.n_items = 0
@@ -61,7 +61,9 @@ class BestLR:
         xv = self.features(fv) if fv.n else None
         best = -1.0
         for c in self.cs:
-            m = LogisticRegression(C=c, max_iter=self.max_iter, tol=1e-5)
+            # liblinear's trust-region Newton converges in ~25 iterations here, where lbfgs
+            # needed >500 on ASSIST2009's 17k item columns (same AUC, 30x the time).
+            m = LogisticRegression(C=c, solver="liblinear", max_iter=self.max_iter, tol=1e-4)
             m.fit(xt, ft.correct)
             # With one C there is nothing to choose; otherwise pick by valid AUC.
             score = auc(fv.correct, m.predict_proba(xv)[:, 1]) if xv is not None else 0.0

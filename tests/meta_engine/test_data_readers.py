@@ -86,7 +86,7 @@ def test_length_layout_skills_and_question_map(tmp_path: Path) -> None:
     ds = load_dataset(p)
     assert [len(s) for s in ds.sequences] == [4, 2]
     assert ds.sequences[0].items.tolist() == [0, 0, 0, 0]
-    qmap = {5: [1, 2], 6: 3, 7: [3], 9: [4]}
+    qmap: dict[int, int | list[int]] = {5: [1, 2], 6: 3, 7: [3], 9: [4]}
     dq = load_dataset(p, question_skill_map=qmap)
     s0 = dq.sequences[0]
     assert s0.items.tolist() == [5, 6, 7]  # the repeated question 5 merges

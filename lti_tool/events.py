@@ -32,6 +32,7 @@ class Learner:
     context_id: int
     activity_id: int
     user_id: int
+    resource_link_id: int | None = None  # whose line item receives the score
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def store_answer(
                     "context_id": learner.context_id,
                     "activity_id": learner.activity_id,
                     "user_id": learner.user_id,
+                    "resource_link_id": learner.resource_link_id,
                     "item_id": item.id,
                     "response": result.response,
                     "correct": result.correct,

@@ -1,0 +1,78 @@
+"""A small course seeded straight into the database: one platform, deployment, context,
+activity with a bank of items, and learners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lti_tool.db import Database
+from lti_tool.db.models import (
+    Activity,
+    Context,
+    Deployment,
+    Item,
+    ItemBank,
+    Platform,
+    PlatformStatus,
+    ResourceLink,
+    Skill,
+    User,
+)
+from lti_tool.events import Learner
+
+
+@dataclass
+class Course:
+    platform_id: int
+    deployment_id: int
+    context_id: int
+    activity_id: int
+    resource_link_id: int
+    item_ids: list[int]
+    user_ids: list[int]
+
+    def learner(self, n: int = 0) -> Learner:
+        return Learner(self.platform_id, self.deployment_id, self.context_id, self.activity_id,
+                       self.user_ids[n], self.resource_link_id)
+
+
+def seed_course(db: Database, *, students: int = 2, items: int = 6,
+                lineitem_url: str | None = "https://lms.example/lineitems/1?type=x",
+                platform_kwargs: dict[str, str] | None = None) -> Course:
+    with db.session() as s:
+        platform = Platform(
+            name="Test LMS", issuer="https://lms.example", client_id="tool-1",
+            auth_login_url="https://lms.example/auth", auth_token_url="https://lms.example/token",
+            key_set_url="https://lms.example/jwks", status=PlatformStatus.active,
+            **(platform_kwargs or {}),
+        )
+        s.add(platform)
+        s.flush()
+        dep = Deployment(platform_id=platform.id, deployment_id="d1", active=True)
+        ctx = Context(platform_id=platform.id, context_id="c1", title="Algebra")
+        bank = ItemBank(platform_id=platform.id, name="Algebra bank")
+        s.add_all([dep, ctx, bank])
+        s.flush()
+        skills = [Skill(bank_id=bank.id, name=f"skill {k}") for k in range(3)]
+        s.add_all(skills)
+        s.flush()
+        rows = [
+            Item(bank_id=bank.id, kind="multichoice", text=f"What is {n} + {n}?",
+                 choices=[str(2 * n), str(2 * n + 1), str(2 * n - 1)], answer={"choice": 0},
+                 skill_ids=[skills[n % 3].id])
+            for n in range(1, items + 1)
+        ]
+        s.add_all(rows)
+        activity = Activity(platform_id=platform.id, context_id=ctx.id, bank_id=bank.id,
+                            title="Practice", points=10.0, settings={"set_size": 3})
+        s.add(activity)
+        s.flush()
+        link = ResourceLink(platform_id=platform.id, context_id=ctx.id, resource_link_id="rl1",
+                            activity_id=activity.id, lineitem_url=lineitem_url)
+        users = [User(platform_id=platform.id, sub=f"student-{n}", name=f"Student {n}")
+                 for n in range(students)]
+        s.add(link)
+        s.add_all(users)
+        s.flush()
+        return Course(platform.id, dep.id, ctx.id, activity.id, link.id,
+                      [r.id for r in rows], [u.id for u in users])

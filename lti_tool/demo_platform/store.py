@@ -1,0 +1,201 @@
+"""The platform's state, in memory: keys, users, one course, links, line items, scores, faults.
+
+Tests reach into it (same process) to shape the next launch or to inject service faults.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+ADMIN_ROLES = [
+    INSTRUCTOR,
+    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
+    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
+]
+
+
+def new_private_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@dataclass
+class ToolEndpoints:
+    login_url: str
+    launch_url: str
+    jwks_url: str
+    deep_link_url: str | None = None
+    redirect_uris: list[str] = field(default_factory=list)
+
+    def allowed_redirects(self) -> list[str]:
+        return self.redirect_uris or [self.launch_url]
+
+
+@dataclass
+class LaunchTweaks:
+    """How the next id_token(s) deviate from a correct one; every negative case is one of these."""
+
+    set_claims: dict[str, Any] = field(default_factory=dict)
+    drop_claims: list[str] = field(default_factory=list)
+    header: dict[str, Any] | None = None  # replaces the JWT header entirely (e.g. no kid)
+    sign_with_other_key: bool = False
+    kid: str | None = None
+    exp_in_s: int | None = 60  # None: no exp claim
+    iat_offset_s: int = 0
+    omit_iat: bool = False
+    raw_id_token: str | None = None  # sent as is (e.g. not a JWT at all)
+    state: str | None = None  # answer with another state
+
+
+@dataclass
+class Member:
+    user_id: str
+    name: str
+    email: str
+    roles: list[str]
+
+
+@dataclass
+class LineItem:
+    id: str
+    label: str
+    score_maximum: float
+    resource_id: str = ""
+    resource_link_id: str | None = None
+    tag: str = ""
+    # userId -> the stored result (Moodle keeps one grade per user and line item)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class ResourceLink:
+    id: str
+    title: str
+    custom: dict[str, str]
+    lineitem_id: str | None
+
+
+class PlatformStore:
+    def __init__(
+        self,
+        issuer: str,
+        tool: ToolEndpoints | None = None,
+        *,
+        client_id: str = "metis-client",
+        deployment_id: str = "1",
+        context_id: str = "course-101",
+        context_title: str = "Arithmetic 101",
+        members_page_size: int = 2,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self.deployment_id = deployment_id
+        self.context_id = context_id
+        self.context_title = context_title
+        self.tool = tool
+        self.members_page_size = members_page_size
+        self.keys: list[tuple[str, str]] = [(uuid.uuid4().hex, new_private_pem())]
+        self.other_key = (uuid.uuid4().hex, new_private_pem())  # never published
+        self.members: dict[str, Member] = {}
+        for uid, name, roles in (
+            ("101", "Ada Learner", [LEARNER]),
+            ("102", "Ben Learner", [LEARNER]),
+            ("103", "Cleo Learner", [LEARNER]),
+            ("201", "Tess Teacher", [INSTRUCTOR]),
+            ("301", "Sam Admin", list(ADMIN_ROLES)),
+        ):
+            self.members[uid] = Member(uid, name, f"user{uid}@example.edu", roles)
+        self.links: dict[str, ResourceLink] = {}
+        self.lineitems: dict[str, LineItem] = {}
+        self.tweaks = LaunchTweaks()
+        self.tweaks_persist = False
+        self.valid_tokens: set[str] = set()
+        self.tokens_issued = 0
+        self.score_faults: list[str] = []  # "500", "429", "hang"
+        self.hang_s = 10.0
+        self.score_posts: list[dict[str, Any]] = []
+        self.deep_link_responses: list[dict[str, Any]] = []
+        self.share_names = True
+
+    # --- keys ------------------------------------------------------------------------
+    @property
+    def signing_key(self) -> tuple[str, str]:
+        return self.keys[-1]
+
+    def rotate_key(self) -> None:
+        with self.lock:
+            self.keys.append((uuid.uuid4().hex, new_private_pem()))
+
+    # --- launches --------------------------------------------------------------------
+    def next_launch(self, tweaks: LaunchTweaks, *, persist: bool = False) -> None:
+        with self.lock:
+            self.tweaks, self.tweaks_persist = tweaks, persist
+
+    def take_tweaks(self) -> LaunchTweaks:
+        with self.lock:
+            tweaks = self.tweaks
+            if not self.tweaks_persist:
+                self.tweaks = LaunchTweaks()
+            return tweaks
+
+    def add_link(
+        self,
+        title: str,
+        *,
+        custom: dict[str, str] | None = None,
+        score_maximum: float | None = None,
+    ) -> ResourceLink:
+        with self.lock:
+            link_id = f"rl-{len(self.links) + 1}-{secrets.token_hex(3)}"
+            lineitem_id = None
+            if score_maximum is not None:
+                lineitem_id = self.add_lineitem(title, score_maximum, link_id).id
+            link = ResourceLink(link_id, title, dict(custom or {}), lineitem_id)
+            self.links[link_id] = link
+            return link
+
+    def add_lineitem(
+        self,
+        label: str,
+        score_maximum: float,
+        resource_link_id: str | None = None,
+        resource_id: str = "",
+        tag: str = "",
+    ) -> LineItem:
+        with self.lock:
+            item = LineItem(
+                str(len(self.lineitems) + 1),
+                label,
+                float(score_maximum),
+                resource_id,
+                resource_link_id,
+                tag,
+            )
+            self.lineitems[item.id] = item
+            return item
+
+    # --- services --------------------------------------------------------------------
+    def inject_score_faults(self, faults: list[str], hang_s: float = 10.0) -> None:
+        with self.lock:
+            self.score_faults = list(faults)
+            self.hang_s = hang_s
+
+    def next_score_fault(self) -> str | None:
+        with self.lock:
+            return self.score_faults.pop(0) if self.score_faults else None
+
+    def revoke_tokens(self) -> None:
+        with self.lock:
+            self.valid_tokens.clear()

@@ -1,0 +1,1 @@
+"""Clients for the LMS's LTI Advantage services (token, AGS, NRPS); torch-free, Flask-free."""

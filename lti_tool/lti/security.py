@@ -1,0 +1,85 @@
+"""Cross-cutting web security for the LTI pages: CSRF, frame-ancestors, refusal pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from lti_tool.db.models import Platform, PlatformStatus
+from lti_tool.extensions import database, settings
+from lti_tool.lti.errors import LtiError
+
+log = logging.getLogger("metis.lti")
+_ORIGINS_TTL_S = 30.0
+
+
+def csrf(app: Flask) -> CSRFProtect:
+    """The app's CSRFProtect (one per app); other blueprints use it to exempt their endpoints."""
+    existing = app.extensions.get("csrf")
+    if isinstance(existing, CSRFProtect):
+        return existing
+    protect = CSRFProtect()
+    protect.init_app(app)
+    return protect
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def platform_origins(app: Flask) -> list[str]:
+    """Origins of active platforms (issuer and login URL), cached briefly per process."""
+    cached = app.extensions.get("metis.frame_origins")
+    if cached and cached[0] > time.monotonic():
+        return list(cached[1])
+    with database().session() as s:
+        rows = s.execute(
+            select(Platform.issuer, Platform.auth_login_url).where(
+                Platform.status == PlatformStatus.active
+            )
+        ).all()
+    origins = sorted({o for row in rows for o in map(_origin, row) if o})
+    app.extensions["metis.frame_origins"] = (time.monotonic() + _ORIGINS_TTL_S, origins)
+    return origins
+
+
+def forget_platform_origins(app: Flask) -> None:
+    app.extensions.pop("metis.frame_origins", None)
+
+
+def _frame_ancestors(response: Response) -> Response:
+    from flask import current_app
+
+    if "Content-Security-Policy" not in response.headers:
+        sources = " ".join(["'self'", *platform_origins(current_app)])
+        response.headers["Content-Security-Policy"] = f"frame-ancestors {sources}"
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def refusal(error: LtiError) -> tuple[str, int]:
+    """The page and log line for a refused login/launch."""
+    log.warning("LTI request refused (%s %s): %s", request.method, request.path, error.reason)
+    page = render_template(
+        "lti/error.html", reason=error.reason, detail=error.detail, status=error.status
+    )
+    return page, error.status
+
+
+def require_https() -> None:
+    if not request.is_secure and not settings().allow_insecure_http:
+        raise LtiError("plain HTTP refused: LTI login and launch must use HTTPS", status=403)
+
+
+def init_security(app: Flask) -> None:
+    csrf(app)
+    app.after_request(_frame_ancestors)

@@ -38,3 +38,9 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.views.registration import bp as registration_bp
 
     app.register_blueprint(registration_bp)
+    from lti_tool.views.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
+    from lti_tool.views.lti import bp as lti_bp
+
+    app.register_blueprint(lti_bp)

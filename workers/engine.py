@@ -7,6 +7,8 @@ tested without knowing how the model works; `MetaEngine` runs them through `meta
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -129,8 +131,17 @@ def _plan_item(raw: Any) -> dict[str, Any]:
     return {"item_id": int(raw), "why": ""}
 
 
-def load_engine(model_path: str | None, device: str, version: str) -> MetaEngine:
-    """Load a checkpoint (or meta_engine's default model when there is none) onto `device`."""
+def load_engine(model_path: str | None, device: str, version: str) -> Engine:
+    """Load a checkpoint (or meta_engine's default model when there is none) onto `device`.
+
+    METIS_ENGINE_FACTORY="module:callable" replaces meta_engine with another engine taking the
+    same arguments (the pipeline's fault tests use a deterministic one).
+    """
+    factory = os.environ.get("METIS_ENGINE_FACTORY")
+    if factory:
+        module, attr = factory.split(":")
+        engine: Engine = getattr(importlib.import_module(module), attr)(model_path, device, version)
+        return engine
     from meta_engine import api
 
     model = api.load_model(model_path, device) if model_path else api.default_model()

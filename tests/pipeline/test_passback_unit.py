@@ -10,8 +10,8 @@ from sqlalchemy import select
 from lti_tool.db import Database
 from lti_tool.db.models import PassbackStatus, ScorePassback
 from lti_tool.events import store_answer
-from tests.pipeline.conftest import RecordingEngine
 from tests.pipeline.course import Course
+from tests.pipeline.engines import RecordingEngine
 from workers.ags import scores_url
 from workers.passback import PassbackError, backoff_s, classify, deliver, mark_for_resend
 from workers.pipeline import aware, process_events
@@ -65,7 +65,9 @@ def test_transient_errors_are_raised_for_retry(db: Database, passback_id: int, s
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])
-def test_other_client_errors_fail_without_retry(db: Database, passback_id: int, status: int) -> None:
+def test_other_client_errors_fail_without_retry(
+    db: Database, passback_id: int, status: int
+) -> None:
     assert deliver(db, Poster(status), passback_id) == "failed"
     assert row(db, passback_id).status == PassbackStatus.failed
 

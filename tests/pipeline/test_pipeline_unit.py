@@ -10,8 +10,8 @@ from lti_tool import practice_cache
 from lti_tool.db import Database
 from lti_tool.db.models import EventStatus, GradeEvent, PassbackStatus, PracticeSet, ScorePassback
 from lti_tool.events import store_answer
-from tests.pipeline.conftest import RecordingEngine
 from tests.pipeline.course import Course
+from tests.pipeline.engines import RecordingEngine
 from workers import batching
 from workers.pipeline import process_events
 

@@ -1,0 +1,166 @@
+"""The student's practice page: the current set, the answer POST, and live updates (SSE with a
+polling fallback). Thin: grading and storage live in lti_tool.events, reading in practice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from redis import RedisError
+
+from lti_tool import events, practice_cache
+from lti_tool.extensions import celery_client, database, redis_client
+from lti_tool.lti.access import require_launch
+from lti_tool.lti.roles import Role
+from lti_tool.outbox import relay
+from lti_tool.practice import Place, current_set, pending_count, place_of, set_view
+
+log = logging.getLogger("metis.student")
+bp = Blueprint("student", __name__)
+
+STREAM_SECONDS = 55  # then the browser reconnects (EventSource does it by itself)
+HEARTBEAT_SECONDS = 10
+RELAY_EVERY_S = 10.0
+_last_relay = 0.0
+
+
+def send_event(event_id: str) -> None:
+    celery_client().send_task(events.ADAPT_TASK, args=[event_id], retry=False)
+
+
+@bp.before_app_request
+def relay_outbox() -> None:
+    """Answers stored while Redis was down go out with the first request once it is back."""
+    global _last_relay
+    now = time.monotonic()
+    if now - _last_relay < RELAY_EVERY_S:
+        return
+    _last_relay = now
+    try:
+        relay(database(), send_event, limit=200)
+    except Exception:  # noqa: BLE001 - the relay must never break the page being served
+        log.exception("outbox relay from the web process failed")
+
+
+def _place() -> Place:
+    launch = g.launch
+    if launch.user_id is None:
+        abort(403, "this launch has no user")
+    with database().session() as s:
+        place = place_of(s, launch.platform_id, launch.resource_link_id)
+    if place is None or place.bank_id is None:
+        abort(404, "this activity has no practice set up yet; ask your teacher")
+    return place
+
+
+def _state(place: Place) -> dict[str, Any]:
+    with database().session() as s:
+        state = current_set(s, place, g.launch.user_id)
+        state["pending"] = pending_count(s, place, g.launch.user_id)
+    return state
+
+
+@bp.get("/student/<launch_id>")
+@require_launch(Role.learner)
+def page(launch_id: str) -> ResponseReturnValue:
+    place = _place()
+    return render_template("student/practice.html", launch_id=launch_id, place=place,
+                           state=_state(place))
+
+
+@bp.get("/student/<launch_id>/state")
+@require_launch(Role.learner)
+def state(launch_id: str) -> ResponseReturnValue:
+    return jsonify(_state(_place()))
+
+
+@bp.post("/student/<launch_id>/answer")
+@require_launch(Role.learner)
+def answer(launch_id: str) -> ResponseReturnValue:
+    place = _place()
+    launch = g.launch
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        item_id = int(request.form.get("item_id", ""))
+    except ValueError:
+        return _bad("the answer did not say which question it is for", wants_json, launch_id)
+    learner = events.Learner(launch.platform_id, launch.deployment_id, launch.context_id,
+                             place.activity_id, launch.user_id, launch.resource_link_id)
+    try:
+        stored = events.submit(database(), learner, item_id, request.form, send_event)
+    except events.UnknownItem:
+        return _bad("that question is not part of this activity", wants_json, launch_id, 404)
+    except events.GradingError as exc:
+        return _bad(str(exc), wants_json, launch_id)
+    body = {"event_id": stored.event_id, "correct": stored.correct, "queued": stored.queued,
+            "message": "Correct!" if stored.correct else "Not quite."}
+    if wants_json:
+        return jsonify(body), 202
+    return redirect(url_for("student.page", launch_id=launch_id), code=303)
+
+
+def _bad(message: str, wants_json: bool, launch_id: str, status: int = 400) -> ResponseReturnValue:
+    if wants_json:
+        return jsonify(error=message), status
+    return render_template("lti/error.html", reason=message, detail="", status=status), status
+
+
+@bp.get("/student/<launch_id>/events")
+@require_launch(Role.learner)
+def stream(launch_id: str) -> ResponseReturnValue:
+    place = _place()
+    user_id = g.launch.user_id
+    last_seen = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
+    try:
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(practice_cache.channel(user_id, place.activity_id))
+    except RedisError:
+        # No live updates now: the page falls back to polling /state.
+        return jsonify(error="live updates are unavailable; the page will poll"), 503
+
+    def render(payload: dict[str, Any]) -> str:
+        with database().session() as s:
+            payload = {**payload, "items": set_view(s, place, payload.get("items", []))}
+        return f"id: {payload.get('event_id') or ''}\nevent: practice-set\n" \
+               f"data: {json.dumps(payload)}\n\n"
+
+    def generate() -> Iterator[str]:
+        try:
+            yield "retry: 2000\n\n"
+            # A set that was published before this stream opened is sent at once.
+            cached = practice_cache.read(redis_client(), user_id, place.activity_id)
+            if cached and cached.get("event_id") and cached.get("event_id") != last_seen:
+                yield render(cached)
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                message = pubsub.get_message(timeout=HEARTBEAT_SECONDS)
+                if message is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield render(json.loads(message["data"]))
+        except RedisError:
+            yield "event: unavailable\ndata: {}\n\n"
+        finally:
+            pubsub.close()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

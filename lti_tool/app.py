@@ -44,3 +44,9 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.views.lti import bp as lti_bp
 
     app.register_blueprint(lti_bp)
+    from lti_tool.views.student import bp as student_bp
+
+    app.register_blueprint(student_bp)
+    from lti_tool.views.teacher import bp as teacher_bp
+
+    app.register_blueprint(teacher_bp)

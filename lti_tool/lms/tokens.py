@@ -84,7 +84,7 @@ class TokenCache:
         key = self.cache_key(reg, scopes)
         cached = self.redis.get(key)
         if cached:
-            return cached.decode()
+            return cached.decode() if isinstance(cached, bytes) else str(cached)
         token, expires_in = self._request(reg, scopes, signer)
         ttl = max(1, expires_in - EXPIRY_MARGIN_S)
         self.redis.set(key, token, ex=ttl)

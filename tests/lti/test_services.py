@@ -101,7 +101,8 @@ def test_timeout_is_transient(lti_world: LtiWorld) -> None:
 @sqlite_only
 def test_unknown_lineitem_is_permanent(lti_world: LtiWorld) -> None:
     ctx = _ctx(lti_world)
-    url = f"{lti_world.platform.url}/ags/{lti_world.store.context_id}/lineitems/999/lineitem?type_id=1"
+    base = f"{lti_world.platform.url}/ags/{lti_world.store.context_id}"
+    url = f"{base}/lineitems/999/lineitem?type_id=1"
     with pytest.raises(PermanentServiceError) as err:
         post_score(ctx, url, Score("101", 1, 2, datetime.now(UTC)))
     assert err.value.status == 404

@@ -25,7 +25,8 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "celery"), "-A", "workers.main", "worker", "-Q",
              "adapt,passback,maintenance", "-P", "prefork", "-c", "1", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "info", "-n", f"test{os.getpid()}@%h"],
+             "--without-mingle", "--without-heartbeat", "-l", "info",
+             "-n", f"test{os.getpid()}@%h"],
             env=self.env, stdout=handle, stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
         )

@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("lti_tool.commands.serve:serve", "Production HTTPS server (gunicorn)."),
     "worker": ("lti_tool.commands.serve:worker", "Celery worker for the given queues."),
     "demo": ("lti_tool.commands.demo:demo", "Run everything embedded with a demo course."),
+    "models": ("lti_tool.commands.models:models", "Model versions: list, promote."),
     "train": ("meta_engine.cli:train", "Meta-train the student model and write a checkpoint."),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,13 +132,18 @@ def test_missing_parameters_are_a_clear_400(make_client: AppFactory, db: Databas
     assert "openid_configuration" in resp.text
 
 
-def test_issuer_host_mismatch_is_refused(
-    make_client: AppFactory, db: Database, platform: PlatformState
+def test_issuer_host_mismatch_is_refused_and_logged(
+    make_client: AppFactory,
+    db: Database,
+    platform: PlatformState,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     platform.issuer = "https://moodle.example.org"
-    resp = _register(make_client(), _mint(db), platform)
+    with caplog.at_level(logging.WARNING, logger="metis.registration"):
+        resp = _register(make_client(), _mint(db), platform)
     assert resp.status_code == 400
     assert "does not match the configuration URL host" in resp.text
+    assert any("moodle.example.org" in r.getMessage() for r in caplog.records)
     assert platform.received == [] and _platforms(db) == []
 
 

@@ -172,3 +172,23 @@ def test_rotate_key_keeps_old_key_published(lti_world: LtiWorld) -> None:
     assert statuses == [KeyStatus.active, KeyStatus.retired]
     jwks = browser.get(f"{lti_world.metis.url}/.well-known/jwks.json").json()
     assert len(jwks["keys"]) == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_disabled_platform_cannot_launch_until_approved_again(lti_world: LtiWorld) -> None:
+    browser, launch_id, html = _admin_page(lti_world)
+    pid = lti_world.platform_pk
+    assert _post(lti_world, browser, _form(html, f"/platforms/{pid}/disable")).status_code == 303
+
+    link = lti_world.store.add_link("Decimals")
+    refused = login_and_launch(
+        lti_world.browser(), lti_world.platform.url, user=LEARNER, link=link.id
+    )
+    assert 400 <= refused.status_code < 500, refused.text
+
+    html = browser.get(f"{lti_world.metis.url}/admin/{launch_id}").text
+    assert _post(lti_world, browser, _form(html, f"/platforms/{pid}/approve")).status_code == 303
+    again = login_and_launch(
+        lti_world.browser(), lti_world.platform.url, user=LEARNER, link=link.id
+    )
+    assert again.status_code == 303, again.text

@@ -38,17 +38,20 @@ class Course:
 
 def seed_course(db: Database, *, students: int = 2, items: int = 6,
                 lineitem_url: str | None = "https://lms.example/lineitems/1?type=x",
-                platform_kwargs: dict[str, str] | None = None) -> Course:
+                platform_id: int | None = None) -> Course:
     with db.session() as s:
-        platform = Platform(
-            name="Test LMS", issuer="https://lms.example", client_id="tool-1",
-            auth_login_url="https://lms.example/auth", auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks", status=PlatformStatus.active,
-            **(platform_kwargs or {}),
-        )
-        s.add(platform)
-        s.flush()
-        dep = Deployment(platform_id=platform.id, deployment_id="d1", active=True)
+        if platform_id is None:
+            platform = Platform(
+                name="Test LMS", issuer="https://lms.example", client_id="tool-1",
+                auth_login_url="https://lms.example/auth",
+                auth_token_url="https://lms.example/token",
+                key_set_url="https://lms.example/jwks", status=PlatformStatus.active,
+            )
+            s.add(platform)
+            s.flush()
+        else:
+            platform = s.get(Platform, platform_id)  # type: ignore[assignment]
+        dep = Deployment(platform_id=platform.id, deployment_id="pipeline-d1", active=True)
         ctx = Context(platform_id=platform.id, context_id="c1", title="Algebra")
         bank = ItemBank(platform_id=platform.id, name="Algebra bank")
         s.add_all([dep, ctx, bank])
@@ -69,10 +72,15 @@ def seed_course(db: Database, *, students: int = 2, items: int = 6,
         s.flush()
         link = ResourceLink(platform_id=platform.id, context_id=ctx.id, resource_link_id="rl1",
                             activity_id=activity.id, lineitem_url=lineitem_url)
-        users = [User(platform_id=platform.id, sub=f"student-{n}", name=f"Student {n}")
-                 for n in range(students)]
         s.add(link)
-        s.add_all(users)
+        users = []
+        for n in range(students):
+            sub = f"10{n + 1}"  # the demo platform's learners, who may have launched already
+            user = s.query(User).filter_by(platform_id=platform.id, sub=sub).first()
+            if user is None:
+                user = User(platform_id=platform.id, sub=sub, name=f"Student {n}")
+                s.add(user)
+            users.append(user)
         s.flush()
         return Course(platform.id, dep.id, ctx.id, activity.id, link.id,
                       [r.id for r in rows], [u.id for u in users])

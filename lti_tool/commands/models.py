@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import redis
@@ -24,7 +25,7 @@ def list_models(as_json: bool) -> None:
     """List model versions with their status and held-out metrics."""
     db = Database(load_settings().effective_database_url)
     with db.session() as s:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"version": m.version, "status": str(m.status), "deployment_id": m.deployment_id,
              "metrics": m.metrics, "created_at": m.created_at.isoformat(),
              "promoted_at": m.promoted_at.isoformat() if m.promoted_at else None, "path": m.path}

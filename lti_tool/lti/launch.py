@@ -158,6 +158,8 @@ class MetisMessageLaunch(MessageLaunch):
         state = self._get_request_param("state")
         record = load_state(self._redis, state)
         self._state_record = record
+        if self._redis.exists(_used_key(state)):
+            raise LtiError("replayed token: this login's state and nonce were already used")
         if self._cookies.get(STATE_COOKIE_PREFIX + state) == state:
             return
         # Without the cookie, the platform's client-side storage may vouch for the state.
@@ -178,7 +180,7 @@ class MetisMessageLaunch(MessageLaunch):
         if len(auds) > 1 and not azp:
             raise LtiError("the id_token has several audiences but no azp claim")
         if azp is not None and azp not in auds:
-            raise LtiError(f"azp {azp!r} is not one of the token's audiences")
+            raise LtiError(f"azp {azp!r} is not among the audiences (aud) of the id_token")
         client_id = azp if azp is not None else auds[0]
         platform = find_platform(self._db, iss, str(client_id))
         if platform.id != self._state_record.get("platform_id"):
@@ -212,7 +214,7 @@ class MetisMessageLaunch(MessageLaunch):
             )
         except jwt.MissingRequiredClaimError as exc:
             raise LtiError(
-                f"the id_token has no '{exc.claim}' claim (exp and iat are required)"
+                f"the id_token has no {exc.claim} claim (exp and iat are required)"
             ) from exc
         except jwt.ExpiredSignatureError as exc:
             raise LtiError("the id_token has expired (exp is in the past)") from exc
@@ -309,6 +311,8 @@ class MetisMessageLaunch(MessageLaunch):
         )
         if not fresh:
             raise LtiError("replayed token: this id_token's nonce was already used")
+        state = self._get_request_param("state")
+        self._redis.set(_used_key(state), "1", ex=self._policy.nonce_ttl_s)
 
     # pylti1p3's launch id has a prefix; Metis uses a bare uuid as the URL's launch id.
     def use_launch_id(self, launch_id: str) -> None:
@@ -321,3 +325,7 @@ class MetisMessageLaunch(MessageLaunch):
     def _body(self) -> dict[str, Any]:
         # pylti1p3 types the body as a TypedDict; Metis reads arbitrary claim names.
         return cast(dict[str, Any], self._jwt["body"])
+
+
+def _used_key(state: str) -> str:
+    return f"metis:lti:state-used:{hashlib.sha256(state.encode()).hexdigest()}"

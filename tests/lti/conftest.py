@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
+from flask import Blueprint, Flask, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from lti_tool.app import create_app
 from lti_tool.db import Database
 from lti_tool.db.models import Deployment, Platform, PlatformStatus
 from lti_tool.demo_platform import PlatformStore, ToolEndpoints, create_platform_app
+from lti_tool.lti.access import require_launch
+from lti_tool.lti.roles import Role
 from lti_tool.settings import Settings, load_settings
 from tests.support.https import HttpsServer
 
@@ -28,6 +31,28 @@ class _Late:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         assert self.app is not None
         return self.app(environ, start_response)
+
+
+def _probe_blueprint() -> Blueprint:
+    """Pages guarded by require_launch, standing in for the student/teacher/admin pages."""
+    bp = Blueprint("probe", __name__)
+
+    def show() -> ResponseReturnValue:
+        launch = g.launch
+        return jsonify(
+            role=launch.role.name,
+            platform_id=launch.platform_id,
+            context_id=launch.context_id,
+            user_id=launch.user_id,
+        )
+
+    for role in (Role.learner, Role.instructor, Role.admin):
+        bp.add_url_rule(
+            f"/probe/{role.name}/<launch_id>",
+            f"probe_{role.name}",
+            require_launch(role)(lambda launch_id: show()),
+        )
+    return bp
 
 
 @dataclass
@@ -66,6 +91,7 @@ def lti_world(
         base_url=metis.url,
     )
     app = create_app(settings)
+    app.register_blueprint(_probe_blueprint())
     metis_wsgi.app = app
     store = PlatformStore(
         platform.url,

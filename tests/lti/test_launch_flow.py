@@ -52,3 +52,82 @@ def test_login_initiation_by_get(lti_world: LtiWorld) -> None:
     )
     assert r.status_code == 303, r.text
     assert "/student/" in r.headers["Location"]
+
+
+def _launch_id(response: object) -> str:
+    return str(response.headers["Location"]).rsplit("/", 1)[1]  # type: ignore[attr-defined]
+
+
+def test_roles_and_browsers_are_kept_apart(lti_world: LtiWorld) -> None:
+    link = lti_world.store.add_link("Fractions")
+    learner = lti_world.browser()
+    learner_launch = _launch_id(
+        login_and_launch(learner, lti_world.platform.url, user="101", link=link.id)
+    )
+    base = lti_world.metis.url
+    ok = learner.get(f"{base}/probe/learner/{learner_launch}")
+    assert ok.status_code == 200 and ok.json()["role"] == "learner"
+    # A learner cannot open the teacher page of their own launch.
+    denied = learner.get(f"{base}/probe/instructor/{learner_launch}")
+    assert denied.status_code == 403 and "needs the instructor role" in denied.text
+
+    teacher = lti_world.browser()
+    teacher_launch = _launch_id(
+        login_and_launch(teacher, lti_world.platform.url, user="201", link=link.id)
+    )
+    assert teacher.get(f"{base}/probe/instructor/{teacher_launch}").status_code == 200
+    # Another browser cannot use a launch it did not make, even a teacher's.
+    stolen = teacher.get(f"{base}/probe/learner/{learner_launch}")
+    assert stolen.status_code == 403 and "did not make" in stolen.text
+    assert lti_world.browser().get(f"{base}/probe/learner/{teacher_launch}").status_code == 403
+    # Both launches of this browser stay usable after the session was rotated by the second.
+    learner_teacher_again = _launch_id(
+        login_and_launch(learner, lti_world.platform.url, user="101", link=link.id)
+    )
+    assert learner.get(f"{base}/probe/learner/{learner_launch}").status_code == 200
+    assert learner.get(f"{base}/probe/learner/{learner_teacher_again}").status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_same_context_id_on_two_platforms_stays_apart(lti_world: LtiWorld) -> None:
+    from lti_tool.db.models import Deployment, Platform, PlatformStatus
+    from lti_tool.lti import claims as C
+    from lti_tool.lti.records import record_launch
+
+    claims = {
+        "sub": "101",
+        C.MESSAGE_TYPE: C.RESOURCE_LINK_REQUEST,
+        C.ROLES: [],
+        C.CONTEXT: {"id": "course-101"},
+        C.RESOURCE_LINK: {"id": "rl-1"},
+    }
+    with lti_world.db.session() as s:
+        other = Platform(
+            issuer="https://other.example",
+            client_id="c",
+            auth_login_url="https://o/a",
+            auth_token_url="https://o/t",
+            key_set_url="https://o/k",
+            status=PlatformStatus.active,
+        )
+        s.add(other)
+        s.flush()
+        deps: list[int] = []
+        for pid in (lti_world.platform_pk, other.id):
+            dep = Deployment(platform_id=pid, deployment_id="two-platforms", active=True)
+            s.add(dep)
+            s.flush()
+            deps.append(dep.id)
+        a = record_launch(
+            s,
+            launch_id="a",
+            platform_id=lti_world.platform_pk,
+            deployment_pk=deps[0],
+            claims=claims,
+        )
+        b = record_launch(
+            s, launch_id="b", platform_id=other.id, deployment_pk=deps[1], claims=claims
+        )
+        assert a.context_id != b.context_id
+        assert a.user_id != b.user_id
+        assert a.resource_link_id != b.resource_link_id

@@ -50,8 +50,8 @@ class BKT:
 
     def __init__(
         self,
-        n_iter: int = 30,
-        tol: float = 1e-4,
+        n_iter: int = 100,
+        tol: float = 1e-6,
         max_guess: float = 0.3,
         max_slip: float = 0.3,
     ) -> None:

@@ -41,6 +41,15 @@ def _write_skill_only(ds: Dataset, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _write_length_prefixed(ds: Dataset, path: Path) -> None:
+    """DKT/DKVMN-style: sequence length / skill ids / responses."""
+    lines = []
+    for s in ds.sequences:
+        lines += [str(len(s)), ",".join(str(r[0]) for r in s.skills.tolist()),
+                  ",".join(map(str, s.correct.tolist()))]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _folds(tmp_path: Path, writer: object, prefix: str, n_folds: int = 2) -> Path:
     ds = simulate_students(150, 40, 5, seed=11, max_len=40)
     d = tmp_path / prefix
@@ -100,9 +109,10 @@ def test_bench_end_to_end_question_level(tmp_path: Path) -> None:
     assert "error" in metis or metis["mean"]["auc"] is not None
 
 
-def test_cli_skill_only_subsampled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", [_write_skill_only, _write_length_prefixed])
+def test_cli_skill_only_subsampled(tmp_path: Path, writer: object) -> None:
     torch.set_num_threads(1)
-    d = _folds(tmp_path, _write_skill_only, "sk", n_folds=1)
+    d = _folds(tmp_path, writer, "sk", n_folds=1)
     out = tmp_path / "r.json"
     res = CliRunner().invoke(engine, [
         "--data", str(d), "--folds", "1", "--device", "cpu", "--methods", "question_rate,bkt,rasch",

@@ -1,4 +1,4 @@
-"""Metrics of the strict protocol: AUC, accuracy, ECE, and AUC by position in a student's history."""
+"""Strict-protocol metrics: AUC, accuracy, ECE, and AUC by position in a student's history."""
 
 from __future__ import annotations
 

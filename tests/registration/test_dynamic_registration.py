@@ -65,6 +65,9 @@ def test_registration_stores_pending_platform_and_closes_dialog(
     resp = _register(client, raw, platform)
     assert resp.status_code == 200, resp.text
     assert 'postMessage({subject: "org.imsglobal.lti.close"}, "*")' in resp.text
+    # Not yet an approved platform, yet its registration dialog may frame this page.
+    csp = resp.headers["Content-Security-Policy"]
+    assert csp == f"frame-ancestors 'self' {platform.base_url}"
 
     [sent] = platform.received
     assert sent["initiate_login_uri"] == "https://127.0.0.1:8443/lti/login"
@@ -143,6 +146,7 @@ def test_issuer_host_mismatch_is_refused_and_logged(
         resp = _register(make_client(), _mint(db), platform)
     assert resp.status_code == 400
     assert "does not match the configuration URL host" in resp.text
+    assert platform.base_url in resp.headers["Content-Security-Policy"]
     assert any("moodle.example.org" in r.getMessage() for r in caplog.records)
     assert platform.received == [] and _platforms(db) == []
 

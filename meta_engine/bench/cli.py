@@ -26,8 +26,10 @@ from meta_engine.bench.engine import METHODS, parse_folds, run_engine_bench
               help="Subsample each split to at most N students (labelled in the report).")
 @click.option("--dkt-epochs", type=click.IntRange(min=1), default=None,
               help="Cap DKT epochs (quick runs).")
+@click.option("--leak-check/--no-leak-check", default=True, show_default=True,
+              help="Re-predict 100 test students with flipped answers to verify no peeking.")
 def engine(data: Path, folds: str, device: str, methods: str, json_out: Path | None,
-           max_students: int | None, dkt_epochs: int | None) -> None:
+           max_students: int | None, dkt_epochs: int | None, leak_check: bool) -> None:
     """Benchmark Metis and the baselines on the same folds under the strict protocol."""
     try:
         fold_list = parse_folds(folds)
@@ -41,7 +43,7 @@ def engine(data: Path, folds: str, device: str, methods: str, json_out: Path | N
     opts = {"dkt": {"max_epochs": dkt_epochs}} if dkt_epochs else None
     report = run_engine_bench(
         data, fold_list, device, names, json_out, max_students=max_students,
-        method_opts=opts, log=lambda msg: click.echo(msg, err=True),
+        method_opts=opts, leak_check=leak_check, log=lambda msg: click.echo(msg, err=True),
     )
     click.echo(json.dumps(report, indent=2))
     sys.stdout.flush()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from meta_engine.baselines import BKT, DKT, BestLR, OnlineRasch, QuestionRate
+from meta_engine.bench.leak import check_no_leak
 from meta_engine.data import load_fold, subset
 from meta_engine.methods import Method
 from meta_engine.metrics import evaluate
@@ -114,7 +115,7 @@ def _metis_speed(method: Method, device: str) -> dict[str, Any]:
 
 def _run_one(
     name: str, factory: Factory, device: str, opts: Mapping[str, Any],
-    train: Dataset, valid: Dataset, test: Dataset, measure_speed: bool,
+    train: Dataset, valid: Dataset, test: Dataset, measure_speed: bool, leak_check: bool,
 ) -> dict[str, Any]:
     method = factory(device, opts)
     t0 = time.perf_counter()
@@ -125,6 +126,8 @@ def _run_one(
     res: dict[str, Any] = dict(evaluate(preds, test))
     res["train_s"] = round(t1 - t0, 3)
     res["predict_s"] = round(t2 - t1, 3)
+    if leak_check:
+        res["leak_check"] = check_no_leak(method, test)
     if name == "metis" and measure_speed:
         res.update(_metis_speed(method, device))
     return res
@@ -140,12 +143,15 @@ def run_engine_bench(
     max_students: int | None = None,
     method_opts: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 0,
+    leak_check: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``methods`` (default: all registered) on ``folds`` of ``data_dir``; return the report.
 
     ``method_opts`` maps a method name to keyword arguments for its constructor (e.g. small DKT
     epochs in tests). A method that fails to import or run is reported as {"error": ...}.
+    ``leak_check`` re-predicts 100 test students with flipped answers to verify the strict
+    protocol (see `check_no_leak`); a method that fails it is flagged "leak_check_ok": false.
     """
     from meta_engine.device import resolve_device
 
@@ -185,7 +191,7 @@ def run_engine_bench(
             say(f"fold {k}: {n}")
             try:
                 res = _run_one(n, METHODS[n], dev, opts.get(n, {}), train, valid, test,
-                               measure_speed=k == folds[0])
+                               measure_speed=k == folds[0], leak_check=leak_check)
             except Exception as exc:  # noqa: BLE001 - one broken method must not hide the rest
                 res = {"error": f"{type(exc).__name__}: {exc}",
                        "traceback": traceback.format_exc(limit=5)}
@@ -196,6 +202,9 @@ def run_engine_bench(
         errors = [r["error"] for r in report["methods"][n]["folds"].values() if "error" in r]
         if errors:
             report["methods"][n]["error"] = errors[0]
+        checks = [r["leak_check"]["ok"] for r in per if "leak_check" in r]
+        if checks:
+            report["methods"][n]["leak_check_ok"] = all(checks)
         if per:
             report["methods"][n]["mean"], report["methods"][n]["std"] = _summary(per)
             first = report["methods"][n]["folds"].get(str(folds[0]), {})

@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
-from meta_engine.bench import parse_folds, run_engine_bench
+from meta_engine.baselines import QuestionRate
+from meta_engine.bench import check_no_leak, parse_folds, run_engine_bench
 from meta_engine.bench.cli import engine
 from meta_engine.data import load_fold, simulate_students, split_by_student
 from meta_engine.types import Dataset
@@ -104,6 +106,7 @@ def test_bench_end_to_end_question_level(tmp_path: Path) -> None:
         # Above chance; tiny DKT on ~80 students gets a looser bar.
         assert m["mean"]["auc"] > (0.55 if name == "dkt" else 0.6), (name, m["mean"])
         assert m["std"]["auc"] >= 0
+        assert m["leak_check_ok"] is True and f1["leak_check"]["students"] > 0
     # Metis either runs or reports why not; it never gets invented numbers.
     metis = rep["methods"]["metis"]
     assert "error" in metis or metis["mean"]["auc"] is not None
@@ -127,3 +130,23 @@ def test_cli_skill_only_subsampled(tmp_path: Path, writer: object) -> None:
     assert all(m["mean"]["auc"] is not None for m in rep["methods"].values())
     bad = CliRunner().invoke(engine, ["--data", str(d), "--methods", "nope"])
     assert bad.exit_code != 0 and "unknown" in bad.output
+
+
+class _Peeker:
+    """Predicts each answer from the answer itself: the leak the harness must catch."""
+
+    name = "peeker"
+
+    def fit(self, train: Dataset, valid: Dataset) -> None:
+        pass
+
+    def predict(self, data: Dataset) -> list[np.ndarray]:
+        return [0.1 + 0.8 * s.correct.astype(float) for s in data.sequences]
+
+
+def test_leak_check_catches_a_peeking_method() -> None:
+    ds = simulate_students(20, 10, 2, seed=0)
+    assert check_no_leak(_Peeker(), ds)["ok"] is False
+    qr = QuestionRate()
+    qr.fit(ds, ds)
+    assert check_no_leak(qr, ds) == {"ok": True, "students": 20, "max_abs_diff": 0.0}

@@ -7,7 +7,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, render_template, request
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
 from lti_tool.db.models import Platform, PlatformStatus
@@ -80,6 +80,13 @@ def require_https() -> None:
         raise LtiError("plain HTTP refused: LTI login and launch must use HTTPS", status=403)
 
 
+def _csrf_refused(error: CSRFError) -> tuple[str, int]:
+    return refusal(
+        LtiError(f"the form could not be verified ({error.description}); reload the page and retry")
+    )
+
+
 def init_security(app: Flask) -> None:
     csrf(app)
+    app.register_error_handler(CSRFError, _csrf_refused)
     app.after_request(_frame_ancestors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -14,6 +15,7 @@ class Form:
     action: str
     method: str
     fields: dict[str, str] = field(default_factory=dict)
+    page: str = ""  # the page the form was on, sent as Referer like a browser does
 
 
 class _FormParser(HTMLParser):
@@ -29,22 +31,26 @@ class _FormParser(HTMLParser):
             self.forms[-1].fields[a["name"]] = a.get("value", "")
 
 
-def forms(html: str) -> list[Form]:
+def forms(html: str, base: str = "") -> list[Form]:
     parser = _FormParser()
     parser.feed(html)
+    for form in parser.forms:
+        form.action = urljoin(base, form.action)
+        form.page = base
     return parser.forms
 
 
-def first_form(html: str) -> Form:
-    found = forms(html)
+def first_form(html: str, base: str = "") -> Form:
+    found = forms(html, base)
     assert found, f"no form in page: {html[:300]}"
     return found[0]
 
 
 def submit(browser: requests.Session, form: Form, **extra: Any) -> requests.Response:
     data = {**form.fields, **extra}
+    headers = {"Referer": form.page} if form.page else {}
     if form.method == "post":
-        return browser.post(form.action, data=data, allow_redirects=False)
+        return browser.post(form.action, data=data, allow_redirects=False, headers=headers)
     return browser.get(form.action, params=data, allow_redirects=False)
 
 

@@ -44,6 +44,9 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.views.lti import bp as lti_bp
 
     app.register_blueprint(lti_bp)
+    from lti_tool.views.deep_link import bp as deep_link_bp
+
+    app.register_blueprint(deep_link_bp)
     from lti_tool.views.student import bp as student_bp
 
     app.register_blueprint(student_bp)

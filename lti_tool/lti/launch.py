@@ -294,7 +294,7 @@ class MetisMessageLaunch(MessageLaunch):
                 status=403,
                 detail=(
                     "An administrator must approve it: "
-                    f"metis deployment approve {self.platform.id} {deployment_id}"
+                    f"metis deployment approve --platform {self.platform.id} {deployment_id}"
                 ),
             )
         self.deployment_pk = pk

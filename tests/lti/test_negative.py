@@ -92,7 +92,7 @@ def test_replayed_token(lti_world: LtiWorld) -> None:
 def test_unknown_deployment_recorded_inactive(lti_world: LtiWorld) -> None:
     status, text = _refused(lti_world, LaunchTweaks(set_claims={C.DEPLOYMENT_ID: "77"}))
     assert status == 403 and "deployment &#39;77&#39;" in text
-    assert f"metis deployment approve {lti_world.platform_pk} 77" in text
+    assert f"metis deployment approve --platform {lti_world.platform_pk} 77" in text
     with lti_world.db.session() as s:
         row = s.scalar(select(Deployment).where(Deployment.deployment_id == "77"))
         assert row is not None and row.active is False

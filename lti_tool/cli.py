@@ -55,6 +55,7 @@ class LazyGroup(click.Group):
 
 # Each entry: command name -> ("module:click object", short help). Add new sub-commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "keys": ("lti_tool.commands.keys:keys", "Tool signing keys (list, rotate)."),
     "db": ("lti_tool.commands.db:db", "Database schema (upgrade)."),
     "platform": ("lti_tool.commands.platform:platform", "LMS platform registrations."),
     "deployment": ("lti_tool.commands.platform:deployment", "Platform deployments."),

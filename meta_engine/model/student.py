@@ -37,6 +37,7 @@ class MetisConfig:
     algo: str = "metasgd"  # metasgd | maml | fomaml | reptile
     inner_lr: float = 0.1  # initial (metasgd) or fixed (others) inner step size
     hidden: int = 16
+    rank: int = 8  # low-rank fast weights shared across related skills (0 = off)
     prior_precision: float = 2.0  # Gaussian prior on fast weights for the Laplace interval
     l2_item: float = 1e-3
     lr: float = 1e-2
@@ -71,13 +72,17 @@ class MetisNet(nn.Module):
                                  nn.Linear(cfg.hidden, 1))
         nn.init.zeros_(self.mlp[2].weight)
         # Meta-learned initialisation of the fast weights.
+        # Fast weights: ability theta, per-skill offsets and a rank-r code u whose effect on
+        # skill k is skill_emb[k] . u, so evidence on one skill moves related skills too.
+        # Both offsets are stored together as "alpha" over the design of `design()`.
+        self.skill_emb = nn.Parameter(0.1 * torch.randn(s1, cfg.rank))
         self.theta0 = nn.Parameter(torch.zeros(1))
-        self.alpha0 = nn.Parameter(torch.zeros(s1))
+        self.alpha0 = nn.Parameter(torch.zeros(s1 + cfg.rank))
         # Per-parameter inner step sizes (log scale keeps them positive). Only Meta-SGD
         # trains them; MAML/FOMAML/Reptile keep the fixed initial value.
         lr = float(np.log(cfg.inner_lr))
         self.log_lr_theta = nn.Parameter(torch.full((1,), lr))
-        self.log_lr_alpha = nn.Parameter(torch.full((s1,), lr))
+        self.log_lr_alpha = nn.Parameter(torch.full((s1 + cfg.rank,), lr))
         # Support answers are weighted exp(-decay * age): older answers say less about now.
         self.decay_raw = nn.Parameter(torch.tensor(-2.0))
         self.log_lr_theta.requires_grad_(cfg.algo == "metasgd")
@@ -112,6 +117,11 @@ class MetisNet(nn.Module):
         q = torch.zeros(*skills.shape[:-1], self.cfg.n_skills + 1, dtype=w.dtype,
                         device=skills.device)
         return q.scatter_add_(-1, skills, w)
+
+    def design(self, skills: torch.Tensor) -> torch.Tensor:
+        """(..., K) skill ids -> (..., S+1+r): the inputs the fast "alpha" multiplies."""
+        q = self.skill_onehot(skills)
+        return torch.cat([q, q @ self.skill_emb], dim=-1)
 
     # -- fast-weight hyper-parameters -----------------------------------------------------------
     def init_fast(self) -> dict[str, torch.Tensor]:

@@ -1,0 +1,1 @@
+"""Meta-learning: per-student adaptation as pure functions and the outer algorithms."""

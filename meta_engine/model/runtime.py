@@ -1,0 +1,234 @@
+"""Serving-time model: adapt to one student (or many), predict on a bank, per-skill mastery.
+
+Everything a worker calls goes through here; `meta_engine.api` re-exports the surface.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from meta_engine.meta.inner import adapt_many, adapt_one, laplace_variance
+from meta_engine.model.features import FeatureState, featurize
+from meta_engine.model.student import MetisNet
+from meta_engine.types import Interaction, Item
+
+Z95 = 1.96
+
+
+@dataclass
+class Model:
+    """A loaded Metis model: the network, its card and the device it runs on."""
+
+    net: MetisNet
+    device: torch.device
+    card: dict = field(default_factory=dict)
+    version: str = "untrained"
+
+    @property
+    def n_skills(self) -> int:
+        return self.net.cfg.n_skills
+
+    @property
+    def n_items(self) -> int:
+        return self.net.cfg.n_items
+
+
+@dataclass
+class StudentState:
+    """A student's adapted fast weights, their Laplace variances and history statistics.
+
+    Plain data (floats, lists, dicts) so it can be cached as JSON between requests.
+    """
+
+    theta: float
+    alpha: list[float]
+    var_theta: float
+    var_alpha: list[float]
+    features: dict
+    n_answers: int
+    model_version: str = ""
+
+    def to_dict(self) -> dict:
+        return {"theta": self.theta, "alpha": list(self.alpha), "var_theta": self.var_theta,
+                "var_alpha": list(self.var_alpha), "features": self.features,
+                "n_answers": self.n_answers, "model_version": self.model_version}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StudentState:
+        return cls(float(d["theta"]), [float(x) for x in d["alpha"]], float(d["var_theta"]),
+                   [float(x) for x in d["var_alpha"]], dict(d["features"]), int(d["n_answers"]),
+                   str(d.get("model_version", "")))
+
+    def feature_state(self) -> FeatureState:
+        return FeatureState.from_dict(self.features)
+
+
+def _history_arrays(history: list[Interaction], k: int) -> tuple[np.ndarray, ...]:
+    n = len(history)
+    items = np.zeros(n, dtype=np.int64)
+    skills = np.zeros((n, k), dtype=np.int64)
+    correct = np.zeros(n, dtype=np.int64)
+    for t, x in enumerate(history):
+        items[t] = x.item
+        sk = x.skills[:k]
+        skills[t, : len(sk)] = sk
+        correct[t] = x.correct
+    return items, skills, correct
+
+
+def _support(model: Model, history: list[Interaction]) -> tuple[dict, FeatureState]:
+    """Support tensors (last `window` answers, decayed weights) and the final feature state."""
+    net, cfg = model.net, model.net.cfg
+    k = max([cfg.max_skills] + [len(x.skills) for x in history])
+    items, skills, correct = _history_arrays(history, k)
+    feats, st = featurize(items, skills, correct, cfg.n_skills)
+    w0 = max(len(history) - cfg.window, 0)
+    dev = model.device
+    it = torch.as_tensor(feats.items[w0:], device=dev)
+    sk = torch.as_tensor(feats.skills[w0:], device=dev)
+    cnt = torch.as_tensor(feats.counts[w0:], device=dev)
+    gl = torch.as_tensor(feats.glob[w0:], device=dev)
+    y = torch.as_tensor(feats.correct[w0:], device=dev)
+    age = torch.arange(len(history) - w0 - 1, -1, -1, device=dev, dtype=torch.float32)
+    with torch.no_grad():
+        base = net.base_logits(it, sk, cnt, gl)
+        q = net.design(sk)
+        w = torch.exp(-net.decay() * age)
+    return {"base": base, "q": q, "y": y, "w": w}, st
+
+
+def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int) -> StudentState:
+    return StudentState(float(fast["theta"].reshape(-1)[0]), fast["alpha"].tolist(),
+                        float(var["theta"].reshape(-1)[0]), var["alpha"].tolist(),
+                        st.to_dict(), n, model.version)
+
+
+def adapt(model: Model, history: list[Interaction]) -> StudentState:
+    """A few Meta-SGD steps from the meta-learned init on the student's answers."""
+    net = model.net
+    sup, st = _support(model, history)
+    with torch.no_grad():
+        fast0 = {k: v.detach() for k, v in net.init_fast().items()}
+        lrs = {k: v.detach() for k, v in net.inner_lrs().items()}
+    fast = adapt_one(fast0, lrs, sup["base"], sup["q"], sup["y"], sup["w"], net.cfg.inner_steps)
+    fast = {k: v.detach().cpu() for k, v in fast.items()}
+    with torch.no_grad():
+        var = laplace_variance({k: v.to(model.device) for k, v in fast.items()}, sup["base"],
+                               sup["q"], sup["w"], net.cfg.prior_precision)
+    return _state(model, fast, {k: v.cpu() for k, v in var.items()}, st, len(history))
+
+
+def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[StudentState]:
+    """One batched (vmapped) adaptation for many students; on CUDA when the model is."""
+    if not histories:
+        return []
+    net, cfg = model.net, model.net.cfg
+    sups, sts = zip(*[_support(model, h) for h in histories], strict=True)
+    n = max(max(len(s["y"]) for s in sups), 1)
+    b, s1, dev = len(sups), cfg.n_skills + 1, model.device
+    base = torch.zeros(b, n, device=dev)
+    q = torch.zeros(b, n, s1 + cfg.rank, device=dev)
+    y = torch.zeros(b, n, device=dev)
+    w = torch.zeros(b, n, device=dev)  # zero weight on padding: it adds nothing to the loss
+    for i, s in enumerate(sups):
+        m = len(s["y"])
+        base[i, :m], q[i, :m], y[i, :m], w[i, :m] = s["base"], s["q"], s["y"], s["w"]
+    with torch.no_grad():
+        fast0 = {k: v.detach() for k, v in net.init_fast().items()}
+        lrs = {k: v.detach() for k, v in net.inner_lrs().items()}
+    fast = adapt_many(fast0, lrs, base, q, y, w, cfg.inner_steps)
+    with torch.no_grad():
+        fast = {k: v.detach() for k, v in fast.items()}
+        var = laplace_variance(fast, base, q, w, cfg.prior_precision)
+    fast = {k: v.cpu() for k, v in fast.items()}
+    var = {k: v.cpu() for k, v in var.items()}
+    return [_state(model, {k: v[i] for k, v in fast.items()}, {k: v[i] for k, v in var.items()},
+                   sts[i], len(histories[i])) for i in range(b)]
+
+
+def _bank_arrays(items: list[Item], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(items)
+    ids = np.fromiter((it.id for it in items), dtype=np.int64, count=n)
+    kk = max([k] + [len(it.skills) for it in items])
+    skills = np.zeros((n, kk), dtype=np.int64)
+    prior = np.full(n, np.nan, dtype=np.float32)
+    for r, it in enumerate(items):
+        sk = it.skills
+        skills[r, : len(sk)] = sk
+        if it.difficulty_prior is not None:
+            prior[r] = it.difficulty_prior
+    return ids, skills, prior
+
+
+@torch.no_grad()
+def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: np.ndarray,
+                   prior: np.ndarray | None = None) -> np.ndarray:
+    """Calibrated logits for candidate items given as arrays (see `predict`)."""
+    net, dev = model.net, model.device
+    st = state.feature_state()
+    g, cnt = st.bank_features(ids, skills)
+    sk = torch.as_tensor(skills, device=dev)
+    base = net.base_logits(
+        torch.as_tensor(ids, device=dev), sk,
+        torch.as_tensor(cnt, dtype=torch.float32, device=dev),
+        torch.as_tensor(g, dtype=torch.float32, device=dev),
+        None if prior is None else torch.as_tensor(prior, device=dev),
+    )
+    alpha = torch.as_tensor(state.alpha, device=dev)
+    q = net.design(sk)
+    z = base + state.theta + q @ alpha
+    return net.calibrate(z).cpu().numpy().astype(np.float64)
+
+
+def predict(model: Model, state: StudentState, items: list[Item],
+            use_item_residuals: bool = True) -> np.ndarray:
+    """Calibrated P(correct) for each item now.
+
+    An item id the model never saw (or 0) is placed from its skills' difficulties; an item's
+    `difficulty_prior` (logit units, harder = larger) replaces the learned residual. For a
+    whole new bank whose ids mean different questions, pass use_item_residuals=False.
+    """
+    if not items:
+        return np.zeros(0)
+    ids, skills, prior = _bank_arrays(items, model.net.cfg.max_skills)
+    if not use_item_residuals:
+        ids = np.zeros_like(ids)
+    z = predict_logits(model, state, ids, skills, prior)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class Mastery:
+    """P(correct) on an average item of each skill now, with a 95% Laplace interval."""
+
+    skills: np.ndarray  # (S,) skill ids 1..S
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    sd_logit: np.ndarray
+    attempts: np.ndarray
+
+
+def mastery(model: Model, state: StudentState) -> Mastery:
+    s = model.n_skills
+    skills = np.arange(1, s + 1, dtype=np.int64)
+    z = predict_logits(model, state, np.zeros(s, dtype=np.int64), skills[:, None])
+    a = float(model.net.calib_a)
+    va = np.asarray(state.var_alpha)
+    emb = model.net.skill_emb.detach().cpu().numpy()[1:]
+    # Diagonal Laplace: var(theta + alpha_k + emb_k . u) = v_theta + v_alpha_k + sum emb^2 v_u.
+    sd = np.sqrt(state.var_theta + va[1 : s + 1] + (emb * emb) @ va[s + 1 :])
+    sig = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    fs = state.features
+    attempts = np.asarray(fs["wins"][1:]) + np.asarray(fs["fails"][1:])
+    half = Z95 * abs(a) * sd
+    return Mastery(skills, sig(z), sig(z - half), sig(z + half), sd, attempts)
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))

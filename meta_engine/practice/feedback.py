@@ -1,0 +1,78 @@
+"""Feedback after a practice set: mastery per skill with an interval, changes, next step."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from meta_engine.model.runtime import Model, StudentState, mastery
+
+
+@dataclass
+class SkillMastery:
+    skill: int
+    mastery: float
+    low: float
+    high: float
+    attempts: int
+    change: float | None = None  # since the previous state, None when there was none
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Feedback:
+    skills: list[SkillMastery]
+    changes: list[str]
+    next_step: str
+    summary: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"skills": [s.to_dict() for s in self.skills], "changes": self.changes,
+                "next_step": self.next_step, "summary": self.summary, "extra": self.extra}
+
+
+MASTERED = 0.8  # the lower end of the interval must clear this to call a skill mastered
+CHANGE = 0.03  # mastery moves smaller than this are not reported
+
+
+def feedback(model: Model, state: StudentState, previous_state: StudentState | None = None,
+             max_changes: int = 5) -> Feedback:
+    """Per-skill mastery (95% interval) for the skills practised, and what changed."""
+    ms = mastery(model, state)
+    prev = mastery(model, previous_state) if previous_state is not None else None
+    practised = np.nonzero(ms.attempts > 0)[0]
+    rows: list[SkillMastery] = []
+    for i in practised:
+        ch = float(ms.mean[i] - prev.mean[i]) if prev is not None else None
+        rows.append(SkillMastery(int(ms.skills[i]), float(ms.mean[i]), float(ms.low[i]),
+                                 float(ms.high[i]), int(ms.attempts[i]), ch))
+    rows.sort(key=lambda r: r.mastery)
+    changes: list[str] = []
+    if prev is not None:
+        moved = sorted((r for r in rows if r.change is not None and abs(r.change) >= CHANGE),
+                       key=lambda r: -abs(r.change or 0.0))
+        for r in moved[:max_changes]:
+            verb = "rose" if (r.change or 0.0) > 0 else "fell"
+            changes.append(f"Skill {r.skill} {verb} from {r.mastery - (r.change or 0.0):.0%} "
+                           f"to {r.mastery:.0%}.")
+        if not moved:
+            changes.append("No skill moved by more than 3 points since the last set.")
+    mastered = [r for r in rows if r.low >= MASTERED]
+    open_ = [r for r in rows if r.low < MASTERED]
+    if not rows:
+        next_step = "Answer a first practice set so we can estimate your skills."
+    elif open_:
+        weak = open_[0]
+        unsure = weak.high - weak.low > 0.3
+        next_step = (f"Next: practise skill {weak.skill} (mastery {weak.mastery:.0%}"
+                     + (", still uncertain" if unsure else "") + ").")
+    else:
+        next_step = "All practised skills look mastered: move on to new skills."
+    summary = (f"{len(mastered)} of {len(rows)} practised skills mastered "
+               f"(95% interval above {MASTERED:.0%}).")
+    return Feedback(rows, changes, next_step, summary,
+                    {"n_answers": state.n_answers, "model_version": state.model_version})

@@ -1,0 +1,166 @@
+"""Choosing a student's next practice set, with a one-sentence reason per item.
+
+Score of a candidate (higher is better), from the adapted student state:
+- band:        predicted success inside the target band (default 60-80%): desirable difficulty;
+- weakness:    1 - mastery of the item's skills, so weak skills get practice;
+- review:      an item the student missed, answered long enough ago, comes back (spacing);
+- exploration: the Laplace sd of the item's skills, where the model is unsure;
+and two hard rules: items answered within `hold_back` are held back, and a skill appears at
+most `max_per_skill` times in a set (relaxed only when the bank cannot fill the set otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from meta_engine.model.runtime import Model, StudentState, _bank_arrays, mastery, predict_logits
+from meta_engine.types import Interaction, Item
+
+
+@dataclass
+class PracticeSettings:
+    n_items: int = 5
+    band: tuple[float, float] = (0.6, 0.8)
+    hold_back: float = 600.0  # items answered less than this long ago (timestamp units) wait
+    review_after: float = 86400.0  # a missed item is brought back once this much time passed
+    max_per_skill: int = 2
+    w_band: float = 4.0
+    w_weakness: float = 1.0
+    w_review: float = 1.0
+    w_explore: float = 0.5
+    explore_sd: float = 0.5  # a skill whose logit sd exceeds this counts as "unsure"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PlannedItem:
+    item_id: int
+    skills: tuple[int, ...]
+    p_correct: float
+    reason: str  # band | weakness | review | explore
+    why: str
+    score: float
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["skills"] = list(self.skills)
+        return d
+
+
+@dataclass
+class PracticePlan:
+    items: list[PlannedItem]
+    created_at: float
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"items": [i.to_dict() for i in self.items], "created_at": self.created_at,
+                "settings": self.settings}
+
+
+def _ago(dt: float) -> str:
+    for unit, secs in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if dt >= secs:
+            n = int(dt // secs)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{int(dt)} seconds"
+
+
+def _last_answers(history: list[Interaction]) -> dict[int, tuple[float, int]]:
+    last: dict[int, tuple[float, int]] = {}
+    for x in history:
+        if x.item:
+            last[x.item] = (x.timestamp, x.correct)
+    return last
+
+
+def select_practice_set(model: Model, state: StudentState, bank: list[Item],
+                        settings: PracticeSettings | None = None, now: float = 0.0,
+                        history: list[Interaction] | None = None,
+                        use_item_residuals: bool = True) -> PracticePlan:
+    s = settings or PracticeSettings()
+    history = history or []
+    if not bank:
+        return PracticePlan([], now, s.to_dict())
+    ids, skills, prior = _bank_arrays(bank, model.net.cfg.max_skills)
+    z = predict_logits(model, state, ids if use_item_residuals else np.zeros_like(ids), skills,
+                       prior)
+    p = 1.0 / (1.0 + np.exp(-z))
+    ms = mastery(model, state)
+    valid = (skills > 0) & (skills <= model.n_skills)
+    idx = np.where(valid, skills - 1, 0)
+    nk = np.maximum(valid.sum(1), 1)
+    m_item = np.where(valid, ms.mean[idx], 0.0).sum(1) / nk
+    sd_item = np.where(valid, ms.sd_logit[idx], 0.0).sum(1) / nk
+    lo, hi = s.band
+    band_fit = -np.abs(p - np.clip(p, lo, hi)) / max(hi - lo, 1e-6)
+    weakness = 1.0 - m_item
+    explore = np.clip(sd_item - s.explore_sd, 0.0, None)
+    last = _last_answers(history)
+    review = np.zeros(len(bank))
+    held = np.zeros(len(bank), dtype=bool)
+    for r, it in enumerate(bank):
+        if it.id in last:
+            t, c = last[it.id]
+            if now - t < s.hold_back:
+                held[r] = True
+            elif c == 0 and now - t >= s.review_after:
+                review[r] = 1.0
+    parts = {"band": s.w_band * band_fit, "weakness": s.w_weakness * weakness,
+             "review": s.w_review * review, "explore": s.w_explore * explore}
+    score = sum(parts.values())
+    # Held-back items are used only if the rest of the bank cannot fill the set.
+    score = np.where(held, score - 1e6, score)
+    chosen: list[PlannedItem] = []
+    used = np.zeros(len(bank), dtype=bool)
+    per_skill: dict[int, int] = {}
+    n_pick = min(s.n_items, len(bank))
+    for relax in (False, True):
+        order = np.argsort(-score, kind="stable")
+        for r in order:
+            if len(chosen) >= n_pick:
+                break
+            if used[r]:
+                continue
+            sk = bank[r].skills
+            if not relax and any(per_skill.get(k, 0) >= s.max_per_skill for k in sk):
+                continue
+            used[r] = True
+            for k in sk:
+                per_skill[k] = per_skill.get(k, 0) + 1
+            chosen.append(_planned(bank[r], float(p[r]), {k: float(v[r]) for k, v in
+                                   parts.items()}, float(score[r]), s, ms, last, now))
+    return PracticePlan(chosen, now, s.to_dict())
+
+
+def _planned(item: Item, p: float, parts: dict[str, float], score: float,
+             s: PracticeSettings, ms: object, last: dict[int, tuple[float, int]],
+             now: float) -> PlannedItem:
+    lo, hi = s.band
+    skill_txt = ", ".join(f"skill {k}" for k in item.skills) or "no tagged skill"
+    mean = getattr(ms, "mean")  # noqa: B009 - Mastery arrays indexed by skill-1
+    weakest = min(item.skills, key=lambda k: mean[k - 1] if 0 < k <= len(mean) else 1.0,
+                  default=0)
+    m_weak = float(mean[weakest - 1]) if 0 < weakest <= len(mean) else float("nan")
+    if parts["review"] > 0:
+        reason = "review"
+        why = (f"You missed this question {_ago(now - last[item.id][0])} ago; bringing it back "
+               f"now (predicted success {p:.0%}) helps it stick.")
+    elif parts["explore"] > 0.25 * s.w_explore and parts["explore"] >= parts["weakness"] / 2:
+        reason = "explore"
+        why = (f"We know little yet about your {skill_txt}; this question "
+               f"(predicted success {p:.0%}) will tell us the most.")
+    elif parts["weakness"] >= 0.5 * s.w_weakness:
+        reason = "weakness"
+        why = (f"Practises skill {weakest}, one of your weakest (mastery {m_weak:.0%}), at a "
+               f"predicted success of {p:.0%}.")
+    else:
+        reason = "band"
+        inside = lo <= p <= hi
+        why = (f"A {'well-matched' if inside else 'nearest-available'} challenge on {skill_txt}: "
+               f"predicted success {p:.0%} (target band {lo:.0%}-{hi:.0%}).")
+    return PlannedItem(item.id, tuple(item.skills), p, reason, why, score)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from lti_tool.db import Database
 from lti_tool.db.models import Deployment, Platform, utcnow
 from lti_tool.lti import claims as C
+from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, find_platform, load_state
 from lti_tool.lti.platform_jwks import PlatformKeys
@@ -272,22 +273,28 @@ class MetisMessageLaunch(MessageLaunch):
     def _check_deployment(self) -> None:
         assert self.platform is not None
         deployment_id = str(self._body()[C.DEPLOYMENT_ID])
-        with self._db.session() as s:
-            row = s.scalar(
-                select(Deployment).where(
-                    Deployment.platform_id == self.platform.id,
-                    Deployment.deployment_id == deployment_id,
+        platform_id = self.platform.id
+
+        def upsert() -> tuple[bool, int]:
+            with self._db.session() as s:
+                row = s.scalar(
+                    select(Deployment).where(
+                        Deployment.platform_id == platform_id,
+                        Deployment.deployment_id == deployment_id,
+                    )
                 )
-            )
-            if row is None:
-                # Recorded inactive so that an admin sees it and can approve it.
-                row = Deployment(
-                    platform_id=self.platform.id, deployment_id=deployment_id, active=False
-                )
-                s.add(row)
-            row.last_seen_at = utcnow()
-            s.flush()
-            active, pk = row.active, row.id
+                if row is None:
+                    # Recorded inactive so that an admin sees it and can approve it.
+                    row = Deployment(
+                        platform_id=platform_id, deployment_id=deployment_id, active=False
+                    )
+                    s.add(row)
+                row.last_seen_at = utcnow()
+                s.flush()
+                active, pk = row.active, row.id
+            return active, pk
+
+        active, pk = retry_on_conflict(upsert)
         if not active:
             raise LtiError(
                 f"deployment {deployment_id!r} is unknown or not active for this platform",

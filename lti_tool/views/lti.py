@@ -14,6 +14,7 @@ from lti_tool.extensions import database, redis_client, settings
 from lti_tool.lti import claims as C
 from lti_tool.lti import keys
 from lti_tool.lti.access import remember_launch
+from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
 from lti_tool.lti.launch import CookieMissing, LaunchPolicy, MetisMessageLaunch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
@@ -126,15 +127,20 @@ def launch() -> ResponseReturnValue:
         return refusal(exc)
     assert message.platform is not None and message.deployment_pk is not None
     launch_id = message.get_launch_id()
-    with database().session() as session:
-        row = record_launch(
-            session,
-            launch_id=launch_id,
-            platform_id=message.platform.id,
-            deployment_pk=message.deployment_pk,
-            claims=message.claims,
-        )
-        role, message_type = row.role, row.message_type
+    platform_id, deployment_pk = message.platform.id, message.deployment_pk
+
+    def store() -> tuple[str, str]:
+        with database().session() as session:
+            row = record_launch(
+                session,
+                launch_id=launch_id,
+                platform_id=platform_id,
+                deployment_pk=deployment_pk,
+                claims=message.claims,
+            )
+            return row.role, row.message_type
+
+    role, message_type = retry_on_conflict(store)
     remember_launch(launch_id)
     current_app.logger.info("launch %s accepted (%s, %s)", launch_id, message_type, role)
     if message_type == C.DEEP_LINKING_REQUEST:

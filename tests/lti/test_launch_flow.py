@@ -131,3 +131,19 @@ def test_same_context_id_on_two_platforms_stays_apart(lti_world: LtiWorld) -> No
         assert a.context_id != b.context_id
         assert a.user_id != b.user_id
         assert a.resource_link_id != b.resource_link_id
+
+
+def test_simultaneous_first_launches_of_one_user(lti_world: LtiWorld) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    link = lti_world.store.add_link("Race")
+
+    def one(_: int) -> int:
+        r = login_and_launch(lti_world.browser(), lti_world.platform.url, user="103", link=link.id)
+        return r.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(one, range(4)))
+    assert statuses == [303] * 4
+    with lti_world.db.session() as s:
+        assert len(list(s.scalars(select(User).where(User.sub == "103")))) == 1

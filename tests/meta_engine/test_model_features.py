@@ -1,0 +1,45 @@
+"""History features: strictly from earlier answers, identical on the sequence and bank paths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meta_engine.data import simulate_students
+from meta_engine.model.features import N_GLOBAL, FeatureState, featurize
+
+
+def _seq():
+    ds = simulate_students(3, 40, 5, seed=3, min_len=30, max_len=30)
+    return ds, ds.sequences[0]
+
+
+def test_features_of_t_ignore_answer_t() -> None:
+    ds, s = _seq()
+    f1, _ = featurize(s.items, s.skills, s.correct, ds.n_skills)
+    y2 = s.correct.copy()
+    y2[10] = 1 - y2[10]
+    f2, _ = featurize(s.items, s.skills, y2, ds.n_skills)
+    assert np.array_equal(f1.glob[:11], f2.glob[:11])
+    assert np.array_equal(f1.counts[:11], f2.counts[:11])
+    assert not np.array_equal(f1.glob[11:], f2.glob[11:])  # later features do see it
+
+
+def test_bank_features_equal_per_item_features() -> None:
+    ds, s = _seq()
+    _, st = featurize(s.items, s.skills, s.correct, ds.n_skills)
+    items = np.array([s.items[0], s.items[5], 0, 999], dtype=np.int64)
+    skills = np.array([[1, 0], [2, 3], [4, 0], [0, 0]], dtype=np.int64)
+    g, cnt = st.bank_features(items, skills)
+    assert g.shape == (4, N_GLOBAL)
+    for r in range(4):
+        gi, ci = st.features(int(items[r]), tuple(int(k) for k in skills[r] if k))
+        np.testing.assert_allclose(g[r], gi, rtol=1e-12)
+        flat = cnt[r][skills[r] > 0].reshape(-1)
+        np.testing.assert_allclose(flat, ci, rtol=1e-12)
+
+
+def test_feature_state_round_trip() -> None:
+    ds, s = _seq()
+    _, st = featurize(s.items, s.skills, s.correct, ds.n_skills)
+    st2 = FeatureState.from_dict(st.to_dict())
+    assert st2.features(int(s.items[3]), (1, 2)) == st.features(int(s.items[3]), (1, 2))

@@ -1,0 +1,82 @@
+"""Practice-set rules: band, spacing, diversity, exploration, and a reason per item."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from meta_engine import api
+from meta_engine.practice.select import PracticeSettings, select_practice_set
+from meta_engine.types import Interaction, Item
+
+
+@pytest.fixture(scope="module")
+def model() -> api.Model:
+    torch.set_num_threads(1)
+    return api.default_model()
+
+
+def _bank(model: api.Model) -> list[Item]:
+    return [Item(i, (1 + i % model.n_skills,)) for i in range(1, model.n_items + 1)]
+
+
+def _hist(model: api.Model, n: int = 30) -> list[Interaction]:
+    return [Interaction(i, (1 + i % model.n_skills,), int(i % 3 != 0), float(t))
+            for t, i in enumerate(range(1, n + 1))]
+
+
+def test_band_and_reasons(model: api.Model) -> None:
+    h = _hist(model)
+    st = api.adapt(model, h)
+    s = PracticeSettings(n_items=6, w_explore=0.0, w_weakness=0.0, w_review=0.0)
+    plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
+    assert len(plan.items) == 6
+    lo, hi = s.band
+    assert all(lo <= it.p_correct <= hi for it in plan.items)
+    for it in plan.items:
+        assert it.why.endswith(".") and f"{it.p_correct:.0%}" in it.why
+        assert it.reason in {"band", "weakness", "review", "explore"}
+    d = plan.to_dict()
+    assert d["items"][0]["why"] == plan.items[0].why
+
+
+def test_spacing_holds_back_recent_and_brings_back_missed(model: api.Model) -> None:
+    h = _hist(model)
+    now = 1000.0
+    # Item 3 was missed long ago; every other answered item was answered just now.
+    h = [Interaction(x.item, x.skills, x.correct, now - 1 if x.item != 3 else 0.0) for x in h]
+    st = api.adapt(model, h)
+    s = PracticeSettings(n_items=5, hold_back=100.0, review_after=500.0, w_review=10.0,
+                         max_per_skill=5)
+    plan = select_practice_set(model, st, _bank(model), s, now=now, history=h)
+    ids = [it.item_id for it in plan.items]
+    assert 3 in ids
+    review = next(it for it in plan.items if it.item_id == 3)
+    assert review.reason == "review" and "missed" in review.why
+    recent = {x.item for x in h if now - x.timestamp < s.hold_back}
+    assert not recent & set(ids)
+
+
+def test_diversity_caps_items_per_skill(model: api.Model) -> None:
+    st = api.adapt(model, _hist(model))
+    s = PracticeSettings(n_items=8, max_per_skill=1)
+    plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=[])
+    skills = [k for it in plan.items for k in it.skills]
+    assert len(skills) == len(set(skills)) == 8
+    # A bank of a single skill still fills the set (the cap is relaxed, not violated silently).
+    one = [Item(i, (1,)) for i in range(1, 20)]
+    assert len(select_practice_set(model, st, one, s, now=1e6).items) == 8
+
+
+def test_exploration_prefers_unpractised_skills(model: api.Model) -> None:
+    # Many answers on skill 1 only: other skills are uncertain.
+    h = [Interaction(10 * (1 + t % 10), (1,), t % 2, float(t)) for t in range(60)]
+    st = api.adapt(model, h)
+    ms = api.mastery(model, st)
+    assert ms.sd_logit[0] < np.median(ms.sd_logit[1:])
+    s = PracticeSettings(n_items=3, w_band=0.0, w_weakness=0.0, w_explore=5.0,
+                         w_review=0.0, max_per_skill=3)
+    plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
+    assert all(1 not in it.skills for it in plan.items)
+    assert all(it.reason == "explore" and "know little" in it.why for it in plan.items)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from meta_engine.meta.inner import adapt_prefix, support_weights
+from meta_engine.meta.inner import adapt_prefix, support_mask, support_weights
 from meta_engine.model.student import Chunks, MetisNet
 
 ALGORITHMS = ("metasgd", "maml", "fomaml", "reptile")
@@ -32,7 +32,10 @@ def chunk_logits(net: MetisNet, ch: Chunks, first_order: bool = True) -> torch.T
     fast = adapt_prefix(net.init_fast(), net.inner_lrs(), base, q, ch.y, w,
                         cfg.inner_steps, first_order)
     qt = q[:, cfg.window:]
-    return base[:, cfg.window:] + fast["theta"].squeeze(-1) + (fast["alpha"] * qt).sum(-1)
+    mask, age = support_mask(ch.valid, cfg.window, cfg.chunk)
+    att = net.attention(ch.skills[:, cfg.window:], ch.skills, ch.y, age.to(base.dtype), mask)
+    return (base[:, cfg.window:] + fast["theta"].squeeze(-1) + (fast["alpha"] * qt).sum(-1)
+            + att)
 
 
 class MetaAlgorithm:

@@ -23,6 +23,18 @@ from torch.func import grad, vmap
 Fast = dict[str, torch.Tensor]
 
 
+def support_mask(valid: torch.Tensor, window: int, chunk: int,
+                 include_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) valid -> support mask (B, C, T) and age (C, T) of answer j for target window+c."""
+    t_len = valid.shape[-1]
+    dev = valid.device
+    pos = window + torch.arange(chunk, device=dev).unsqueeze(-1)  # (C, 1) target positions
+    j = torch.arange(t_len, device=dev).unsqueeze(0)  # (1, T)
+    age = pos - 1 - j + (1 if include_self else 0)
+    inside = (age >= 0) & (age < window)
+    return inside.unsqueeze(0) & valid.unsqueeze(-2), age.clamp(min=0)
+
+
 def support_weights(valid: torch.Tensor, window: int, chunk: int, decay: torch.Tensor,
                     include_self: bool = False) -> torch.Tensor:
     """(B, T) valid -> (B, C, T) weight of answer j in the support of target slot window+c.

@@ -51,17 +51,24 @@ class StudentState:
     features: dict
     n_answers: int
     model_version: str = ""
+    # The last `window` answers (skills, correct) for the history attention.
+    recent_skills: list[list[int]] = field(default_factory=list)
+    recent_correct: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"theta": self.theta, "alpha": list(self.alpha), "var_theta": self.var_theta,
                 "var_alpha": list(self.var_alpha), "features": self.features,
-                "n_answers": self.n_answers, "model_version": self.model_version}
+                "n_answers": self.n_answers, "model_version": self.model_version,
+                "recent_skills": [list(r) for r in self.recent_skills],
+                "recent_correct": list(self.recent_correct)}
 
     @classmethod
     def from_dict(cls, d: dict) -> StudentState:
         return cls(float(d["theta"]), [float(x) for x in d["alpha"]], float(d["var_theta"]),
                    [float(x) for x in d["var_alpha"]], dict(d["features"]), int(d["n_answers"]),
-                   str(d.get("model_version", "")))
+                   str(d.get("model_version", "")),
+                   [[int(k) for k in r] for r in d.get("recent_skills", [])],
+                   [int(c) for c in d.get("recent_correct", [])])
 
     def feature_state(self) -> FeatureState:
         return FeatureState.from_dict(self.features)
@@ -98,13 +105,15 @@ def _support(model: Model, history: list[Interaction]) -> tuple[dict, FeatureSta
         base = net.base_logits(it, sk, cnt, gl)
         q = net.design(sk)
         w = torch.exp(-net.decay() * age)
-    return {"base": base, "q": q, "y": y, "w": w}, st
+    recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist())
+    return {"base": base, "q": q, "y": y, "w": w, "recent": recent}, st
 
 
-def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int) -> StudentState:
+def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int,
+           recent: tuple[list, list]) -> StudentState:
     return StudentState(float(fast["theta"].reshape(-1)[0]), fast["alpha"].tolist(),
                         float(var["theta"].reshape(-1)[0]), var["alpha"].tolist(),
-                        st.to_dict(), n, model.version)
+                        st.to_dict(), n, model.version, recent[0], recent[1])
 
 
 def adapt(model: Model, history: list[Interaction]) -> StudentState:
@@ -119,7 +128,8 @@ def adapt(model: Model, history: list[Interaction]) -> StudentState:
     with torch.no_grad():
         var = laplace_variance({k: v.to(model.device) for k, v in fast.items()}, sup["base"],
                                sup["q"], sup["w"], net.cfg.prior_precision)
-    return _state(model, fast, {k: v.cpu() for k, v in var.items()}, st, len(history))
+    return _state(model, fast, {k: v.cpu() for k, v in var.items()}, st, len(history),
+                  sup["recent"])
 
 
 def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[StudentState]:
@@ -147,7 +157,7 @@ def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[Studen
     fast = {k: v.cpu() for k, v in fast.items()}
     var = {k: v.cpu() for k, v in var.items()}
     return [_state(model, {k: v[i] for k, v in fast.items()}, {k: v[i] for k, v in var.items()},
-                   sts[i], len(histories[i])) for i in range(b)]
+                   sts[i], len(histories[i]), sups[i]["recent"]) for i in range(b)]
 
 
 def _bank_arrays(items: list[Item], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,6 +191,18 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     alpha = torch.as_tensor(state.alpha, device=dev)
     q = net.design(sk)
     z = base + state.theta + q @ alpha
+    # Attention of every candidate over the stored recent answers (all strictly earlier);
+    # with no history it still adds its bias, exactly as in training.
+    h = len(state.recent_correct)
+    kk = max([1] + [len(r) for r in state.recent_skills])
+    hs = np.zeros((h, kk), dtype=np.int64)
+    for r, row in enumerate(state.recent_skills):
+        hs[r, : len(row)] = row
+    age = torch.arange(h - 1, -1, -1, device=dev, dtype=z.dtype).unsqueeze(0)
+    mask = torch.ones(1, h, dtype=torch.bool, device=dev)
+    z = z + net.attention(sk, torch.as_tensor(hs, device=dev),
+                          torch.as_tensor(state.recent_correct, dtype=torch.long, device=dev),
+                          age, mask)
     return net.calibrate(z).cpu().numpy().astype(np.float64)
 
 

@@ -38,6 +38,7 @@ class MetisConfig:
     inner_lr: float = 0.1  # initial (metasgd) or fixed (others) inner step size
     hidden: int = 16
     rank: int = 8  # low-rank fast weights shared across related skills (0 = off)
+    attn_dim: int = 16  # small attention over the windowed history (0 = off)
     prior_precision: float = 2.0  # Gaussian prior on fast weights for the Laplace interval
     l2_item: float = 1e-3
     lr: float = 1e-2
@@ -87,6 +88,17 @@ class MetisNet(nn.Module):
         self.decay_raw = nn.Parameter(torch.tensor(-2.0))
         self.log_lr_theta.requires_grad_(cfg.algo == "metasgd")
         self.log_lr_alpha.requires_grad_(cfg.algo == "metasgd")
+        # A small attention over the student's recent answers (shared, meta-learned): the
+        # target's skills query the earlier answers' skills; values carry their correctness.
+        d = max(cfg.attn_dim, 1)
+        self.att_q = nn.Parameter(0.1 * torch.randn(s1, d))
+        self.att_k = nn.Parameter(0.1 * torch.randn(s1, d))
+        self.att_v = nn.Parameter(0.1 * torch.randn(s1, d))
+        self.att_y = nn.Parameter(0.1 * torch.randn(2, d))
+        self.att_decay_raw = nn.Parameter(torch.tensor(-2.0))
+        self.att_out = nn.Linear(2 * d, 1)
+        nn.init.zeros_(self.att_out.weight)
+        nn.init.zeros_(self.att_out.bias)
         # Platt calibration fitted on the validation fold after meta-training.
         self.register_buffer("calib_a", torch.ones(()))
         self.register_buffer("calib_b", torch.zeros(()))
@@ -122,6 +134,28 @@ class MetisNet(nn.Module):
         """(..., K) skill ids -> (..., S+1+r): the inputs the fast "alpha" multiplies."""
         q = self.skill_onehot(skills)
         return torch.cat([q, q @ self.skill_emb], dim=-1)
+
+    def _skill_mean(self, table: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
+        valid = (skills > 0).to(table.dtype).unsqueeze(-1)
+        return (table[skills] * valid).sum(-2) / valid.sum(-2).clamp(min=1.0)
+
+    def attention(self, skills_t: torch.Tensor, skills_h: torch.Tensor, y_h: torch.Tensor,
+                  age: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Attention term of each target: skills_t (..., C, K) over history skills_h
+        (..., T, K) with answers y_h (..., T); age/mask (..., C, T). Returns (..., C); 0 for a
+        target with an empty history. Only answers where mask is True (strictly earlier) count.
+        """
+        if self.cfg.attn_dim <= 0:
+            return torch.zeros(skills_t.shape[:-1], device=skills_t.device)
+        q = self._skill_mean(self.att_q, skills_t)
+        k = self._skill_mean(self.att_k, skills_h)
+        v = self._skill_mean(self.att_v, skills_h) + self.att_y[y_h.long()]
+        score = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        score = score - nn.functional.softplus(self.att_decay_raw) * age
+        score = score.masked_fill(~mask, -1e9)
+        a = torch.softmax(score, dim=-1) * mask.any(-1, keepdim=True)
+        r = a @ v
+        return self.att_out(torch.cat([r, r * q], dim=-1)).squeeze(-1)
 
     # -- fast-weight hyper-parameters -----------------------------------------------------------
     def init_fast(self) -> dict[str, torch.Tensor]:

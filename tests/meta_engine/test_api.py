@@ -90,3 +90,17 @@ def test_latency_and_throughput_report(model: api.Model) -> None:
     assert 0 < lat["p50_ms"] <= lat["p99_ms"]
     thr = api.measure_throughput(model, device="cpu", n_students=16)
     assert thr["students_per_s"] > 0 and thr["batch"] == 16 and thr["device"] == "cpu"
+
+
+def test_serving_path_equals_strict_sequence_predictions(model: api.Model) -> None:
+    """adapt(answers < t) + predict(item t) == the batched strict prediction for t."""
+    from meta_engine.train import predict_dataset
+
+    ds = simulate_students(2, model.n_items, model.n_skills, seed=0, min_len=150, max_len=150)
+    s = ds.sequences[0]
+    seq_p = predict_dataset(model.net, Dataset("one", [s], ds.n_items, ds.n_skills))[0]
+    inter = s.interactions()
+    for t in (0, 1, 7, 70, 149):  # empty history, short, crossing chunk/window boundaries
+        st = api.adapt(model, inter[:t])
+        p = api.predict(model, st, [Item(inter[t].item, inter[t].skills)])[0]
+        assert p == pytest.approx(seq_p[t], abs=2e-5)

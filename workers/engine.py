@@ -7,11 +7,10 @@ tested without knowing how the model works; `MetaEngine` runs them through `meta
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -72,6 +71,71 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+DEFAULT_CHECKPOINT = "default-model"
+
+# Set in the card of a checkpoint trained on this database's ids (workers.maintenance), so
+# its item residuals and skill slots mean our Items and Skills.
+DB_ID_SPACE = "metis-db"
+
+
+@dataclass(frozen=True)
+class IdMap:
+    """Our Item/Skill ids <-> the model's vocabulary.
+
+    A model trained elsewhere (the built-in default on simulated students) knows other items:
+    our item ids are shifted past its vocabulary, so each is "unseen" (placed from its skills)
+    yet still distinct for the per-item history features; our skills are folded onto its skill
+    slots in a stable order per bank.
+    """
+
+    item_offset: int
+    skill_to_model: dict[int, int]
+    model_to_skill: dict[int, int]
+
+    @classmethod
+    def for_bank(cls, model: Any, bank: tuple[BankItem, ...]) -> IdMap:
+        if model.card.get("id_space") == DB_ID_SPACE:
+            return cls(0, {}, {})
+        n_slots = max(int(model.n_skills), 1)
+        ours = sorted({k for b in bank for k in b.skill_ids})
+        to_model = {k: n % n_slots + 1 for n, k in enumerate(ours)}
+        back: dict[int, int] = {}
+        for k, slot in to_model.items():
+            back.setdefault(slot, k)
+        return cls(int(model.n_items), to_model, back)
+
+    def item(self, item_id: int) -> int:
+        return item_id + self.item_offset
+
+    def skills(self, skill_ids: tuple[int, ...]) -> tuple[int, ...]:
+        if not self.skill_to_model:
+            return skill_ids
+        slots = {self.skill_to_model[k] for k in skill_ids if k in self.skill_to_model}
+        return tuple(sorted(slots))
+
+    def our_item(self, model_item: int) -> int:
+        return model_item - self.item_offset
+
+    def our_skill(self, slot: int) -> int:
+        return self.model_to_skill.get(slot, slot) if self.model_to_skill else slot
+
+
+def practice_settings(raw: dict[str, Any]) -> Any:
+    """Activity settings -> meta_engine PracticeSettings, ignoring keys it does not know."""
+    from meta_engine.api import PracticeSettings
+
+    known = {f.name for f in dataclasses.fields(PracticeSettings)}
+    picked = {k: v for k, v in raw.items() if k in known}
+    if "set_size" in raw and "n_items" not in picked:  # the activity's name for it
+        picked["n_items"] = raw["set_size"]
+    if "band" in picked:
+        picked["band"] = tuple(picked["band"])
+    try:
+        return PracticeSettings(**picked)
+    except (TypeError, ValueError):
+        return PracticeSettings()
+
+
 class MetaEngine:
     """Adapts all students of a batch in one `adapt_batch` call, then selects per student."""
 
@@ -83,66 +147,70 @@ class MetaEngine:
         from meta_engine import api
         from meta_engine.types import Interaction, Item
 
-        def history(answers: tuple[Answered, ...]) -> list[Interaction]:
+        maps = [IdMap.for_bank(self.model, j.bank) for j in jobs]
+
+        def history(m: IdMap, answers: tuple[Answered, ...]) -> list[Interaction]:
             return [
-                Interaction(a.item_id, a.skill_ids, int(a.correct), a.answered_at.timestamp())
+                Interaction(m.item(a.item_id), m.skills(a.skill_ids), int(a.correct),
+                            a.answered_at.timestamp())
                 for a in answers
             ]
 
         t0 = time.perf_counter()
         # The previous state (without the newest answer) feeds "what changed" in the feedback;
         # both are adapted in the same batched call.
-        histories = [history(j.history) for j in jobs] + [history(j.history[:-1]) for j in jobs]
-        states = api.adapt_batch(self.model, histories)
+        histories = [history(m, j.history) for m, j in zip(maps, jobs, strict=True)]
+        previous = [history(m, j.history[:-1]) for m, j in zip(maps, jobs, strict=True)]
+        states = api.adapt_batch(self.model, histories + previous)
         adapt_ms = (time.perf_counter() - t0) * 1000 / max(len(jobs), 1)
         plans: list[Plan] = []
-        for n, job in enumerate(jobs):
+        for n, (job, m) in enumerate(zip(jobs, maps, strict=True)):
             t1 = time.perf_counter()
-            bank = [
-                Item(b.item_id, b.skill_ids, b.text, b.difficulty_prior) for b in job.bank
-            ]
-            state, previous = states[n], states[n + len(jobs)]
+            bank = [Item(m.item(b.item_id), m.skills(b.skill_ids), b.text, b.difficulty_prior)
+                    for b in job.bank]
+            state = states[n]
             plan = api.select_practice_set(
-                self.model, state, bank, job.settings, job.now, histories[n]
+                self.model, state, bank, practice_settings(job.settings),
+                job.now.timestamp(), histories[n],
             )
-            fb = api.feedback(self.model, state, previous)
+            fb = api.feedback(self.model, state, states[n + len(jobs)]).to_dict()
             select_ms = (time.perf_counter() - t1) * 1000
-            plan_json = _jsonable(plan)
-            items = plan_json.get("items", plan_json) if isinstance(plan_json, dict) else plan_json
+            items = [
+                {**_jsonable(p.to_dict()), "item_id": m.our_item(p.item_id),
+                 "skills": [m.our_skill(k) for k in p.skills]}
+                for p in plan.items
+            ]
+            for row in fb["skills"]:
+                row["skill"] = m.our_skill(int(row["skill"]))
             plans.append(
                 Plan(
-                    items=[_plan_item(i) for i in items],
+                    items=items,
                     feedback=_jsonable(fb),
-                    state=_jsonable(state.to_dict() if hasattr(state, "to_dict") else state),
+                    state=_jsonable(state.to_dict()),
                     timings_ms={"adapt": adapt_ms, "select": select_ms},
                 )
             )
         return plans
 
 
-def _plan_item(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        item_id = raw.get("item_id", raw.get("item", raw.get("id")))
-        if isinstance(item_id, dict):
-            item_id = item_id.get("id")
-        out = {k: v for k, v in raw.items() if k not in ("item", "id")}
-        out["item_id"] = int(item_id)  # type: ignore[arg-type]
-        return out
-    return {"item_id": int(raw), "why": ""}
+def load_engine(model_path: str | None, device: str, version: str,
+                default_dir: Path | None = None) -> Engine:
+    """Load a checkpoint onto `device`, or meta_engine's default model when there is none.
 
-
-def load_engine(model_path: str | None, device: str, version: str) -> Engine:
-    """Load a checkpoint (or meta_engine's default model when there is none) onto `device`.
-
-    METIS_ENGINE_FACTORY="module:callable" replaces meta_engine with another engine taking the
-    same arguments (the pipeline's fault tests use a deterministic one).
+    The default model is trained on simulated students (tens of seconds on a busy CPU), so it
+    is saved under `default_dir` the first time and loaded from there by every later process.
     """
-    factory = os.environ.get("METIS_ENGINE_FACTORY")
-    if factory:
-        module, attr = factory.split(":")
-        engine: Engine = getattr(importlib.import_module(module), attr)(model_path, device, version)
-        return engine
     from meta_engine import api
 
-    model = api.load_model(model_path, device) if model_path else api.default_model()
+    if model_path:
+        return MetaEngine(api.load_model(model_path, device), version)
+    saved = default_dir / DEFAULT_CHECKPOINT if default_dir else None
+    if saved is not None and (saved / "LATEST").exists():
+        model = api.load_model(str(saved), device)
+    else:
+        model = api.default_model()
+        if saved is not None:
+            api.save_model(model, str(saved))
+        if device != "cpu":
+            model = api.load_model(str(saved), device) if saved else model
     return MetaEngine(model, version)

@@ -93,6 +93,7 @@ def retrain_deployment(rt: Runtime, deployment_id: int) -> dict[str, Any]:
     from meta_engine.data.answer_log import dataset_from_answer_log
     from meta_engine.metrics import auc as auc_of
     from meta_engine.train import meta_train, predict_dataset
+    from workers.engine import DB_ID_SPACE
 
     records = answer_records(rt.db, deployment_id)
     students = {r["student"] for r in records}
@@ -117,7 +118,8 @@ def retrain_deployment(rt: Runtime, deployment_id: int) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - an incompatible active model is "worse"
             log.warning("active model cannot score deployment %s: %s", deployment_id, exc)
     version = f"dep{deployment_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    path = save_checkpoint(net, rt.settings.data_dir / "models", report.to_dict(), version)
+    card = {"id_space": DB_ID_SPACE, **report.to_dict()}
+    path = save_checkpoint(net, rt.settings.data_dir / "models", card, version)
     metrics = {"valid_auc": candidate_auc, "valid_ece": report.valid_ece,
                "active_auc_same_students": active_auc, "answers": len(records)}
     with rt.db.session() as s:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import redis
 from sqlalchemy import update
 
 from lti_tool.db import Database
@@ -23,27 +24,33 @@ from lti_tool.db.models import (
     ScorePassback,
     User,
 )
-from workers.pipeline import aware
-
-
-class PassbackError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, transient: bool) -> None:
-        super().__init__(message)
-        self.status = status
-        self.transient = transient
+from lti_tool.lms import ags
+from lti_tool.lms.ags import Score, ScoreOutcome
+from lti_tool.lms.services import service_context
+from lti_tool.lms.tokens import PermanentServiceError, ServiceError
+from lti_tool.settings import Settings
+from workers.pipeline import aware, to_millis
 
 
 class ScorePoster(Protocol):
-    def post_score(self, platform_id: int, lineitem_url: str, score: dict[str, Any]) -> None:
-        """POST the score; raise PassbackError on any failure."""
+    def post_score(self, platform_id: int, lineitem_url: str, score: Score) -> ScoreOutcome:
+        """POST the score; raise lti_tool.lms ServiceError (transient or permanent) on failure."""
 
 
-def classify(status: int) -> PassbackError | None:
-    if status < 300:
-        return None
-    if status >= 500 or status == 429:
-        return PassbackError(f"LMS answered {status}", status=status, transient=True)
-    return PassbackError(f"LMS answered {status}", status=status, transient=False)
+class LmsPoster:
+    """Posts through the shared AGS client (token cache per issuer/client/scopes, 401 refresh)."""
+
+    def __init__(self, db: Database, client: redis.Redis, settings: Settings) -> None:
+        self.db = db
+        self.redis = client
+        self.settings = settings
+
+    def post_score(self, platform_id: int, lineitem_url: str, score: Score) -> ScoreOutcome:
+        try:
+            ctx = service_context(self.db, self.redis, self.settings, platform_id)
+        except LookupError as exc:
+            raise PermanentServiceError("the platform is no longer registered") from exc
+        return ags.post_score(ctx, lineitem_url, score)
 
 
 def backoff_s(attempt: int, *, base: float = 0.5, cap: float = 60.0) -> float:
@@ -57,20 +64,7 @@ class ScoreToSend:
     platform_id: int
     lineitem_url: str
     timestamp: datetime
-    body: dict[str, Any]
-
-
-def score_body(row: ScorePassback, sub: str, stamp: datetime) -> dict[str, Any]:
-    return {
-        "userId": sub,
-        "scoreGiven": round(row.score_given, 6),
-        "scoreMaximum": row.score_maximum,
-        "timestamp": stamp.isoformat(),
-        # Practice never ends, but every posted score is final for its moment: any other
-        # gradingProgress would clear the grade in Moodle.
-        "activityProgress": "Submitted",
-        "gradingProgress": "FullyGraded",
-    }
+    score: Score
 
 
 def prepare(db: Database, passback_id: int) -> ScoreToSend | None:
@@ -89,8 +83,8 @@ def prepare(db: Database, passback_id: int) -> ScoreToSend | None:
             row.last_error = "the LMS gave no grade column (line item) for this activity"
             return None
         stamp = aware(row.score_timestamp)
-        return ScoreToSend(row.id, activity.platform_id, link.lineitem_url, stamp,
-                           score_body(row, user.sub, stamp))
+        score = Score(user.sub, round(row.score_given, 6), row.score_maximum, stamp)
+        return ScoreToSend(row.id, activity.platform_id, link.lineitem_url, stamp, score)
 
 
 def _finish(db: Database, send: ScoreToSend, **values: Any) -> None:
@@ -108,17 +102,13 @@ def _finish(db: Database, send: ScoreToSend, **values: Any) -> None:
 
 def deliver(db: Database, poster: ScorePoster, passback_id: int) -> str:
     """Post once. Returns "sent", "superseded" (409), "failed" or "nothing"; raises a transient
-    PassbackError for the caller to retry."""
+    ServiceError for the caller to retry."""
     send = prepare(db, passback_id)
     if send is None:
         return "nothing"
     try:
-        poster.post_score(send.platform_id, send.lineitem_url, send.body)
-    except PassbackError as exc:
-        if exc.status == 409:
-            _finish(db, send, status=PassbackStatus.sent, sent_at=datetime.now(UTC),
-                    last_error="LMS already holds this or a newer score (409)")
-            return "superseded"
+        outcome = poster.post_score(send.platform_id, send.lineitem_url, send.score)
+    except ServiceError as exc:
         with db.session() as s:
             s.execute(
                 update(ScorePassback)
@@ -129,6 +119,10 @@ def deliver(db: Database, poster: ScorePoster, passback_id: int) -> str:
             raise
         _finish(db, send, status=PassbackStatus.failed)
         return "failed"
+    if outcome is ScoreOutcome.superseded:
+        _finish(db, send, status=PassbackStatus.sent, sent_at=datetime.now(UTC),
+                last_error="LMS already holds this or a newer score (409)")
+        return "superseded"
     _finish(db, send, status=PassbackStatus.sent, sent_at=datetime.now(UTC), last_error=None)
     return "sent"
 
@@ -150,7 +144,8 @@ def mark_for_resend(db: Database, passback_id: int, *, now: datetime | None = No
         row = s.get(ScorePassback, passback_id)
         if row is None:
             return False
-        stamp = max(now, aware(row.score_timestamp) + timedelta(microseconds=1))
+        # AGS timestamps go out with millisecond precision, so step by at least that.
+        stamp = max(to_millis(now), aware(row.score_timestamp) + timedelta(milliseconds=1))
         row.score_timestamp = stamp
         row.status = PassbackStatus.pending
         row.attempts = 0

@@ -44,6 +44,12 @@ def aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
+def to_millis(ts: datetime) -> datetime:
+    """AGS score timestamps travel with millisecond precision; keep stored ones the same, so
+    "strictly newer" in the database is strictly newer on the wire too."""
+    return ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
+
+
 @dataclass
 class Outcome:
     processed: list[str] = field(default_factory=list)  # stored by this call
@@ -117,7 +123,7 @@ def record_score(
     activity = session.get(Activity, ev.activity_id)
     if answer is None or activity is None:
         return None
-    stamp = aware(answer.answered_at)
+    stamp = to_millis(aware(answer.answered_at))
     score = score_fraction(session, ev.user_id, ev.activity_id, answer.id) * activity.points
     row = session.scalars(
         select(ScorePassback)
@@ -133,7 +139,7 @@ def record_score(
         if current is not None and current >= answer.id:
             return None
         # Strictly increasing for the LMS, even after a teacher's resend moved it forward.
-        stamp = max(stamp, aware(row.score_timestamp) + timedelta(microseconds=1))
+        stamp = max(stamp, aware(row.score_timestamp) + timedelta(milliseconds=1))
     row.resource_link_id = resource_link_id or row.resource_link_id
     row.score_given = score
     row.score_maximum = activity.points

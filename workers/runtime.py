@@ -56,7 +56,8 @@ class Runtime:
             with self.db.session() as s:
                 path = s.scalar(select(ModelVersion.path).where(ModelVersion.version == version))
         log.info("loading model %s on %s", version, self.device)
-        return load_engine(path, self.device, version if path else DEFAULT_VERSION)
+        return load_engine(path, self.device, version if path else DEFAULT_VERSION,
+                           default_dir=self.settings.data_dir / "models")
 
 
 def active_version(db: Database) -> tuple[str, str | None]:

@@ -8,10 +8,10 @@ from typing import Any
 from celery import Celery, Task
 
 from lti_tool.events import ADAPT_TASK
+from lti_tool.lms.tokens import TransientServiceError
 from lti_tool.outbox import relay
 from workers import batching, maintenance
-from workers.ags import make_poster
-from workers.passback import PassbackError, backoff_s, deliver, give_up
+from workers.passback import LmsPoster, backoff_s, deliver, give_up
 from workers.pipeline import process_events
 from workers.runtime import current
 
@@ -45,8 +45,8 @@ def register(app: Celery) -> None:
     def passback(self: Task, passback_id: int) -> str:
         rt = current()
         try:
-            return deliver(rt.db, make_poster(rt), passback_id)
-        except PassbackError as exc:
+            return deliver(rt.db, LmsPoster(rt.db, rt.redis, rt.settings), passback_id)
+        except TransientServiceError as exc:
             if self.request.retries >= PASSBACK_MAX_RETRIES:
                 give_up(rt.db, passback_id, f"gave up after {self.request.retries} retries: {exc}")
                 return "failed"

@@ -18,3 +18,7 @@ def course(db: Database) -> Course:
 @pytest.fixture()
 def engine() -> RecordingEngine:
     return RecordingEngine()
+
+
+# The LMS side of the passback fault tests: the demo platform over HTTPS (from the LTI tests).
+from tests.lti.conftest import lti_world  # noqa: E402,F401

@@ -1,5 +1,5 @@
-"""A deterministic engine for the worker-process tests, loaded by the worker through
-METIS_ENGINE_FACTORY. METIS_TEST_ENGINE_SLOW_S makes each batch take that long and writes
+"""A deterministic engine for the worker-process tests, swapped in by tests.pipeline.worker_app.
+METIS_TEST_ENGINE_SLOW_S makes each batch take that long and writes
 METIS_TEST_ENGINE_MARK when a batch starts, so a test can kill the worker mid-task."""
 
 from __future__ import annotations

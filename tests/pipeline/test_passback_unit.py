@@ -10,10 +10,11 @@ from sqlalchemy import select
 from lti_tool.db import Database
 from lti_tool.db.models import PassbackStatus, ScorePassback
 from lti_tool.events import store_answer
+from lti_tool.lms.ags import Score, ScoreOutcome
+from lti_tool.lms.tokens import ServiceError, error_for_status
 from tests.pipeline.course import Course
 from tests.pipeline.engines import RecordingEngine
-from workers.ags import scores_url
-from workers.passback import PassbackError, backoff_s, classify, deliver, mark_for_resend
+from workers.passback import backoff_s, deliver, mark_for_resend
 from workers.pipeline import aware, process_events
 
 
@@ -22,12 +23,14 @@ class Poster:
         self.replies = list(replies)
         self.posted: list[dict[str, Any]] = []
 
-    def post_score(self, platform_id: int, lineitem_url: str, score: dict[str, Any]) -> None:
-        self.posted.append(score)
+    def post_score(self, platform_id: int, lineitem_url: str, score: Score) -> ScoreOutcome:
+        self.posted.append(score.to_json())
         status = self.replies.pop(0) if self.replies else 200
-        problem = classify(status)
-        if problem:
-            raise problem
+        if status == 409:
+            return ScoreOutcome.superseded
+        if status >= 300:
+            raise error_for_status(status, "score refused")
+        return ScoreOutcome.accepted
 
 
 @pytest.fixture()
@@ -48,7 +51,7 @@ def test_sent_once_with_the_ags_fields(db: Database, passback_id: int) -> None:
     poster = Poster(200)
     assert deliver(db, poster, passback_id) == "sent"
     body = poster.posted[0]
-    assert body["userId"] == "student-0" and body["scoreGiven"] == 10.0
+    assert body["userId"] == "101" and body["scoreGiven"] == 10.0
     assert body["scoreMaximum"] == 10.0 and body["gradingProgress"] == "FullyGraded"
     assert deliver(db, poster, passback_id) == "nothing"  # a duplicate task changes nothing
     assert len(poster.posted) == 1 and row(db, passback_id).status == PassbackStatus.sent
@@ -56,7 +59,7 @@ def test_sent_once_with_the_ags_fields(db: Database, passback_id: int) -> None:
 
 @pytest.mark.parametrize("status", [500, 502, 429])
 def test_transient_errors_are_raised_for_retry(db: Database, passback_id: int, status: int) -> None:
-    with pytest.raises(PassbackError) as err:
+    with pytest.raises(ServiceError) as err:
         deliver(db, Poster(status), passback_id)
     assert err.value.transient is True
     r = row(db, passback_id)
@@ -86,7 +89,8 @@ def test_resend_moves_the_timestamp_strictly_forward(db: Database, passback_id: 
     assert after.status == PassbackStatus.pending and aware(after.score_timestamp) > before
     poster = Poster(200)
     assert deliver(db, poster, passback_id) == "sent"
-    assert poster.posted[0]["timestamp"] == aware(after.score_timestamp).isoformat()
+    sent = aware(after.score_timestamp).isoformat(timespec="milliseconds")
+    assert poster.posted[0]["timestamp"] == sent
 
 
 def test_a_newer_score_queued_meanwhile_stays_pending(
@@ -95,11 +99,11 @@ def test_a_newer_score_queued_meanwhile_stays_pending(
     client = redis.Redis.from_url(redis_url)
 
     class RacingPoster(Poster):
-        def post_score(self, platform_id: int, lineitem_url: str, score: dict[str, Any]) -> None:
+        def post_score(self, platform_id: int, lineitem_url: str, score: Score) -> ScoreOutcome:
             # While the old score is in flight, a newer answer is processed.
             e = store_answer(db, course.learner(), course.item_ids[1], {"choice": "1"}).event_id
             process_events(db, client, engine, [e])
-            super().post_score(platform_id, lineitem_url, score)
+            return super().post_score(platform_id, lineitem_url, score)
 
     assert deliver(db, RacingPoster(200), passback_id) == "sent"
     with db.session() as s:
@@ -107,9 +111,7 @@ def test_a_newer_score_queued_meanwhile_stays_pending(
     assert r.status == PassbackStatus.pending and r.score_given == pytest.approx(5.0)
 
 
-def test_backoff_grows_with_jitter_and_scores_url_keeps_query() -> None:
+def test_backoff_grows_with_jitter() -> None:
     waits = [backoff_s(n) for n in range(6)]
     assert all(0.25 <= w for w in waits) and waits[5] > waits[0]
     assert max(backoff_s(30) for _ in range(20)) <= 60.0
-    assert scores_url("https://lms/x/lineitem.php?id=3&type=1") == (
-        "https://lms/x/lineitem.php/scores?id=3&type=1")

@@ -18,12 +18,15 @@ class WorkerProcess:
         self.env = {**os.environ, **env}
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        # The deterministic stand-in engine is swapped in by a test-only Celery app.
+        real = self.env.get("METIS_TEST_ENGINE") == "real"
+        self.app = "workers.main" if real else "tests.pipeline.worker_app"
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.log.write_text("")
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "celery"), "-A", "workers.main", "worker", "-Q",
+            [str(VENV_BIN / "celery"), "-A", self.app, "worker", "-Q",
              "adapt,passback,maintenance", "-P", "prefork", "-c", "1", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "-l", "info",
              "-n", f"test{os.getpid()}@%h"],
@@ -79,10 +82,5 @@ def worker_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) 
         "METIS_ADAPT_BATCH_WAIT_MS": "5",
         "METIS_THREADS": "1",
     }
-    try:
-        import meta_engine.api  # noqa: F401
-    except ImportError:
-        # Until meta_engine's serving API lands, the worker runs the deterministic test engine.
-        env["METIS_ENGINE_FACTORY"] = "tests.pipeline.engines:make"
     env.update(extra)
     return env

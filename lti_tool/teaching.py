@@ -7,10 +7,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.db.models import Activity, Answer, Item, ScorePassback, Skill, User
+from lti_tool.db import Database
+from lti_tool.db.models import Activity, Answer, Context, Item, ScorePassback, Skill, User
+from lti_tool.lms.nrps import Member, fetch_roster
+from lti_tool.lms.services import service_context
+from lti_tool.settings import Settings
 
 STRUGGLE_BELOW = 0.5
 MIN_ATTEMPTS = 3
@@ -43,8 +48,27 @@ class StudentRow:
         return [s for s in self.skills if s.struggling]
 
 
+def is_learner(member: Member) -> bool:
+    # NRPS roles come as short names ("Learner") from Moodle and as full URIs elsewhere.
+    return member.status.lower() != "deleted" and any(
+        r == "Learner" or r.endswith("#Learner") for r in member.roles)
+
+
+def course_learners(db: Database, client: redis.Redis, settings: Settings, platform_id: int,
+                    context_id: int) -> list[Member] | None:
+    """The course's learners from NRPS, or None when the LMS offered no roster service.
+    Service errors (lti_tool.lms ServiceError) are left to the caller."""
+    with db.session() as s:
+        ctx = s.get(Context, context_id)
+        url = ctx.memberships_url if ctx is not None and ctx.platform_id == platform_id else None
+    if not url:
+        return None
+    ctx_services = service_context(db, client, settings, platform_id)
+    return [m for m in fetch_roster(ctx_services, url) if is_learner(m)]
+
+
 def overview(session: Session, platform_id: int, context_id: int,
-             roster: list[dict[str, Any]] | None = None) -> list[StudentRow]:
+             roster: list[Member] | None = None) -> list[StudentRow]:
     """One row per learner: those on the NRPS roster (when given) plus any who answered."""
     activities = {a.id: a for a in session.scalars(
         select(Activity).where(Activity.platform_id == platform_id,
@@ -76,8 +100,8 @@ def overview(session: Session, platform_id: int, context_id: int,
     rows: list[StudentRow] = []
     seen: set[int] = set()
     for member in roster or []:
-        user = by_sub.get(str(member.get("user_id", "")))
-        name = str(member.get("name") or member.get("user_id") or "unknown")
+        user = by_sub.get(member.user_id)
+        name = member.name or member.user_id or "unknown"
         if user is not None:
             seen.add(user.id)
         uid = user.id if user else None

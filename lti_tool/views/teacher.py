@@ -4,16 +4,17 @@ a "resend" for failed ones. Thin: queries live in lti_tool.teaching."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from lti_tool.db.models import Activity, ScorePassback
-from lti_tool.extensions import celery_client, database
+from lti_tool.extensions import celery_client, database, redis_client, settings
+from lti_tool.lms.nrps import Member
+from lti_tool.lms.tokens import ServiceError
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.roles import Role
-from lti_tool.teaching import overview
+from lti_tool.teaching import course_learners, overview
 
 log = logging.getLogger("metis.teacher")
 bp = Blueprint("teacher", __name__)
@@ -21,18 +22,13 @@ bp = Blueprint("teacher", __name__)
 PASSBACK_TASK = "metis.passback"
 
 
-def _roster() -> list[dict[str, Any]] | None:
-    """Course members from NRPS when the shared client is available; None otherwise."""
+def _roster(platform_id: int, context_id: int) -> list[Member] | None:
+    """The course's learners from NRPS; None when the LMS has no roster for us or fails."""
     try:
-        from lti_tool.lms import nrps  # type: ignore[attr-defined]
-    except ImportError:
+        return course_learners(database(), redis_client(), settings(), platform_id, context_id)
+    except (ServiceError, LookupError) as exc:  # the page still shows who answered
+        log.warning("roster unavailable for context %s: %s", context_id, exc)
         return None
-    try:
-        members: list[dict[str, Any]] = nrps.members_for_launch(g.launch)
-    except Exception as exc:  # noqa: BLE001 - the page still shows who answered
-        log.warning("roster unavailable: %s", type(exc).__name__)
-        return None
-    return [m for m in members if "Learner" in str(m.get("roles", ""))]
 
 
 @bp.get("/teacher/<launch_id>")
@@ -41,7 +37,7 @@ def page(launch_id: str) -> ResponseReturnValue:
     launch = g.launch
     if launch.context_id is None:
         abort(404, "this launch has no course")
-    roster = _roster()
+    roster = _roster(launch.platform_id, launch.context_id)
     with database().session() as s:
         rows = overview(s, launch.platform_id, launch.context_id, roster)
     return render_template("teacher/overview.html", launch_id=launch_id, rows=rows,

@@ -7,6 +7,7 @@ tested without knowing how the model works; `MetaEngine` runs them through `meta
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ class Job:
     bank: tuple[BankItem, ...]
     settings: dict[str, Any]
     now: datetime
+    skill_names: dict[int, str] = field(default_factory=dict)  # for the texts the student reads
 
 
 @dataclass
@@ -119,6 +121,16 @@ class IdMap:
     def our_skill(self, slot: int) -> int:
         return self.model_to_skill.get(slot, slot) if self.model_to_skill else slot
 
+    def named(self, text: str, names: dict[int, str]) -> str:
+        """meta_engine's texts say "skill 3" (its slot); the student reads our skill's name."""
+        def name(m: re.Match[str]) -> str:
+            return names.get(self.our_skill(int(m.group(1))), m.group(0))
+
+        return _SKILL_REF.sub(name, text)
+
+
+_SKILL_REF = re.compile(r"\b[Ss]kill (\d+)\b")
+
 
 def practice_settings(raw: dict[str, Any]) -> Any:
     """Activity settings -> meta_engine PracticeSettings, ignoring keys it does not know."""
@@ -177,11 +189,15 @@ class MetaEngine:
             select_ms = (time.perf_counter() - t1) * 1000
             items = [
                 {**_jsonable(p.to_dict()), "item_id": m.our_item(p.item_id),
-                 "skills": [m.our_skill(k) for k in p.skills]}
+                 "skills": [m.our_skill(k) for k in p.skills],
+                 "why": m.named(p.why, job.skill_names)}
                 for p in plan.items
             ]
             for row in fb["skills"]:
                 row["skill"] = m.our_skill(int(row["skill"]))
+                row["name"] = job.skill_names.get(row["skill"], f"skill {row['skill']}")
+            fb["changes"] = [m.named(c, job.skill_names) for c in fb["changes"]]
+            fb["next_step"] = m.named(fb["next_step"], job.skill_names)
             plans.append(
                 Plan(
                     items=items,

@@ -31,6 +31,7 @@ from lti_tool.db.models import (
     PassbackStatus,
     PracticeSet,
     ScorePassback,
+    Skill,
 )
 from workers.engine import Answered, BankItem, Engine, Job, Plan
 
@@ -70,6 +71,7 @@ def unprocessed(session: Session, event_ids: list[str]) -> list[GradeEvent]:
 
 def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Job]:
     banks: dict[int, tuple[BankItem, ...]] = {}
+    names: dict[int, dict[int, str]] = {}
     jobs: list[Job] = []
     for ev in events:
         activity = session.get(Activity, ev.activity_id)
@@ -83,6 +85,10 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
                 BankItem(i.id, tuple(int(s) for s in i.skill_ids), i.text, i.difficulty_prior)
                 for i in items
             )
+            skill_rows = session.execute(
+                select(Skill.id, Skill.name).where(Skill.bank_id == bank_id)
+            )
+            names[bank_id] = {int(k): str(n) for k, n in skill_rows}
         skills = {b.item_id: b.skill_ids for b in banks[bank_id]}
         rows = session.execute(
             select(Answer.item_id, Answer.correct, Answer.answered_at)
@@ -97,7 +103,8 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
             Answered(item_id, skills.get(item_id, ()), bool(correct), aware(at))
             for item_id, correct, at in rows
         )
-        jobs.append(Job(ev.event_id, history, banks[bank_id], dict(activity.settings or {}), now))
+        jobs.append(Job(ev.event_id, history, banks[bank_id], dict(activity.settings or {}), now,
+                        names[bank_id]))
     return jobs
 
 

@@ -48,7 +48,8 @@ def test_real_engine_plans_with_our_ids(
         assert 0.0 < row["p_correct"] < 1.0 and row["why"]
     practised = {k for i in course.item_ids[:3] for k in skills[i]}
     assert {r["skill"] for r in feedback["skills"]} == practised
-    assert feedback["summary"]
+    assert {r["name"] for r in feedback["skills"]} <= {"skill 0", "skill 1", "skill 2"}
+    assert feedback["summary"] and "practise skill " in feedback["next_step"]
 
 
 def test_default_model_is_trained_once_then_loaded(models_dir: Path) -> None:

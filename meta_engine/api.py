@@ -72,9 +72,10 @@ def default_model(seed: int = 0) -> Model:
     net, rep = meta_train(train, valid, max_minutes=1.0, progress=False, max_epochs=12,
                           patience=3, seed=seed)
     net.eval()
-    card = {"version": f"metis-default-sim{seed}", "trained_on": "simulate_students(400, 200,"
-            f" 10, seed={seed})", "valid": rep.to_dict()}
-    return Model(net, torch.device("cpu"), card, card["version"])
+    version = f"metis-default-sim{seed}"
+    card: dict[str, Any] = {"version": version, "valid": rep.to_dict(),
+                            "trained_on": f"simulate_students(400, 200, 10, seed={seed})"}
+    return Model(net, torch.device("cpu"), card, version)
 
 
 class MetisMethod:

@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -36,7 +37,7 @@ def train(data: str, out: str, fold: int, algo: str, device: str, max_minutes: f
     from meta_engine.train import compare_algorithms, meta_train, predict_dataset
 
     dev = resolve_device(device, threads)
-    tr, va, te = load_fold(data, fold)
+    tr, va, te = load_fold(Path(data), fold)
     t0 = time.perf_counter()
     net, rep = meta_train(tr, va, device=dev, max_minutes=max_minutes, progress=True,
                           algo=algo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,7 +94,7 @@ def _valid_scores(net: MetisNet, ch: Chunks, calibrated: bool) -> tuple[np.ndarr
 
 def meta_train(train: Dataset, valid: Dataset, cfg: MetisConfig | None = None,
                device: torch.device | str = "cpu", max_minutes: float = 20.0,
-               progress: bool = True, **overrides: object) -> tuple[MetisNet, TrainReport]:
+               progress: bool = True, **overrides: Any) -> tuple[MetisNet, TrainReport]:
     """Meta-train on `train` students (tasks), early-stop and calibrate on `valid` students."""
     t0 = time.perf_counter()
     if cfg is None:
@@ -167,7 +168,7 @@ def predict_dataset(net: MetisNet, data: Dataset, device: torch.device | str = "
 
 def compare_algorithms(train: Dataset, valid: Dataset, algos: tuple[str, ...] = ALGORITHMS,
                        minutes_each: float = 3.0, device: str = "cpu", progress: bool = False,
-                       **overrides: object) -> dict:
+                       **overrides: Any) -> dict:
     """Meta-train each algorithm under the same budget; report valid AUC/ECE and time."""
     out: dict = {}
     for a in algos:

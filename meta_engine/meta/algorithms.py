@@ -33,7 +33,8 @@ def chunk_logits(net: MetisNet, ch: Chunks, first_order: bool = True) -> torch.T
                         cfg.inner_steps, first_order)
     qt = q[:, cfg.window:]
     mask, age = support_mask(ch.valid, cfg.window, cfg.chunk)
-    att = net.attention(ch.skills[:, cfg.window:], ch.skills, ch.y, age.to(base.dtype), mask)
+    att = net.attention(ch.skills[:, cfg.window:], ch.skills, ch.y, age.to(base.dtype), mask,
+                        ch.items[:, cfg.window:], ch.items)
     return (base[:, cfg.window:] + fast["theta"].squeeze(-1) + (fast["alpha"] * qt).sum(-1)
             + att)
 
@@ -46,8 +47,11 @@ class MetaAlgorithm:
             raise ValueError(f"unknown meta-learning algorithm {algo!r}; choose {ALGORITHMS}")
         self.net, self.algo = net, algo
         self.first_order = algo in ("fomaml", "reptile")
-        params = [p for p in net.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(params, lr=net.cfg.lr)
+        params = [p for n, p in net.named_parameters() if p.requires_grad and n != "item_res"]
+        self.opt = torch.optim.Adam([
+            {"params": params},
+            {"params": [net.item_res], "lr": net.cfg.lr * net.cfg.item_lr_scale},
+        ], lr=net.cfg.lr)
 
     def outer_loss(self, ch: Chunks) -> torch.Tensor:
         cfg = self.net.cfg

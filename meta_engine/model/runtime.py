@@ -54,13 +54,15 @@ class StudentState:
     # The last `window` answers (skills, correct) for the history attention.
     recent_skills: list[list[int]] = field(default_factory=list)
     recent_correct: list[int] = field(default_factory=list)
+    recent_items: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"theta": self.theta, "alpha": list(self.alpha), "var_theta": self.var_theta,
                 "var_alpha": list(self.var_alpha), "features": self.features,
                 "n_answers": self.n_answers, "model_version": self.model_version,
                 "recent_skills": [list(r) for r in self.recent_skills],
-                "recent_correct": list(self.recent_correct)}
+                "recent_correct": list(self.recent_correct),
+                "recent_items": list(self.recent_items)}
 
     @classmethod
     def from_dict(cls, d: dict) -> StudentState:
@@ -68,7 +70,8 @@ class StudentState:
                    [float(x) for x in d["var_alpha"]], dict(d["features"]), int(d["n_answers"]),
                    str(d.get("model_version", "")),
                    [[int(k) for k in r] for r in d.get("recent_skills", [])],
-                   [int(c) for c in d.get("recent_correct", [])])
+                   [int(c) for c in d.get("recent_correct", [])],
+                   [int(i) for i in d.get("recent_items", [])])
 
     def feature_state(self) -> FeatureState:
         return FeatureState.from_dict(self.features)
@@ -105,15 +108,16 @@ def _support(model: Model, history: list[Interaction]) -> tuple[dict, FeatureSta
         base = net.base_logits(it, sk, cnt, gl)
         q = net.design(sk)
         w = torch.exp(-net.decay() * age)
-    recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist())
+    recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist(),
+              feats.items[w0:].tolist())
     return {"base": base, "q": q, "y": y, "w": w, "recent": recent}, st
 
 
 def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int,
-           recent: tuple[list, list]) -> StudentState:
+           recent: tuple[list, list, list]) -> StudentState:
     return StudentState(float(fast["theta"].reshape(-1)[0]), fast["alpha"].tolist(),
                         float(var["theta"].reshape(-1)[0]), var["alpha"].tolist(),
-                        st.to_dict(), n, model.version, recent[0], recent[1])
+                        st.to_dict(), n, model.version, recent[0], recent[1], recent[2])
 
 
 def adapt(model: Model, history: list[Interaction]) -> StudentState:
@@ -202,7 +206,8 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     mask = torch.ones(1, h, dtype=torch.bool, device=dev)
     z = z + net.attention(sk, torch.as_tensor(hs, device=dev),
                           torch.as_tensor(state.recent_correct, dtype=torch.long, device=dev),
-                          age, mask)
+                          age, mask, torch.as_tensor(ids, device=dev),
+                          torch.as_tensor(state.recent_items, dtype=torch.long, device=dev))
     return net.calibrate(z).cpu().numpy().astype(np.float64)
 
 

@@ -39,8 +39,10 @@ class MetisConfig:
     hidden: int = 16
     rank: int = 8  # low-rank fast weights shared across related skills (0 = off)
     attn_dim: int = 16  # small attention over the windowed history (0 = off)
+    attn_items: bool = False  # item difficulty modulates the attention (tried: no gain)
     prior_precision: float = 2.0  # Gaussian prior on fast weights for the Laplace interval
-    l2_item: float = 1e-3
+    l2_item: float = 1e-2
+    item_lr_scale: float = 1.0  # Adam moves rare items as fast as common ones; slow them
     lr: float = 1e-2
     batch: int = 64
     max_epochs: int = 30
@@ -61,6 +63,9 @@ class MetisConfig:
 class MetisNet(nn.Module):
     """Shared parameters + meta-learned initialisation and step sizes of the fast weights."""
 
+    calib_a: torch.Tensor
+    calib_b: torch.Tensor
+
     def __init__(self, cfg: MetisConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -69,9 +74,9 @@ class MetisNet(nn.Module):
         self.skill_diff = nn.Parameter(torch.zeros(s1))
         self.w_counts = nn.Parameter(torch.tensor([[0.3, -0.3]]).repeat(s1, 1))
         self.glob = nn.Linear(N_GLOBAL, 1)
-        self.mlp = nn.Sequential(nn.Linear(N_GLOBAL, cfg.hidden), nn.Tanh(),
-                                 nn.Linear(cfg.hidden, 1))
-        nn.init.zeros_(self.mlp[2].weight)
+        mlp_out = nn.Linear(cfg.hidden, 1)
+        nn.init.zeros_(mlp_out.weight)  # starts as the linear model; the MLP adds what it finds
+        self.mlp = nn.Sequential(nn.Linear(N_GLOBAL, cfg.hidden), nn.Tanh(), mlp_out)
         # Meta-learned initialisation of the fast weights.
         # Fast weights: ability theta, per-skill offsets and a rank-r code u whose effect on
         # skill k is skill_emb[k] . u, so evidence on one skill moves related skills too.
@@ -95,6 +100,7 @@ class MetisNet(nn.Module):
         self.att_k = nn.Parameter(0.1 * torch.randn(s1, d))
         self.att_v = nn.Parameter(0.1 * torch.randn(s1, d))
         self.att_y = nn.Parameter(0.1 * torch.randn(2, d))
+        self.att_var = nn.Parameter(torch.zeros(3, d))  # query/key/value per unit difficulty
         self.att_decay_raw = nn.Parameter(torch.tensor(-2.0))
         self.att_out = nn.Linear(2 * d, 1)
         nn.init.zeros_(self.att_out.weight)
@@ -139,8 +145,14 @@ class MetisNet(nn.Module):
         valid = (skills > 0).to(table.dtype).unsqueeze(-1)
         return (table[skills] * valid).sum(-2) / valid.sum(-2).clamp(min=1.0)
 
+    def item_difficulty_residual(self, items: torch.Tensor) -> torch.Tensor:
+        known = (items > 0) & (items <= self.cfg.n_items)
+        return torch.where(known, self.item_res[items.clamp(0, self.cfg.n_items)],
+                           torch.zeros((), device=items.device))
+
     def attention(self, skills_t: torch.Tensor, skills_h: torch.Tensor, y_h: torch.Tensor,
-                  age: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                  age: torch.Tensor, mask: torch.Tensor, items_t: torch.Tensor | None = None,
+                  items_h: torch.Tensor | None = None) -> torch.Tensor:
         """Attention term of each target: skills_t (..., C, K) over history skills_h
         (..., T, K) with answers y_h (..., T); age/mask (..., C, T). Returns (..., C); 0 for a
         target with an empty history. Only answers where mask is True (strictly earlier) count.
@@ -150,6 +162,14 @@ class MetisNet(nn.Module):
         q = self._skill_mean(self.att_q, skills_t)
         k = self._skill_mean(self.att_k, skills_h)
         v = self._skill_mean(self.att_v, skills_h) + self.att_y[y_h.long()]
+        if self.cfg.attn_items and items_t is not None and items_h is not None:
+            # Rasch-style: an item's residual difficulty shifts its query/key/value, so a
+            # right answer on a hard question says more than one on an easy question.
+            rt = self.item_difficulty_residual(items_t).unsqueeze(-1)
+            rh = self.item_difficulty_residual(items_h).unsqueeze(-1)
+            q = q + rt * self.att_var[0]
+            k = k + rh * self.att_var[1]
+            v = v + rh * (2 * y_h.unsqueeze(-1) - 1) * self.att_var[2]
         score = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
         score = score - nn.functional.softplus(self.att_decay_raw) * age
         score = score.masked_fill(~mask, -1e9)

@@ -92,10 +92,23 @@ def test_latency_and_throughput_report(model: api.Model) -> None:
     assert thr["students_per_s"] > 0 and thr["batch"] == 16 and thr["device"] == "cpu"
 
 
-def test_serving_path_equals_strict_sequence_predictions(model: api.Model) -> None:
+def _tiny_item_attention_model() -> api.Model:
+    from meta_engine.train import meta_train
+
+    ds = simulate_students(60, 200, 10, seed=0, min_len=20, max_len=40)
+    (train, valid), = split_by_student(ds, 4, seed=0)[:1]
+    net, _ = meta_train(train, valid, max_minutes=0.2, progress=False, max_epochs=1,
+                        attn_items=True)
+    return api.Model(net.eval(), torch.device("cpu"), {}, "tiny")
+
+
+@pytest.mark.parametrize("variant", ["default", "item_attention"])
+def test_serving_path_equals_strict_sequence_predictions(model: api.Model, variant: str) -> None:
     """adapt(answers < t) + predict(item t) == the batched strict prediction for t."""
     from meta_engine.train import predict_dataset
 
+    if variant == "item_attention":
+        model = _tiny_item_attention_model()
     ds = simulate_students(2, model.n_items, model.n_skills, seed=0, min_len=150, max_len=150)
     s = ds.sequences[0]
     seq_p = predict_dataset(model.net, Dataset("one", [s], ds.n_items, ds.n_skills))[0]

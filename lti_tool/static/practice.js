@@ -25,11 +25,10 @@
     if (item.why) { fieldset.appendChild(el("p", { "class": "muted why" }, item.why)); }
     if (item.kind === "multichoice") {
       item.choices.forEach(function (choice, n) {
-        var label = el("label");
+        var label = el("label", { "class": "choice" });
         label.appendChild(el("input", { type: "radio", name: "choice", value: String(n), required: "" }));
         label.appendChild(document.createTextNode(" " + choice));
         fieldset.appendChild(label);
-        fieldset.appendChild(el("br"));
       });
     } else {
       var label = el("label", {}, "Your answer ");
@@ -42,17 +41,43 @@
     return li;
   }
 
+  function pct(x) { return Math.round(100 * x) + "%"; }
+
+  // Same markup as the server-rendered feedback in practice.html.
+  function renderFeedback(fb) {
+    if (!fb || !fb.summary) { return; }
+    var box = document.getElementById("feedback");
+    var parts = [el("p", { "class": "summary" }, fb.summary)];
+    if (fb.next_step) {
+      var next = el("p", { "class": "next-step" });
+      next.appendChild(el("strong", {}, fb.next_step));
+      parts.push(next);
+    }
+    if (fb.skills && fb.skills.length) {
+      var ul = el("ul", { "class": "mastery" });
+      fb.skills.forEach(function (sk) {
+        var li = el("li");
+        li.appendChild(el("span", { "class": "skill-name" }, sk.name || ("skill " + sk.skill)));
+        li.appendChild(el("meter", { min: "0", max: "1", value: String(sk.mastery), "aria-hidden": "true" }));
+        var txt = el("span", {}, pct(sk.mastery) + " ");
+        txt.appendChild(el("span", { "class": "muted" }, "(likely " + pct(sk.low) + "\u2013" + pct(sk.high) + ")"));
+        li.appendChild(txt);
+        ul.appendChild(li);
+      });
+      parts.push(ul);
+    }
+    (fb.changes || []).forEach(function (c) { parts.push(el("p", { "class": "muted change" }, c)); });
+    box.replaceChildren.apply(box, parts);
+    document.getElementById("feedback-section").hidden = false;
+  }
+
   function showSet(state) {
     if (!state || !state.items) { return; }
     if (state.event_id && list.dataset.eventId === state.event_id) { return; }
     list.replaceChildren.apply(list, state.items.map(renderItem));
     list.dataset.eventId = state.event_id || "";
     list.dataset.setId = state.set_id || "";
-    var fb = document.getElementById("feedback");
-    if (state.feedback && Object.keys(state.feedback).length) {
-      fb.replaceChildren(el("pre", {}, JSON.stringify(state.feedback, null, 2)));
-      document.getElementById("feedback-section").hidden = false;
-    }
+    renderFeedback(state.feedback);
     statusBox.hidden = !state.pending;
     document.dispatchEvent(new CustomEvent("metis:practice-set", { detail: state }));
   }
@@ -97,12 +122,18 @@
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (reply) {
       button.disabled = false;
-      if (!reply.ok) { result.textContent = reply.body.error || "That answer could not be taken."; return; }
+      if (!reply.ok) {
+        result.className = "bad";
+        result.textContent = reply.body.error || "That answer could not be taken.";
+        return;
+      }
+      result.className = reply.body.correct ? "good" : "bad";
       result.textContent = reply.body.message;
       statusBox.hidden = false;
       if (!reply.body.queued) { startPolling(); }
     }).catch(function () {
       button.disabled = false;
+      result.className = "bad";
       result.textContent = "The answer could not be sent; check your connection and try again.";
     });
   });

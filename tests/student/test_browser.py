@@ -1,0 +1,119 @@
+"""Headless Chromium on the demo LMS course page: the learner opens the activity in its iframe,
+answers, sees immediate feedback, and the next practice set arrives by SSE without a reload,
+computed by a real worker process running the real meta_engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from lti_tool.db.models import Activity, Launch, ResourceLink
+from tests.lti.conftest import LtiWorld
+from tests.lti.flows import login_and_launch
+from tests.pipeline.course import seed_course
+from tests.pipeline.worker import WorkerProcess, worker_env
+from workers.engine import DEFAULT_CHECKPOINT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = Path("/tmp/student_page.png")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model, trained once here so the worker loads it instead of training."""
+    from meta_engine import api
+
+    models = tmp_path_factory.mktemp("data") / "models"
+    api.save_model(api.default_model(), str(models / DEFAULT_CHECKPOINT))
+    return models
+
+
+@pytest.fixture()
+def practice_link(lti_world: LtiWorld) -> Iterator[str]:
+    """A graded link whose activity is a seeded bank (a first launch creates the course rows)."""
+    world = lti_world
+    link = world.store.add_link("Fractions", score_maximum=10)
+    r = login_and_launch(world.browser(), world.platform.url, user="102", link=link.id)
+    assert r.status_code == 303, r.text
+    launch_id = r.headers["Location"].rsplit("/", 1)[1]
+    course = seed_course(world.db, platform_id=world.platform_pk, items=8)
+    with world.db.session() as s:
+        row = s.scalar(select(Launch).where(Launch.launch_id == launch_id))
+        assert row is not None
+        s.execute(update(Activity).where(Activity.id == course.activity_id)
+                  .values(context_id=row.context_id, settings={"set_size": 3}))
+        s.execute(update(ResourceLink).where(ResourceLink.id == row.resource_link_id)
+                  .values(activity_id=course.activity_id))
+    yield link.id
+
+
+def test_answer_then_new_set_arrives_without_reload(
+    lti_world: LtiWorld, practice_link: str, default_model_dir: Path, tmp_path: Path
+) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    data_dir = default_model_dir.parent
+    env = worker_env(lti_world.settings.effective_database_url, lti_world.settings.redis_url,
+                     data_dir, METIS_TEST_ENGINE="real")
+    with WorkerProcess(env, tmp_path / "worker.log"), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(ignore_https_errors=True,
+                                          viewport={"width": 960, "height": 900})
+            page = context.new_page()
+            polled: list[str] = []
+            page.on("request", lambda req: polled.append(req.url) if "/state" in req.url
+                    else None)
+            page.goto(lti_world.platform.url + "/")
+            row = page.locator("tr", has_text="Fractions")
+            row.get_by_role("button", name="Ada Learner").click()
+            frame = page.frame_locator("iframe[name=tool]")
+            first = frame.locator("#practice-set li.item").first
+            try:
+                first.wait_for(timeout=30_000)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "launch.png"))
+                body = frame.locator("body").inner_text(timeout=2_000)
+                raise AssertionError(f"the practice page did not open: {body[:1000]}") from None
+            before = first.get_attribute("data-item-id")
+            frame.locator("body").evaluate("() => { window.__sameDocument = true; }")
+
+            first.locator("input[type=radio]").first.check()
+            first.get_by_role("button", name="Submit answer").click()
+            result = frame.locator("#result")
+            result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")) \
+                .wait_for(timeout=10_000)  # immediate feedback, before the worker answers
+
+            ps = frame.locator("#practice-set")
+            frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
+            event_id = ps.get_attribute("data-event-id")
+            assert event_id
+            frame.locator("#feedback .summary").wait_for(timeout=10_000)
+            assert frame.locator("#practice-set li.item").count() == 3  # the activity's size
+            assert frame.locator("#status").is_hidden()
+            assert frame.locator("body").evaluate("() => window.__sameDocument === true")
+            assert not polled  # it came by the event stream, not by polling
+            why = frame.locator("#practice-set .why").first.inner_text()
+            assert "predicted success" in why
+            assert before is not None
+            frame.locator("#feedback .mastery li").first.wait_for()
+            # The page as the LMS iframe shows it, at an iframe-sized viewport.
+            tool_url = next(f.url for f in page.frames if "/student/" in f.url)
+            view = context.new_page()
+            view.set_viewport_size({"width": 900, "height": 700})
+            view.goto(tool_url)
+            view.locator("#feedback .mastery li").first.wait_for()
+            view.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000

@@ -71,6 +71,7 @@ BENCH_COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("lti_tool.bench.launch:launch", "Full LTI login+launch cost (p50/p99, launches/s)."),
     "engine": ("meta_engine.bench.cli:engine", "Metis vs baselines on real data (strict)."),
     "policy": ("meta_engine.cli:policy", "Practice-set policies compared in simulation."),
+    "pipeline": ("workers.bench_pipeline:pipeline", "Answer -> new set on the page, end to end."),
 }
 
 

@@ -231,6 +231,24 @@ def publish_latest(db: Database, client: redis.Redis, event_ids: list[str]) -> N
             )
 
 
+TIMINGS_KEY = "metis:timings:{}"
+TIMINGS_TTL_S = 3600
+
+
+def record_timings(client: redis.Redis, out: Outcome, started_at: float, batch: int) -> None:
+    """Per event, where its time went in the worker (read by `metis bench pipeline`): one
+    pipelined write per batch, kept an hour."""
+    if not out.processed:
+        return
+    pipe = client.pipeline(transaction=False)
+    for event_id in out.processed:
+        key = TIMINGS_KEY.format(event_id)
+        pipe.hset(key, mapping={"started_at": started_at, "batch": batch,
+                                **{k: round(v, 3) for k, v in out.timings_ms.items()}})
+        pipe.expire(key, TIMINGS_TTL_S)
+    pipe.execute()
+
+
 def process_events(
     db: Database,
     client: redis.Redis,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import Celery, Task
+from redis import RedisError
 
 from lti_tool.events import ADAPT_TASK
 from lti_tool.lms.tokens import TransientServiceError
 from lti_tool.outbox import relay
 from workers import batching, maintenance
 from workers.passback import LmsPoster, backoff_s, deliver, give_up
-from workers.pipeline import process_events
+from workers.pipeline import process_events, record_timings
 from workers.runtime import current
 
 log = logging.getLogger("metis.tasks")
@@ -27,6 +29,7 @@ def register(app: Celery) -> None:
     @app.task(name=ADAPT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
     def adapt(self: Task, event_id: str) -> dict[str, Any]:
         rt = current()
+        started_at = time.time()
         owner = str(self.request.id)
         batch = batching.collect(
             rt.db, rt.redis, event_id, owner,
@@ -36,6 +39,10 @@ def register(app: Celery) -> None:
             outcome = process_events(rt.db, rt.redis, rt.engine(), batch)
         finally:
             batching.release(rt.redis, batch, owner)
+        try:
+            record_timings(rt.redis, outcome, started_at, len(batch))
+        except RedisError:
+            log.warning("stage timings not recorded (Redis unavailable)")
         for passback_id in outcome.passbacks:
             app.send_task(PASSBACK_TASK, args=[passback_id])
         return {"batch": len(batch), "processed": len(outcome.processed)}

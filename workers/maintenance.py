@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -84,9 +85,10 @@ def _held_out(student: str) -> bool:
     return hashlib.sha256(student.encode()).digest()[0] < 52  # about 20% of students
 
 
-def retrain_deployment(rt: Runtime, deployment_id: int) -> dict[str, Any]:
+def retrain_deployment(rt: Runtime, deployment_id: int, **train_opts: Any) -> dict[str, Any]:
     """Meta-train a candidate on this deployment's answers; promote it only if its held-out AUC
-    is no worse than the active model's on the same held-out students."""
+    is no worse than the active model's on the same held-out students. `train_opts` go to
+    meta_train (e.g. max_minutes, max_epochs)."""
     import numpy as np
 
     from meta_engine.checkpoint import save_checkpoint
@@ -105,7 +107,8 @@ def retrain_deployment(rt: Runtime, deployment_id: int) -> dict[str, Any]:
                                     n_items=n_items, n_skills=n_skills)
     valid = dataset_from_answer_log([r for r in records if _held_out(r["student"])],
                                     n_items=n_items, n_skills=n_skills)
-    net, report = meta_train(train, valid, progress=False, max_minutes=20.0)
+    opts: dict[str, Any] = {"max_minutes": 20.0, **train_opts}
+    net, report = meta_train(train, valid, progress=False, **opts)
     y = np.concatenate([s.correct for s in valid.sequences]).astype(np.float64)
     candidate_auc = float(report.valid_auc)
     active = rt.engine()
@@ -117,7 +120,8 @@ def retrain_deployment(rt: Runtime, deployment_id: int) -> dict[str, Any]:
             active_auc = float(auc_of(y, p))
         except Exception as exc:  # noqa: BLE001 - an incompatible active model is "worse"
             log.warning("active model cannot score deployment %s: %s", deployment_id, exc)
-    version = f"dep{deployment_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    # Unique even for two retrains within a second (the column is unique).
+    version = f"dep{deployment_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     card = {"id_space": DB_ID_SPACE, **report.to_dict()}
     path = save_checkpoint(net, rt.settings.data_dir / "models", card, version)
     metrics = {"valid_auc": candidate_auc, "valid_ece": report.valid_ece,

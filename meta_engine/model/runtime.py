@@ -121,7 +121,7 @@ def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int,
 
 
 def adapt(model: Model, history: list[Interaction]) -> StudentState:
-    """A few Meta-SGD steps from the meta-learned init on the student's answers."""
+    """A few inner gradient steps (per-parameter step sizes) from the meta-learned init."""
     net = model.net
     sup, st = _support(model, history)
     with torch.no_grad():

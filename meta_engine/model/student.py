@@ -7,7 +7,7 @@ logit(student s answers item i with skills S at time t) =
   + theta_s + mean_{k in S} alpha_s[k]   per-student fast weights (ability + skill offsets)
 
 The fast weights start from a meta-learned initialisation (theta0, alpha0) and are adapted by
-a few gradient steps, with meta-learned per-parameter step sizes (Meta-SGD), on the student's
+a few gradient steps with per-parameter step sizes (meta-learned by Meta-SGD), on the student's
 strictly earlier answers (see meta_engine.meta.inner). Item difficulty = mean of its skills'
 difficulties + an item residual, so a never-seen item (residual 0, or its difficulty_prior) is
 placed from its skills.
@@ -34,7 +34,8 @@ class MetisConfig:
     window: int = 64  # support = at most the last `window` answers before the prediction
     chunk: int = 64  # predictions per training chunk (prefix tasks batched together)
     inner_steps: int = 2
-    algo: str = "metasgd"  # metasgd | maml | fomaml | reptile
+    # metasgd | maml | fomaml | reptile; default = best valid AUC in meta/algorithm_comparison.json
+    algo: str = "maml"
     inner_lr: float = 0.1  # initial (metasgd) or fixed (others) inner step size
     hidden: int = 16
     rank: int = 8  # low-rank fast weights shared across related skills (0 = off)

@@ -35,7 +35,8 @@ def _skill_rate_baseline(train, data) -> list[np.ndarray]:
 def test_meta_training_beats_trivial_baseline_and_is_calibrated() -> None:
     torch.set_num_threads(1)
     train, valid, test = _split()
-    net, rep = meta_train(train, valid, max_minutes=1.0, progress=False, max_epochs=8)
+    net, rep = meta_train(train, valid, max_minutes=1.0, progress=False, max_epochs=8,
+                          algo="metasgd")
     res = evaluate(predict_dataset(net, test), test)
     base = evaluate(_skill_rate_baseline(train, test), test)
     assert res["auc"] > base["auc"] + 0.05

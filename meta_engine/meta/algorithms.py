@@ -13,6 +13,8 @@ A task is one student's block of answers: support = the answers strictly before 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,10 +50,11 @@ class MetaAlgorithm:
         self.net, self.algo = net, algo
         self.first_order = algo in ("fomaml", "reptile")
         params = [p for n, p in net.named_parameters() if p.requires_grad and n != "item_res"]
-        self.opt = torch.optim.Adam([
+        groups: list[dict[str, Any]] = [
             {"params": params},
             {"params": [net.item_res], "lr": net.cfg.lr * net.cfg.item_lr_scale},
-        ], lr=net.cfg.lr)
+        ]
+        self.opt = torch.optim.Adam(groups, lr=net.cfg.lr)
 
     def outer_loss(self, ch: Chunks) -> torch.Tensor:
         cfg = self.net.cfg

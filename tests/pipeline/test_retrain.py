@@ -68,10 +68,17 @@ def runtime(settings: Settings, db: Database, redis_url: str, engine: MetaEngine
 
 
 def untrained(course_items: int, skills: int) -> MetaEngine:
+    """A network with all weights zero that cannot adapt to a student (no inner steps): it
+    predicts the same for every answer (AUC 0.5), so any candidate that learned beats it."""
+    import torch
+
     from meta_engine.api import Model
     from meta_engine.model.student import MetisConfig, MetisNet
 
-    net = MetisNet(MetisConfig(n_items=course_items, n_skills=skills)).eval()
+    net = MetisNet(MetisConfig(n_items=course_items, n_skills=skills, inner_steps=0)).eval()
+    with torch.no_grad():
+        for param in net.parameters():
+            param.zero_()
     return MetaEngine(Model(net, net.calib_a.device, {}, "untrained"), "untrained")
 
 
@@ -87,6 +94,7 @@ def test_promoted_when_better_then_a_worse_candidate_is_rejected(
 
     first = retrain_deployment(rt, course.deployment_id, **FAST)
     assert first["promoted"] is True, first
+    assert first["active_auc_same_students"] == pytest.approx(0.5), first  # the premise
     assert first["valid_auc"] >= first["active_auc_same_students"]
     assert first["valid_auc"] > 0.6  # it learned from the simulated answers
     with db.session() as s:

@@ -91,9 +91,9 @@ class Children:
                 p.wait()
 
 
-def worker_argv(n: int) -> list[str]:
+def worker_argv(name: str, queues: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "-Q",
-            "adapt,passback", "-P", "prefork", "-c", "1", "-n", f"bench{n}@%h",
+            queues, "-P", "prefork", "-c", "1", "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]
 
 
@@ -243,7 +243,7 @@ def counts(db: Database, posted: list[bench_flow.Posted], run: Run) -> dict[str,
 @click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(0.1, 10_000),
               help="answers per second, fired at a fixed rate")
 @click.option("--workers", "n_workers", default=1, show_default=True,
-              type=click.IntRange(1, 64))
+              type=click.IntRange(1, 64), help="adapt worker processes (plus one for passback)")
 @click.option("--redis-url", default="", help="use this Redis instead of a private one")
 @click.option("--data-dir", default=Path("var/bench-pipeline"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
@@ -276,11 +276,13 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
         children.spawn("platform", gunicorn_argv("workers.bench_platform:create()",
                                                  f"127.0.0.1:{options.platform_port}",
                                                  workers=1, threads=16, cert=cert, key=key), env)
+        # Score posts wait on the LMS; on their own worker they never delay an adapt batch.
         for n in range(n_workers):
-            children.spawn(f"worker{n}", worker_argv(n), env)
+            children.spawn(f"adapt{n}", worker_argv(f"adapt{n}", "adapt"), env)
+        children.spawn("passback", worker_argv("passback", "passback"), env)
         for port in (options.port, options.platform_port):
             wait_for_port(port, timeout=60)
-        wait_workers_ready(settings, n_workers)
+        wait_workers_ready(settings, n_workers + 1)
         children.check()
         figures = measure(settings.base_url, f"https://localhost:{options.platform_port}",
                           env["REQUESTS_CA_BUNDLE"], settings.effective_database_url, url,

@@ -1,0 +1,43 @@
+"""`metis bench pipeline` end to end on a tiny load: real launches, answers over HTTPS, sets on
+the event stream, and a count check with nothing lost or applied twice."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workers.engine import DEFAULT_CHECKPOINT
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_pipeline_small_run(tmp_path: Path) -> None:
+    from meta_engine import api
+
+    data = tmp_path / "bench"
+    # Trained here once (the command would do the same) so the timing below is the run's.
+    api.save_model(api.default_model(), str(data / "models" / DEFAULT_CHECKPOINT))
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "metis"), "bench", "pipeline", "--students", "3",
+         "--events", "12", "--rate", "4", "--data-dir", str(data), "--json", str(out)],
+        capture_output=True, text=True, timeout=400,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    counts = figures["counts"]
+    assert counts["accepted_202"] == 12 and counts["refused"] == 0
+    assert counts["events_in_db"] == counts["events_processed"] == counts["practice_sets"] == 12
+    assert counts["lost"] == 0 and counts["duplicates"] == 0 and counts["not_delivered"] == 0
+    latency = figures["latency_ms_post_to_sse"]
+    assert latency["n"] == 12 and 0 < latency["p50"] <= latency["p99"]
+    stages = figures["stages_ms"]
+    for stage in ("web_grade_store_enqueue", "queue_wait", "adapt_per_student",
+                  "select_per_student", "store_batch", "publish_batch"):
+        assert stages[stage]["n"] == 12, stage
+    assert figures["sustained_events_per_s"] > 0

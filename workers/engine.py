@@ -41,6 +41,7 @@ class Job:
     settings: dict[str, Any]
     now: datetime
     skill_names: dict[int, str] = field(default_factory=dict)  # for the texts the student reads
+    bank_id: int = 0  # keys the online item-difficulty estimates
 
 
 @dataclass
@@ -151,9 +152,11 @@ def practice_settings(raw: dict[str, Any]) -> Any:
 class MetaEngine:
     """Adapts all students of a batch in one `adapt_batch` call, then selects per student."""
 
-    def __init__(self, model: Any, version: str) -> None:
+    def __init__(self, model: Any, version: str, calibration: Any = None) -> None:
         self.model = model
         self.version = version
+        # workers.item_calibration.ItemCalibrationStore, or None: no online calibration.
+        self.calibration = calibration
 
     def plan_batch(self, jobs: list[Job]) -> list[Plan]:
         from meta_engine import api
@@ -175,6 +178,7 @@ class MetaEngine:
         previous = [history(m, j.history[:-1]) for m, j in zip(maps, jobs, strict=True)]
         states = api.adapt_batch(self.model, histories + previous)
         adapt_ms = (time.perf_counter() - t0) * 1000 / max(len(jobs), 1)
+        residuals = self._calibrate(jobs, maps, states[len(jobs):])
         plans: list[Plan] = []
         for n, (job, m) in enumerate(zip(jobs, maps, strict=True)):
             t1 = time.perf_counter()
@@ -183,7 +187,7 @@ class MetaEngine:
             state = states[n]
             plan = api.select_practice_set(
                 self.model, state, bank, practice_settings(job.settings),
-                job.now.timestamp(), histories[n],
+                job.now.timestamp(), histories[n], item_residuals=residuals.get(job.bank_id),
             )
             fb = api.feedback(self.model, state, states[n + len(jobs)]).to_dict()
             select_ms = (time.perf_counter() - t1) * 1000
@@ -207,6 +211,35 @@ class MetaEngine:
                 )
             )
         return plans
+
+    def _calibrate(self, jobs: list[Job], maps: list[IdMap],
+                   before: list[Any]) -> dict[int, dict[int, float]]:
+        """Fold each event's newest answer into its item's difficulty estimate (once per
+        event), predicted from the state adapted on the answers before it; returns each
+        bank's estimates in model item ids for the selection."""
+        if self.calibration is None:
+            return {}
+        from meta_engine.model.item_calibration import calibrate_answer
+        from meta_engine.types import Item
+
+        for job, m, state in zip(jobs, maps, before, strict=True):
+            if not job.history:
+                continue
+            a = job.history[-1]
+            b = next((b for b in job.bank if b.item_id == a.item_id), None)
+            item = Item(m.item(a.item_id), m.skills(a.skill_ids), "",
+                        b.difficulty_prior if b else None)
+            self.calibration.apply(
+                job.bank_id, job.event_id, a.item_id,
+                lambda cur, item=item, state=state, a=a: calibrate_answer(
+                    self.model, state, item, a.correct, cur),
+            )
+        out: dict[int, dict[int, float]] = {}
+        for job, m in zip(jobs, maps, strict=True):
+            if job.bank_id not in out:
+                est = self.calibration.load(job.bank_id)
+                out[job.bank_id] = {m.item(i): e.mean for i, e in est.items()}
+        return out
 
 
 def load_engine(model_path: str | None, device: str, version: str,

@@ -104,7 +104,7 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
             for item_id, correct, at in rows
         )
         jobs.append(Job(ev.event_id, history, banks[bank_id], dict(activity.settings or {}), now,
-                        names[bank_id]))
+                        names[bank_id], bank_id=bank_id))
     return jobs
 
 

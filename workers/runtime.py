@@ -16,7 +16,8 @@ from sqlalchemy import select
 from lti_tool.db import Database
 from lti_tool.db.models import ModelStatus, ModelVersion
 from lti_tool.settings import Settings
-from workers.engine import Engine, load_engine
+from workers.engine import Engine, MetaEngine, load_engine
+from workers.item_calibration import ItemCalibrationStore
 from workers.maintenance import ACTIVE_MODEL_KEY
 
 log = logging.getLogger("metis.worker")
@@ -56,8 +57,11 @@ class Runtime:
             with self.db.session() as s:
                 path = s.scalar(select(ModelVersion.path).where(ModelVersion.version == version))
         log.info("loading model %s on %s", version, self.device)
-        return load_engine(path, self.device, version if path else DEFAULT_VERSION,
-                           default_dir=self.settings.data_dir / "models")
+        name = version if path else DEFAULT_VERSION
+        engine = load_engine(path, self.device, name, default_dir=self.settings.data_dir / "models")
+        if isinstance(engine, MetaEngine):  # online item calibration, per model version
+            engine.calibration = ItemCalibrationStore(self.redis, name)
+        return engine
 
 
 def active_version(db: Database) -> tuple[str, str | None]:

@@ -11,11 +11,19 @@ most `max_per_skill` times in a set (relaxed only when the bank cannot fill the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from meta_engine.model.runtime import Model, StudentState, _bank_arrays, mastery, predict_logits
+from meta_engine.model.runtime import (
+    Model,
+    StudentState,
+    _bank_arrays,
+    apply_item_residuals,
+    mastery,
+    predict_logits,
+)
 from meta_engine.types import Interaction, Item
 
 
@@ -81,12 +89,14 @@ def _last_answers(history: list[Interaction]) -> dict[int, tuple[float, int]]:
 def select_practice_set(model: Model, state: StudentState, bank: list[Item],
                         settings: PracticeSettings | None = None, now: float = 0.0,
                         history: list[Interaction] | None = None,
-                        use_item_residuals: bool = True) -> PracticePlan:
+                        use_item_residuals: bool = True,
+                        item_residuals: Mapping[int, float] | None = None) -> PracticePlan:
     s = settings or PracticeSettings()
     history = history or []
     if not bank:
         return PracticePlan([], now, s.to_dict())
     ids, skills, prior = _bank_arrays(bank, model.net.cfg.max_skills)
+    prior = apply_item_residuals(ids, prior, item_residuals)  # online difficulty estimates
     z = predict_logits(model, state, ids if use_item_residuals else np.zeros_like(ids), skills,
                        prior)
     p = 1.0 / (1.0 + np.exp(-z))

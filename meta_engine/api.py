@@ -75,7 +75,23 @@ def default_model(seed: int = 0) -> Model:
     version = f"metis-default-sim{seed}"
     card: dict[str, Any] = {"version": version, "valid": rep.to_dict(),
                             "trained_on": f"simulate_students(400, 200, 10, seed={seed})"}
-    return Model(net, torch.device("cpu"), card, version)
+    model = Model(net, torch.device("cpu"), card, version)
+    card["intervals"] = _fit_intervals(model, seed)
+    return model
+
+
+def _fit_intervals(model: Model, seed: int) -> dict:
+    """Scale the mastery intervals to 95% coverage on fresh simulated students of the same
+    bank (ground truth known there); stored in the config, so a saved checkpoint keeps it."""
+    from meta_engine.data.simulate import StudentSimulator
+    from meta_engine.model.intervals import coverage, fit_interval_scale, simulate_truth
+
+    cases = simulate_truth(StudentSimulator(200, 10, seed=seed), 150, (5, 20, 60),
+                           seed=seed + 1000)
+    raw = coverage(model, cases)
+    model.net.cfg.interval_scale = fit_interval_scale(model, cases)
+    return {"coverage_raw": raw, "interval_scale": model.net.cfg.interval_scale,
+            "coverage_fitted": coverage(model, cases), "cases": len(cases)}
 
 
 class MetisMethod:

@@ -42,6 +42,9 @@ class MetisConfig:
     attn_dim: int = 16  # small attention over the windowed history (0 = off)
     attn_items: bool = False  # item difficulty modulates the attention (tried: no gain)
     prior_precision: float = 2.0  # Gaussian prior on fast weights for the Laplace interval
+    # Multiplies the mastery intervals' half-width; fitted on simulated ground truth
+    # (meta_engine.model.intervals.fit_interval_scale). Serving only: no training effect.
+    interval_scale: float = 1.0
     l2_item: float = 1e-2
     item_lr_scale: float = 1.0  # Adam moves rare items as fast as common ones; slow them
     lr: float = 1e-2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis
@@ -29,7 +29,7 @@ from lti_tool.lms.ags import Score, ScoreOutcome
 from lti_tool.lms.services import service_context
 from lti_tool.lms.tokens import PermanentServiceError, ServiceError
 from lti_tool.settings import Settings
-from workers.pipeline import aware, to_millis
+from workers.pipeline import aware, next_score_timestamp
 
 
 class ScorePoster(Protocol):
@@ -144,9 +144,7 @@ def mark_for_resend(db: Database, passback_id: int, *, now: datetime | None = No
         row = s.get(ScorePassback, passback_id)
         if row is None:
             return False
-        # AGS timestamps go out with millisecond precision, so step by at least that.
-        stamp = max(to_millis(now), aware(row.score_timestamp) + timedelta(milliseconds=1))
-        row.score_timestamp = stamp
+        row.score_timestamp = next_score_timestamp(now, row.score_timestamp)
         row.status = PassbackStatus.pending
         row.attempts = 0
         row.last_error = None

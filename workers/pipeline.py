@@ -45,10 +45,17 @@ def aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def to_millis(ts: datetime) -> datetime:
-    """AGS score timestamps travel with millisecond precision; keep stored ones the same, so
-    "strictly newer" in the database is strictly newer on the wire too."""
-    return ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
+def next_score_timestamp(candidate: datetime, previous: datetime | None) -> datetime:
+    """The timestamp for a new score: whole seconds, strictly after the previous one.
+
+    Moodle keeps a grade's time in whole seconds and answers 409 to a score that is not newer,
+    so two scores within one second would drop the second. Stepping a second past the previous
+    score keeps every newer score newer on the LMS side too (at worst a few seconds ahead).
+    """
+    stamp = aware(candidate).replace(microsecond=0)
+    if previous is not None:
+        stamp = max(stamp, aware(previous).replace(microsecond=0) + timedelta(seconds=1))
+    return stamp
 
 
 @dataclass
@@ -130,7 +137,7 @@ def record_score(
     activity = session.get(Activity, ev.activity_id)
     if answer is None or activity is None:
         return None
-    stamp = to_millis(aware(answer.answered_at))
+    stamp = next_score_timestamp(answer.answered_at, None)
     score = score_fraction(session, ev.user_id, ev.activity_id, answer.id) * activity.points
     row = session.scalars(
         select(ScorePassback)
@@ -146,7 +153,7 @@ def record_score(
         if current is not None and current >= answer.id:
             return None
         # Strictly increasing for the LMS, even after a teacher's resend moved it forward.
-        stamp = max(stamp, aware(row.score_timestamp) + timedelta(milliseconds=1))
+        stamp = next_score_timestamp(answer.answered_at, row.score_timestamp)
     row.resource_link_id = resource_link_id or row.resource_link_id
     row.score_given = score
     row.score_maximum = activity.points

@@ -116,3 +116,19 @@ def test_backoff_grows_with_jitter() -> None:
     waits = [backoff_s(n) for n in range(6)]
     assert all(0.25 <= w for w in waits) and waits[5] > waits[0]
     assert max(backoff_s(30) for _ in range(20)) <= 60.0
+
+
+def test_scores_within_one_second_still_step_forward_in_whole_seconds() -> None:
+    """Moodle compares whole seconds: a second score in the same second must not be dropped."""
+    from datetime import UTC, datetime
+
+    from workers.pipeline import next_score_timestamp
+
+    first = next_score_timestamp(datetime(2026, 1, 1, 12, 0, 0, 100_000, tzinfo=UTC), None)
+    second = next_score_timestamp(datetime(2026, 1, 1, 12, 0, 0, 900_000, tzinfo=UTC), first)
+    third = next_score_timestamp(datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC), second)
+    assert first == datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert second == datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC)
+    assert third == datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)
+    # Naive values (SQLite) are read as UTC.
+    assert next_score_timestamp(datetime(2026, 1, 1, 12, 0, 0), second) == third.replace(second=2)

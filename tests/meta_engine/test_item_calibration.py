@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from meta_engine.api import Model, adapt, default_model, predict, select_practice_set
-from meta_engine.data.simulate import StudentSimulator
+from meta_engine.data.simulate import SimStudent, StudentSimulator
 from meta_engine.model.item_calibration import (
     ItemEstimate,
     calibrate_answer,
@@ -43,9 +43,9 @@ def _sim_with_new_item(shift: float) -> StudentSimulator:
 
 
 def _student(sim: StudentSimulator, rng: np.random.Generator,
-             n: int) -> tuple[object, list[Interaction]]:
+             n: int) -> tuple[SimStudent, list[Interaction]]:
     st = sim.new_student(rng)
-    hist = []
+    hist: list[Interaction] = []
     for _ in range(n):
         i = int(rng.choice(sim.items_of_skill[int(rng.integers(1, 11))]))
         hist.append(Interaction(i, sim.item_skills[i], sim.answer(st, i, rng), float(len(hist))))
@@ -59,7 +59,7 @@ def test_unseen_item_converges_toward_its_true_difficulty(model: Model) -> None:
     panel: list[tuple[StudentState, float]] = []
     for _ in range(40):
         st, hist = _student(sim, rng, 15)
-        panel.append((adapt(model, hist), sim.p_correct(st, NEW)))  # type: ignore[arg-type]
+        panel.append((adapt(model, hist), sim.p_correct(st, NEW)))
 
     def error(est: ItemEstimate) -> float:
         return float(np.mean([abs(predict(model, s, [item], item_residuals={NEW: est.mean})[0]
@@ -71,7 +71,7 @@ def test_unseen_item_converges_toward_its_true_difficulty(model: Model) -> None:
     for n in range(1, 121):
         st, hist = _student(sim, rng, 15)
         before = adapt(model, hist)
-        correct = sim.answer(st, NEW, rng)  # type: ignore[arg-type]
+        correct = sim.answer(st, NEW, rng)
         est = calibrate_answer(model, before, item, correct, est)
         if n % 40 == 0:
             errors.append(error(est))

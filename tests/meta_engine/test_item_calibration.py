@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import redis
+from sqlalchemy import select
 
+from lti_tool.db import Database
+from lti_tool.db.models import Item as ItemRow
+from lti_tool.events import store_answer
 from meta_engine.api import Model, adapt, default_model, predict, select_practice_set
 from meta_engine.data.simulate import SimStudent, StudentSimulator
 from meta_engine.model.item_calibration import (
@@ -21,8 +25,10 @@ from meta_engine.model.item_calibration import (
 )
 from meta_engine.model.runtime import StudentState
 from meta_engine.types import Interaction, Item
+from tests.pipeline.course import seed_course
 from workers.engine import Answered, BankItem, Job, MetaEngine
 from workers.item_calibration import ItemCalibrationStore
+from workers.pipeline import process_events
 
 NEW = 201  # the default model knows items 1..200: this one it never saw
 
@@ -163,3 +169,25 @@ def test_worker_engine_calibrates_once_per_event(model: Model, redis_url: str) -
     # Estimates feed the selection's predictions: item 104 looks easier than uncalibrated.
     p_plain = plain.plan_batch([_job("ev-b", answers, bank)])[0]
     assert [r["item_id"] for r in p_plain.items] and store.load(9) == est
+
+
+def test_pipeline_persists_estimates_per_bank_once(model: Model, db: Database,
+                                                   redis_url: str) -> None:
+    course = seed_course(db)
+    client = redis.Redis.from_url(redis_url)
+    store = ItemCalibrationStore(client, "default")
+    engine = MetaEngine(model, "default", store)
+    events = [store_answer(db, course.learner(n % 2), course.item_ids[n % 3],
+                           {"choice": "1"}).event_id for n in range(4)]
+    out = process_events(db, client, engine, events)
+    assert sorted(out.processed) == sorted(events)
+    with db.session() as s:
+        bank_id = s.scalars(select(ItemRow.bank_id)).first()
+    assert bank_id is not None
+    est = store.load(bank_id)
+    assert set(est) == set(course.item_ids[:3])
+    assert sum(e.n for e in est.values()) == len(events)
+    # Redelivery of the whole batch: skipped by the pipeline, and no estimate moves.
+    store.client.delete(*client.keys("metis:itemcal:event:*"))  # even without the markers
+    again = process_events(db, client, engine, events)
+    assert sorted(again.skipped) == sorted(events) and store.load(bank_id) == est

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -114,6 +115,20 @@ def prepare(options: DemoOptions, redis_url: str) -> tuple[Settings, dict[str, s
     return settings, env, course.activity_id
 
 
+def ensure_ports_free(*ports: int) -> None:
+    """Refuse to start over another server: waiting for a port that someone else already
+    listens on would report a demo as running that never started."""
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                raise click.ClickException(
+                    f"port {port} is already in use (another Metis demo?); stop that process "
+                    "or choose other ports with --port"
+                ) from None
+
+
 def _spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
     return Child(name, subprocess.Popen(argv, env=env, cwd=cwd))
 
@@ -210,6 +225,7 @@ def run_demo(options: DemoOptions) -> int:
     children: list[Child] = []
     with _signals_stop():
         try:
+            ensure_ports_free(options.port, options.platform_port)
             redis_url = os.environ.get("METIS_REDIS_URL", "")
             if not redis_url:
                 redis = RedisServer().start()

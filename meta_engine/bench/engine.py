@@ -102,7 +102,7 @@ def _metis_speed(method: Method, device: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     model = getattr(method, "model", method)
     for key, call in (
-        ("latency", lambda: api.measure_latency(method, history_len=50, bank_size=1000,
+        ("latency", lambda: api.measure_latency(model, history_len=50, bank_size=1000,
                                                 threads=1)),
         ("throughput", lambda: api.measure_throughput(model, device, 1000)),
     ):

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import Flask, Response, jsonify, render_template, request
@@ -91,7 +91,18 @@ def _routes(app: Flask, store: PlatformStore) -> None:  # noqa: C901 - one place
 
     @app.get("/")
     def course() -> ResponseReturnValue:
-        return render_template("platform/course.html", store=store)
+        return render_template("platform/course.html", store=store, tool_origin=tool_origin())
+
+    def tool_origin() -> str:
+        assert store.tool is not None
+        parts = urlsplit(store.tool.login_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @app.get("/lti/storage")
+    def storage_frame() -> ResponseReturnValue:
+        """The hidden frame named by lti_storage_target: the platform side of the LTI
+        client-side postMessage storage, answering only the tool's origin."""
+        return render_template("platform/storage_frame.html", tool_origin=tool_origin())
 
     @app.get("/launch")
     def start_launch() -> ResponseReturnValue:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+STORAGE_FRAME = "post_message_forwarding"
 ADMIN_ROLES = [
     INSTRUCTOR,
     "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
@@ -128,6 +129,9 @@ class PlatformStore:
         self.score_posts: list[dict[str, Any]] = []
         self.deep_link_responses: list[dict[str, Any]] = []
         self.share_names = True
+        # The frame that answers LTI client-side postMessages (lti.put_data / lti.get_data); the
+        # course page offers it as lti_storage_target. None: the platform offers no storage.
+        self.storage_target: str | None = STORAGE_FRAME
 
     # --- keys ------------------------------------------------------------------------
     @property

@@ -1,0 +1,180 @@
+"""The cookie-less launch in a real (headless) Chromium: the LTI client-side postMessage storage
+of the demo platform, and the "open in a new window" fallback when the platform offers none.
+
+The course page is served as https://localhost:<port> and Metis as https://127.0.0.1:<port>: two
+sites, so Chromium, told to block third-party cookies, withholds Metis's unpartitioned login
+cookie inside the course page's iframe, as Safari and Chrome's phase-out do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import BrowserContext, Frame, Page, Response, sync_playwright
+from sqlalchemy import select, update
+
+from lti_tool.db.models import Activity, Launch, Platform, ResourceLink
+from lti_tool.lti.security import forget_platform_origins
+from tests.lti.conftest import LtiWorld
+from tests.lti.flows import login_and_launch
+from tests.pipeline.course import seed_course
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # Block third-party cookies (Chrome's "phase-out" mode), the condition under test.
+    "--test-third-party-cookie-phaseout",
+]
+SCREENSHOTS = os.environ.get("METIS_SCREENSHOT_DIR")
+TITLE = "Fractions practice"
+STUDENT_PAGE = re.compile(r"/student/[^/]+")
+
+
+@pytest.fixture()
+def course_url(lti_world: LtiWorld) -> str:
+    """The course page on another site than Metis; the registration names that origin."""
+    origin = lti_world.platform.url.replace("127.0.0.1", "localhost")
+    with lti_world.db.session() as s:
+        row = s.scalars(select(Platform).where(Platform.id == lti_world.platform_pk)).one()
+        row.auth_login_url = f"{origin}/auth"
+    forget_platform_origins(lti_world.app)
+    return origin + "/"
+
+
+@pytest.fixture()
+def practice_link(lti_world: LtiWorld) -> str:
+    """A link whose activity has a bank, so the student page renders (a first launch by a
+    classmate creates the course rows)."""
+    world = lti_world
+    link = world.store.add_link(TITLE)
+    r = login_and_launch(world.browser(), world.platform.url, user="102", link=link.id)
+    assert r.status_code == 303, r.text
+    launch_id = r.headers["Location"].rsplit("/", 1)[1]
+    course = seed_course(world.db, platform_id=world.platform_pk, items=4)
+    with world.db.session() as s:
+        row = s.scalar(select(Launch).where(Launch.launch_id == launch_id))
+        assert row is not None
+        s.execute(
+            update(Activity)
+            .where(Activity.id == course.activity_id)
+            .values(context_id=row.context_id, title=TITLE)
+        )
+        s.execute(
+            update(ResourceLink)
+            .where(ResourceLink.id == row.resource_link_id)
+            .values(activity_id=course.activity_id)
+        )
+    return link.id
+
+
+@pytest.fixture()
+def context() -> Iterator[BrowserContext]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        ctx = browser.new_context(ignore_https_errors=True)
+        ctx.set_default_timeout(15_000)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+            browser.close()
+
+
+def _record_launches(context: BrowserContext) -> list[int]:
+    """Statuses of Metis's answers to POST /lti/launch and GET /student/<id>, in order."""
+    statuses: list[int] = []
+
+    def seen(response: Response) -> None:
+        if response.url.endswith("/lti/launch") and response.request.method == "POST":
+            statuses.append(response.status)
+        elif STUDENT_PAGE.fullmatch(urlsplit(response.url).path):
+            statuses.append(response.status)
+
+    context.on("response", seen)
+    return statuses
+
+
+def _open_activity(page: Page, course_url: str, link_id: str, user: str = "101") -> Frame:
+    page.goto(course_url)
+    form = page.locator(
+        f'form:has(input[name="link"][value="{link_id}"]):has(input[name="user"][value="{user}"])'
+    )
+    form.get_by_role("button").click()
+    frame = page.frame(name="tool")
+    assert frame is not None
+    return frame
+
+
+def _screenshot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
+
+
+def _state_cookies(context: BrowserContext, url: str) -> list[str]:
+    return [c["name"] for c in context.cookies(url) if c["name"].startswith("metis-lti-state-")]
+
+
+def test_iframe_launch_without_cookie_uses_platform_storage(
+    lti_world: LtiWorld, course_url: str, practice_link: str, context: BrowserContext
+) -> None:
+    launches = _record_launches(context)
+    page = context.new_page()
+    tool = _open_activity(page, course_url, practice_link)
+
+    page.frame_locator('iframe[name="tool"]').get_by_role("heading", name=TITLE).wait_for()
+    _screenshot(page, "storage-launch.png")
+    assert "/student/" in tool.url
+    # The first launch POST came without the login cookie and was answered with the page that
+    # reads the state back from the platform; the second carried it and was accepted.
+    assert launches == [200, 303, 200]
+    assert _state_cookies(context, lti_world.metis.url) == []
+
+
+def test_without_platform_storage_the_new_window_fallback_launches(
+    lti_world: LtiWorld, course_url: str, practice_link: str, context: BrowserContext
+) -> None:
+    lti_world.store.storage_target = None
+    launches = _record_launches(context)
+    page = context.new_page()
+    _open_activity(page, course_url, practice_link)
+
+    tool = page.frame_locator('iframe[name="tool"]')
+    tool.get_by_role("heading", name="Open Metis in a new window").wait_for()
+    _screenshot(page, "new-window.png")
+    assert launches == [401]
+    with context.expect_page() as opened:
+        tool.get_by_role("button", name="Open in a new window").click()
+    window = opened.value
+    window.get_by_role("heading", name=TITLE).wait_for()
+    _screenshot(window, "new-window-launched.png")
+    assert "/student/" in window.url
+    # In its own window Metis is first-party: the cookie path did the work, no storage.
+    assert launches == [401, 303, 200]
+
+
+def test_storage_frame_answers_only_the_tool_origin(
+    lti_world: LtiWorld, course_url: str, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    page.goto(course_url)
+    # The course page's own origin is not the tool's: the storage frame must stay silent.
+    answered = page.evaluate(
+        """() => new Promise((resolve) => {
+            const frame = window.frames["post_message_forwarding"];
+            window.addEventListener("message", () => resolve(true));
+            frame.postMessage({subject: "lti.get_data", message_id: "x", key: "k"}, "*");
+            setTimeout(() => resolve(false), 500);
+        })"""
+    )
+    assert answered is False

@@ -22,6 +22,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="None",
+        # CHIPS: a browser that blocks third-party cookies still keeps this one for the course
+        # site that frames Metis, so the pages after a cookie-less launch keep their session.
+        SESSION_COOKIE_PARTITIONED=True,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )

@@ -150,7 +150,7 @@ def test_without_platform_storage_the_new_window_fallback_launches(
     _open_activity(page, course_url, practice_link)
 
     tool = page.frame_locator('iframe[name="tool"]')
-    tool.get_by_role("heading", name="Open Metis in a new window").wait_for()
+    tool.get_by_role("heading", name="Open Metis in its own window").wait_for()
     _screenshot(page, "new-window.png")
     assert launches == [401]
     with context.expect_page() as opened:

@@ -154,6 +154,12 @@ def _cookie_missing(exc: CookieMissing) -> ResponseReturnValue:
     record = exc.record
     login_params = record.get("login", {})
     target = login_params.get("lti_storage_target")
+    # Either page can end in "open in a new window": a top-level window keeps the cookie.
+    new_window = {
+        "login_url": settings().base_url.rstrip("/") + "/lti/login",
+        "login": {k: v for k, v in login_params.items() if k != "lti_storage_target"},
+        "reason": exc.reason,
+    }
     if record.get("storage") and target:
         state = request.form.get("state", "")
         auth = urlsplit(_auth_origin(int(record["platform_id"])))
@@ -163,17 +169,11 @@ def _cookie_missing(exc: CookieMissing) -> ResponseReturnValue:
             id_token=request.form.get("id_token", ""),
             state=state,
             payload={"target": target, "origin": f"{auth.scheme}://{auth.netloc}", "state": state},
+            **new_window,
         )
         return page, 200
     refusal(exc)
-    login_params = {k: v for k, v in login_params.items() if k != "lti_storage_target"}
-    page = render_template(
-        "lti/new_window.html",
-        login_url=settings().base_url.rstrip("/") + "/lti/login",
-        login=login_params,
-        reason=exc.reason,
-    )
-    return page, exc.status
+    return render_template("lti/new_window.html", **new_window), exc.status
 
 
 def _auth_origin(platform_id: int) -> str:

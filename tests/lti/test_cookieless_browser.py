@@ -139,6 +139,14 @@ def test_iframe_launch_without_cookie_uses_platform_storage(
     # reads the state back from the platform; the second carried it and was accepted.
     assert launches == [200, 303, 200]
     assert _state_cookies(context, lti_world.metis.url) == []
+    # After the launch the session (a partitioned cookie) and the CSRF token still hold:
+    # an answer posted from inside the course page is accepted.
+    frame = page.frame_locator('iframe[name="tool"]')
+    first = frame.locator("#practice-set li.item").first
+    first.locator("input[type=radio]").first.check()
+    first.get_by_role("button", name="Submit answer").click()
+    result = frame.locator("#result")
+    result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")).wait_for()
 
 
 def test_without_platform_storage_the_new_window_fallback_launches(
@@ -178,3 +186,23 @@ def test_storage_frame_answers_only_the_tool_origin(
         })"""
     )
     assert answered is False
+
+
+def test_storage_that_does_not_answer_ends_in_the_new_window_fallback(
+    lti_world: LtiWorld, course_url: str, practice_link: str, context: BrowserContext
+) -> None:
+    # The platform names a storage frame, but the frame never loads, so nobody answers.
+    context.route("**/lti/storage?*", lambda route: route.abort())
+    launches = _record_launches(context)
+    page = context.new_page()
+    _open_activity(page, course_url, practice_link)
+
+    tool = page.frame_locator('iframe[name="tool"]')
+    tool.get_by_role("heading", name="Open Metis in its own window").wait_for()
+    _screenshot(page, "storage-failed.png")
+    assert launches == [200]  # the page that asked the storage, never relaunched
+    with context.expect_page() as opened:
+        tool.get_by_role("button", name="Open in a new window").click()
+    window = opened.value
+    window.get_by_role("heading", name=TITLE).wait_for()
+    assert launches == [200, 303, 200]

@@ -147,6 +147,21 @@ def test_iframe_launch_without_cookie_uses_platform_storage(
     first.get_by_role("button", name="Submit answer").click()
     result = frame.locator("#result")
     result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")).wait_for()
+    # From the tool's origin, the course page names its storage frame (lti.capabilities).
+    capabilities = tool.evaluate(
+        """(origin) => new Promise((resolve) => {
+            window.addEventListener("message", (event) => {
+                const data = event.data;
+                if (event.origin === origin && data.message_id === "cap-1") resolve(data);
+            });
+            window.parent.postMessage({subject: "lti.capabilities", message_id: "cap-1"}, origin);
+            setTimeout(() => resolve(null), 2000);
+        })""",
+        course_url.rstrip("/"),
+    )
+    assert capabilities["subject"] == "lti.capabilities.response"
+    frames = {m["subject"]: m.get("frame") for m in capabilities["supported_messages"]}
+    assert frames["lti.put_data"] == frames["lti.get_data"] == "post_message_forwarding"
 
 
 def test_without_platform_storage_the_new_window_fallback_launches(

@@ -100,7 +100,9 @@ def _metis_speed(method: Method, device: str) -> dict[str, Any]:
     from meta_engine import api  # type: ignore[attr-defined,unused-ignore]
 
     out: dict[str, Any] = {}
-    model = getattr(method, "model", method)
+    model: Any = getattr(method, "model", None)
+    if model is None:
+        return {"latency": {"error": "the method has no trained model"}}
     for key, call in (
         ("latency", lambda: api.measure_latency(model, history_len=50, bank_size=1000,
                                                 threads=1)),

@@ -15,9 +15,14 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from jwcrypto.jwk import JWK
 from lti1p3platform.exceptions import LtiException
-from lti1p3platform.registration import Registration
 
-from lti_tool.demo_platform.conf import DemoLaunch, DemoPlatformConf, PreflightRequest, public_pem
+from lti_tool.demo_platform.conf import (
+    DemoLaunch,
+    DemoPlatformConf,
+    PreflightRequest,
+    private_key,
+    public_pem,
+)
 from lti_tool.demo_platform.store import LaunchTweaks, PlatformStore
 from lti_tool.lti import claims as C
 
@@ -461,4 +466,5 @@ def _sign(store: PlatformStore, message: dict[str, Any], tweaks: LaunchTweaks) -
     if tweaks.kid is not None:
         kid = tweaks.kid
     headers = tweaks.header if tweaks.header is not None else {"kid": kid}
-    return Registration.encode_and_sign(message, pem, headers=headers)
+    # What Registration.encode_and_sign does, with the key parsed once (see conf.private_key).
+    return jwt.encode(message, private_key(pem), algorithm="RS256", headers=headers)

@@ -24,12 +24,13 @@ from sqlalchemy import select
 from lti_tool.db import Database
 from lti_tool.db.models import Deployment, Platform, utcnow
 from lti_tool.lti import claims as C
+from lti_tool.lti import keys
 from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, find_platform, load_state
 from lti_tool.lti.platform_jwks import PlatformKeys
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
-from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.lti.tool_conf import DbToolConf, registration_for
 
 KNOWN_MESSAGE_TYPES = (C.RESOURCE_LINK_REQUEST, C.DEEP_LINKING_REQUEST)
 
@@ -190,9 +191,9 @@ class MetisMessageLaunch(MessageLaunch):
                 "was started for"
             )
         self.platform = platform
-        self._registration = DbToolConf(self._db, 0).find_registration_by_params(
-            iss, platform.client_id
-        )
+        # Built from the row just checked: DbToolConf would look the platform up a second time.
+        with self._db.session() as s:
+            self._registration = registration_for(platform, keys.signing_key(s))
 
     def _check_signature_and_times(self) -> None:
         assert self.platform is not None

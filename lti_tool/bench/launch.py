@@ -33,7 +33,7 @@ from lti_tool.certs import ensure_self_signed
 from lti_tool.commands.serve import APP_SPEC, gunicorn_argv
 from lti_tool.db import Database
 from lti_tool.db.migrate import upgrade
-from lti_tool.db.models import Deployment, Platform, PlatformStatus
+from lti_tool.demo.seed import register_demo_platform
 from lti_tool.demo_platform import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.embedded import RedisServer, free_port, wait_for_port
 
@@ -133,18 +133,13 @@ def _servers(
 
         db = Database(db_url)
         with db.session() as s:
-            row = Platform(
-                name="bench",
+            register_demo_platform(
+                s,
                 issuer=store.issuer,
                 client_id=store.client_id,
-                auth_login_url=f"{platform_url}/auth",
-                auth_token_url=f"{platform_url}/token",
-                key_set_url=f"{platform_url}/jwks",
-                status=PlatformStatus.active,
+                deployment_id=store.deployment_id,
+                name="bench",
             )
-            s.add(row)
-            s.flush()
-            s.add(Deployment(platform_id=row.id, deployment_id=store.deployment_id, active=True))
         db.dispose()
 
         env = {

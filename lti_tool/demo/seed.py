@@ -59,24 +59,24 @@ class DemoCourse:
     points: float
 
 
-def seed_demo(
+def register_demo_platform(
     session: Session,
     *,
     issuer: str,
     client_id: str,
     deployment_id: str,
-) -> DemoCourse:
-    """Create (once) and approve the demo LMS's registration, its course and practice activity.
-
-    Idempotent by issuer + client ID, so restarting the demo keeps students' history.
-    """
+    name: str = "Metis demo LMS",
+) -> tuple[Platform, Deployment]:
+    """Register (once) the demo LMS at `issuer` as an approved platform with an active
+    deployment. Idempotent by issuer + client ID. The demo, `metis bench launch` and the tests'
+    LTI world all use it."""
     platform = session.scalar(
         select(Platform).where(Platform.issuer == issuer, Platform.client_id == client_id)
     )
     if platform is None:
         platform = Platform(issuer=issuer, client_id=client_id, registered_via="demo")
         session.add(platform)
-    platform.name = "Metis demo LMS"
+    platform.name = name
     platform.auth_login_url = f"{issuer}/auth"
     platform.auth_token_url = f"{issuer}/token"
     platform.key_set_url = f"{issuer}/jwks"
@@ -93,6 +93,24 @@ def seed_demo(
         deployment = Deployment(platform_id=platform.id, deployment_id=deployment_id)
         session.add(deployment)
     deployment.active = True
+    session.flush()
+    return platform, deployment
+
+
+def seed_demo(
+    session: Session,
+    *,
+    issuer: str,
+    client_id: str,
+    deployment_id: str,
+) -> DemoCourse:
+    """Create (once) and approve the demo LMS's registration, its course and practice activity.
+
+    Idempotent by issuer + client ID, so restarting the demo keeps students' history.
+    """
+    platform, deployment = register_demo_platform(
+        session, issuer=issuer, client_id=client_id, deployment_id=deployment_id
+    )
 
     context = session.scalar(
         select(Context).where(Context.platform_id == platform.id, Context.context_id == COURSE_ID)

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from lti_tool.app import create_app
 from lti_tool.db import Database
-from lti_tool.db.models import Deployment, Platform, PlatformStatus
+from lti_tool.demo.seed import register_demo_platform
 from lti_tool.demo_platform import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.roles import Role
@@ -104,18 +104,13 @@ def lti_world(
     platform_wsgi.app = create_platform_app(store)
     db = Database(database_url)
     with db.session() as s:
-        row = Platform(
-            name="Demo LMS",
+        row, _deployment = register_demo_platform(
+            s,
             issuer=store.issuer,
             client_id=store.client_id,
-            auth_login_url=f"{platform.url}/auth",
-            auth_token_url=f"{platform.url}/token",
-            key_set_url=f"{platform.url}/jwks",
-            status=PlatformStatus.active,
+            deployment_id=store.deployment_id,
+            name="Demo LMS",
         )
-        s.add(row)
-        s.flush()
-        s.add(Deployment(platform_id=row.id, deployment_id=store.deployment_id, active=True))
         platform_pk = row.id
     metis.start()
     platform.start()

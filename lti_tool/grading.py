@@ -33,6 +33,8 @@ class GradableItem(Protocol):
 class Grade:
     correct: bool
     response: dict[str, Any]  # what is stored: the student's normalised input, nothing else
+    # The item's feedback for this particular answer (sanitised HTML), "" when it has none.
+    feedback: str = ""
 
 
 def grade(item: GradableItem, form: Mapping[str, str]) -> Grade:

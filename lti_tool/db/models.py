@@ -213,18 +213,29 @@ class Skill(Base):
 
 
 class Item(Base):
-    """A question. `answer` holds what the server grades against (never sent to the browser)."""
+    """A question. `answer` holds what the server grades against (never sent to the browser).
+
+    `text`, `choices`, `feedback`, `hints` and `solution` hold HTML that was sanitised when the
+    item was imported, so pages may render them as markup. `feedback` keys (all optional):
+    "general" (shown after any answer), "correct", "incorrect", and "choices" (a list parallel to
+    `choices`, or for typed answers a list of {"match": ..., "feedback": ...}).
+    """
 
     __tablename__ = "item"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("item_bank.id", ondelete="CASCADE"))
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    # The bank's category path ("Top/Fractions/Adding"), kept to export back to Moodle XML.
+    category: Mapped[str] = mapped_column(String(1000), default="")
     kind: Mapped[str] = mapped_column(String(30), default="multichoice")
     text: Mapped[str] = mapped_column(Text, default="")
     choices: Mapped[list[Any]] = mapped_column(JSON, default=list)
     answer: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     feedback: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hints: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    solution: Mapped[str] = mapped_column(Text, default="")
     skill_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     difficulty_prior: Mapped[float | None] = mapped_column(Float, default=None)
 
@@ -364,6 +375,18 @@ class ScorePassback(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(TS, default=None)
     updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
+
+
+class AdminAccount(Base):
+    """A local administrator (`metis admin create`), for admins who do not come from an LMS."""
+
+    __tablename__ = "admin_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(TS, default=None)
 
 
 class ModelVersion(Base):

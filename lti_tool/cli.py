@@ -64,6 +64,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("lti_tool.commands.serve:worker", "Celery worker for the given queues."),
     "demo": ("lti_tool.commands.demo:demo", "Run everything embedded with a demo course."),
     "models": ("lti_tool.commands.models:models", "Model versions: list, promote."),
+    "bank": ("lti_tool.commands.bank:bank", "Item banks: import, export, list, demo."),
+    "admin": ("lti_tool.commands.admin:admin", "Local admin accounts (create, list)."),
+    "privacy": ("lti_tool.commands.privacy:privacy", "A student's data: export, erase."),
     "train": ("meta_engine.cli:train", "Meta-train the student model and write a checkpoint."),
 }
 

@@ -42,6 +42,8 @@ class StoredAnswer:
     item_id: int
     correct: bool
     queued: bool = False
+    # The item's feedback for this particular answer (Grade.feedback), for the page to show.
+    feedback: str = ""
 
 
 class UnknownItem(LookupError):
@@ -111,7 +113,7 @@ def store_answer(
             )
         )
         answer_id = answer.id
-    return StoredAnswer(event_id, answer_id, item_id, result.correct)
+    return StoredAnswer(event_id, answer_id, item_id, result.correct, feedback=result.feedback)
 
 
 def enqueue(db: Database, event_id: str, send: Sender) -> bool:
@@ -147,7 +149,8 @@ def submit(
     """The answer endpoint's whole job: grade, store, enqueue."""
     stored = store_answer(db, learner, item_id, form)
     queued = enqueue(db, stored.event_id, send)
-    return StoredAnswer(stored.event_id, stored.answer_id, stored.item_id, stored.correct, queued)
+    return StoredAnswer(stored.event_id, stored.answer_id, stored.item_id, stored.correct, queued,
+                        stored.feedback)
 
 
 __all__ = [

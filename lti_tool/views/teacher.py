@@ -1,47 +1,130 @@
-"""The teacher page: who struggles with what, and each student's score in the gradebook with
-a "resend" for failed ones. Thin: queries live in lti_tool.teaching."""
+"""The teacher pages: class overview (at risk, roster with gradebook status, mastery heatmap),
+one student's drill-down, item statistics and CSV exports. Thin: the numbers come from
+lti_tool.teaching; every query is scoped to the launch's platform + context."""
 
 from __future__ import annotations
 
-import logging
+from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 from lti_tool.db.models import Activity, ScorePassback
 from lti_tool.extensions import celery_client, database, redis_client, settings
-from lti_tool.lms.nrps import Member
-from lti_tool.lms.tokens import ServiceError
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.roles import Role
-from lti_tool.teaching import course_learners, overview
+from lti_tool.svg_plots import Series, heat_class, line_plot
+from lti_tool.teaching.export import items_csv, overview_csv
+from lti_tool.teaching.items import item_report
+from lti_tool.teaching.overview import Overview, overview
+from lti_tool.teaching.roster import Roster, cached_roster
+from lti_tool.teaching.student import StudentDetail, student_detail
 
-log = logging.getLogger("metis.teacher")
 bp = Blueprint("teacher", __name__)
 
 PASSBACK_TASK = "metis.passback"
 
 
-def _roster(platform_id: int, context_id: int) -> list[Member] | None:
-    """The course's learners from NRPS; None when the LMS has no roster for us or fails."""
-    try:
-        return course_learners(database(), redis_client(), settings(), platform_id, context_id)
-    except (ServiceError, LookupError) as exc:  # the page still shows who answered
-        log.warning("roster unavailable for context %s: %s", context_id, exc)
-        return None
+def _course() -> tuple[int, int]:
+    launch = g.launch
+    if launch.context_id is None:
+        abort(404, "this launch has no course")
+    return launch.platform_id, launch.context_id
+
+
+def _overview() -> tuple[Overview, Roster]:
+    platform_id, context_id = _course()
+    roster = cached_roster(database(), redis_client(), settings(), platform_id, context_id)
+    with database().session() as s:
+        return overview(s, platform_id, context_id, roster.members), roster
 
 
 @bp.get("/teacher/<launch_id>")
 @require_launch(Role.instructor)
 def page(launch_id: str) -> ResponseReturnValue:
-    launch = g.launch
-    if launch.context_id is None:
-        abort(404, "this launch has no course")
-    roster = _roster(launch.platform_id, launch.context_id)
+    view, roster = _overview()
+    return render_template("teacher/overview.html", launch_id=launch_id, view=view,
+                           rows=view.rows, roster=roster, heat_class=heat_class,
+                           section="overview")
+
+
+def mastery_chart(detail: StudentDetail) -> Markup:
+    """The student's mastery per skill after each practice set, as inline SVG."""
+    series = [Series(name, [(p.set_number, p.mastery) for p in detail.history[sid]],
+                     [p.at.strftime("%d %b %Y") for p in detail.history[sid]])
+              for sid, name in detail.skills if detail.history.get(sid)]
+    target = detail.thresholds[-1] if detail.thresholds else 0.8
+    return line_plot(
+        series, title=f"Mastery of {detail.name} over time",
+        description="Estimated mastery of each skill after each practice set; the dashed "
+                    "line is the target.",
+        x_label="practice set", y_label="mastery", reference=(target, f"target {target:.0%}"),
+        dom_id="mastery-plot")
+
+
+@bp.get("/teacher/<launch_id>/students/<int:user_id>")
+@require_launch(Role.instructor)
+def student(launch_id: str, user_id: int) -> ResponseReturnValue:
+    platform_id, context_id = _course()
     with database().session() as s:
-        rows = overview(s, launch.platform_id, launch.context_id, roster)
-    return render_template("teacher/overview.html", launch_id=launch_id, rows=rows,
-                           roster_known=roster is not None)
+        detail = student_detail(s, platform_id, context_id, user_id)
+    if detail is None:
+        abort(404, "no such student in this course")
+    chart = mastery_chart(detail) if any(detail.history.values()) else None
+    return render_template("teacher/student.html", launch_id=launch_id, detail=detail,
+                           chart=chart, heat_class=heat_class, section="overview")
+
+
+@bp.get("/teacher/<launch_id>/items")
+@require_launch(Role.instructor)
+def items(launch_id: str) -> ResponseReturnValue:
+    platform_id, context_id = _course()
+    with database().session() as s:
+        report = item_report(s, platform_id, context_id)
+    return render_template("teacher/items.html", launch_id=launch_id, report=report,
+                           section="items")
+
+
+@bp.get("/teacher/<launch_id>/export")
+@require_launch(Role.instructor)
+def export(launch_id: str) -> ResponseReturnValue:
+    _course()
+    return render_template("teacher/export.html", launch_id=launch_id, section="export")
+
+
+def _download(body: str, name: str) -> Response:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="metis-{name}-{stamp}.csv"',
+        "Cache-Control": "no-store",  # student data: never kept by a shared cache
+    })
+
+
+@bp.get("/teacher/<launch_id>/export/overview.csv")
+@require_launch(Role.instructor)
+def export_overview(launch_id: str) -> ResponseReturnValue:
+    view, _ = _overview()
+    return _download(overview_csv(view), "class-overview")
+
+
+@bp.get("/teacher/<launch_id>/export/items.csv")
+@require_launch(Role.instructor)
+def export_items(launch_id: str) -> ResponseReturnValue:
+    platform_id, context_id = _course()
+    with database().session() as s:
+        report = item_report(s, platform_id, context_id)
+    return _download(items_csv(report), "item-statistics")
 
 
 @bp.post("/teacher/<launch_id>/passback/<int:passback_id>/resend")
@@ -62,4 +145,10 @@ def resend(launch_id: str, passback_id: int) -> ResponseReturnValue:
         flash("The score was queued to be sent again.")
     except Exception:  # noqa: BLE001 - the relay sweep picks up pending scores later
         flash("The queue is unavailable; the score will be sent when it is back.")
+    # Back to the student's page when the button was there; only a number is accepted, so
+    # the form cannot redirect anywhere else.
+    back = request.form.get("student", "")
+    if back.isdigit():
+        return redirect(url_for("teacher.student", launch_id=launch_id, user_id=int(back)),
+                        code=303)
     return redirect(url_for("teacher.page", launch_id=launch_id), code=303)

@@ -1,0 +1,138 @@
+"""One student's page for the teacher: their answers, their mastery over time per skill, and
+their score in the gradebook. Only for a student who has something in this course."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.db.models import Answer, Item, Launch, User
+from lti_tool.teaching.course import (
+    ActivityInfo,
+    Cell,
+    CourseData,
+    MasteryPoint,
+    StudentData,
+    answer_row,
+    current_mastery,
+    load_activities,
+    load_passbacks,
+    load_sets,
+    load_skill_names,
+)
+
+SNIPPET_CHARS = 90
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain(markup: str, limit: int = SNIPPET_CHARS) -> str:
+    """Sanitised item HTML as a one-line plain-text snippet (the template escapes it again)."""
+    text = " ".join(html.unescape(_TAG.sub(" ", markup or "")).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    at: datetime
+    activity: str
+    question: str
+    correct: bool
+    response: str
+
+
+@dataclass
+class StudentDetail:
+    user_id: int
+    name: str
+    lms_id: str
+    answers: list[AnswerLine]
+    history: dict[int, list[MasteryPoint]]
+    cells: dict[int, Cell]
+    skill_names: dict[int, str]
+    passbacks: list[dict[str, Any]]
+    sets: int
+    thresholds: list[float] = field(default_factory=list)
+
+    @property
+    def skills(self) -> list[tuple[int, str]]:
+        ids = set(self.cells) | set(self.history)
+        return sorted(((s, self.skill_names.get(s, f"skill {s}")) for s in ids),
+                      key=lambda p: (p[1].lower(), p[0]))
+
+
+def describe_response(item: Item, response: dict[str, Any]) -> str:
+    """What the student answered, in words: the chosen options' text for choice questions,
+    the number or text typed otherwise."""
+    if not isinstance(response, dict):
+        return ""
+    choices = item.choices if isinstance(item.choices, list) else []
+
+    def option(raw: Any) -> str:
+        try:
+            n = int(raw)
+        except (TypeError, ValueError):
+            return str(raw)
+        return plain(str(choices[n]), 60) if 0 <= n < len(choices) else f"option {n + 1}"
+
+    if "choices" in response and isinstance(response["choices"], list):
+        return "; ".join(option(c) for c in response["choices"]) or "(nothing ticked)"
+    if "choice" in response:
+        return option(response["choice"])
+    if "value" in response:
+        value = response["value"]
+        return f"{value:g}" if isinstance(value, int | float) else str(value)
+    if "text" in response:
+        return str(response["text"])
+    return ", ".join(f"{k}: {v}" for k, v in sorted(response.items()))
+
+
+def student_detail(session: Session, platform_id: int, context_id: int, user_id: int
+                   ) -> StudentDetail | None:
+    """None when the user is not on this platform or has nothing in this course (so another
+    course's student id gives a 404, not their data)."""
+    user = session.get(User, user_id)
+    if user is None or user.platform_id != platform_id:
+        return None
+    activities = load_activities(session, platform_id, context_id)
+    # The answers with their items in one query: the page shows responses and question text.
+    pairs = list(session.execute(
+        select(Answer, Item).join(Item, Item.id == Answer.item_id)
+        .where(Answer.activity_id.in_(list(activities)), Answer.user_id == user_id)
+        .order_by(Answer.answered_at, Answer.id)).tuples())
+    answers = [answer_row(a, i) for a, i in pairs]
+    n_sets, history = load_sets(session, activities, user_id).get(user_id, (0, {}))
+    passbacks = load_passbacks(session, activities, user_id).get(user_id, [])
+    launched = session.scalar(select(Launch.id).where(
+        Launch.platform_id == platform_id, Launch.context_id == context_id,
+        Launch.user_id == user_id).limit(1)) is not None
+    if not (answers or n_sets or passbacks or launched):
+        return None
+    seen = {s for a in answers for s in a.skill_ids} | set(history)
+    names = load_skill_names(session, activities, seen)
+    for s in seen - set(names):
+        names[s] = f"skill {s}"
+    data = CourseData(activities, names, sorted(names), {user.id: user},
+                      {user.id} if launched else set(),
+                      {user.id: StudentData(answers, history, n_sets, passbacks)})
+    lines = [AnswerLine(row.answered_at, _title(activities, a.activity_id), _question(item),
+                        row.correct, describe_response(item, a.response))
+             for (a, item), row in zip(pairs, answers, strict=True)]
+    return StudentDetail(
+        user.id, user.name or f"Student {user.sub}", user.sub, list(reversed(lines)),
+        history, current_mastery(data, data.student(user.id)), names, passbacks, n_sets,
+        sorted({a.mastery_threshold for a in activities.values()}))
+
+
+def _title(activities: dict[int, ActivityInfo], activity_id: int) -> str:
+    info = activities.get(activity_id)
+    return info.title if info else ""
+
+
+def _question(item: Item) -> str:
+    return item.name or plain(item.text)

@@ -64,13 +64,14 @@ def load(locale: str = DEFAULT_LOCALE) -> Catalogue:
 
 
 def init_app(app: Flask) -> None:
-    catalogue = load()
-    app.extensions[_EXTENSION] = catalogue
-    app.jinja_env.globals["t"] = catalogue.t
+    loaded = load()
+    app.extensions[_EXTENSION] = loaded
+    app.jinja_env.globals["t"] = loaded.t
 
 
 def catalogue() -> Catalogue:
-    return current_app.extensions[_EXTENSION]  # type: ignore[no-any-return]
+    found: Catalogue = current_app.extensions[_EXTENSION]
+    return found
 
 
 def t(key: str, /, **params: Any) -> str:

@@ -1,5 +1,6 @@
-"""The student's practice page: the current set, the answer POST, and live updates (SSE with a
-polling fallback). Thin: grading and storage live in lti_tool.events, reading in practice."""
+"""The student's practice page: the current set, the answer POST with its feedback, hints one at
+a time, and live updates (SSE with a polling fallback). Thin: grading and storage live in
+lti_tool.events, reading in lti_tool.practice, words in lti_tool.messages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import (
     Blueprint,
@@ -15,6 +16,7 @@ from flask import (
     abort,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -24,12 +26,13 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from redis import RedisError
 
-from lti_tool import events, practice_cache
+from lti_tool import events, practice, practice_cache
 from lti_tool.extensions import celery_client, database, redis_client
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.roles import Role
+from lti_tool.messages import catalogue, t
 from lti_tool.outbox import relay
-from lti_tool.practice import Place, current_set, pending_count, place_of, set_view
+from lti_tool.practice import Place, place_of, set_view
 
 log = logging.getLogger("metis.student")
 bp = Blueprint("student", __name__)
@@ -61,33 +64,84 @@ def relay_outbox() -> None:
 def _place() -> Place:
     launch = g.launch
     if launch.user_id is None:
-        abort(403, "this launch has no user")
+        _refuse(403, t("student.error.no_user"))
     with database().session() as s:
         place = place_of(s, launch.platform_id, launch.resource_link_id)
     if place is None or place.bank_id is None:
-        abort(404, "this activity has no practice set up yet; ask your teacher")
+        _refuse(404, t("student.error.no_practice"))
     return place
+
+
+def _refuse(status: int, reason: str) -> NoReturn:
+    """Stop with the friendly refusal page (JSON for the page's own fetches)."""
+    if request.accept_mimetypes.best == "application/json":
+        abort(make_response(jsonify(error=reason), status))
+    page = render_template("lti/error.html", reason=reason, detail="", status=status)
+    abort(make_response(page, status))
 
 
 def _state(place: Place) -> dict[str, Any]:
     with database().session() as s:
-        state = current_set(s, place, g.launch.user_id)
-        state["pending"] = pending_count(s, place, g.launch.user_id)
-    return state
+        return practice.page_state(s, place, g.launch.user_id)
 
 
 @bp.get("/student/<launch_id>")
 @require_launch(Role.learner)
 def page(launch_id: str) -> ResponseReturnValue:
     place = _place()
-    return render_template("student/practice.html", launch_id=launch_id, place=place,
-                           state=_state(place))
+    shown = None
+    answered = request.args.get("answered", "")
+    hints_for = request.args.get("hints_for", type=int)
+    if answered:
+        # The page after a form POST without JS: the reveal of that answer (this student's only).
+        with database().session() as s:
+            shown = practice.answered(s, place, g.launch.user_id, answered[:64])
+    state = _state(place)
+    return render_template(
+        "student/practice.html", launch_id=launch_id, place=place, state=state,
+        answered=shown,
+        hints_for=hints_for, shown_hints=_shown_hints(place, hints_for),
+        js_messages=catalogue().bundle("student."),
+    )
+
+
+def _shown_hints(place: Place, item_id: int | None) -> list[str]:
+    """Without JS, "Show a hint" is a link back to the page asking for one more hint."""
+    if item_id is None:
+        return []
+    count = request.args.get("hints", 1, type=int) or 1
+    found: list[str] = []
+    with database().session() as s:
+        for n in range(min(max(count, 1), 20)):
+            hint = practice.hint(s, place, item_id, n)
+            if hint is None:
+                break
+            found.append(hint[0])
+    return found
 
 
 @bp.get("/student/<launch_id>/state")
 @require_launch(Role.learner)
 def state(launch_id: str) -> ResponseReturnValue:
     return jsonify(_state(_place()))
+
+
+@bp.get("/student/<launch_id>/items/<int:item_id>/hint")
+@require_launch(Role.learner)
+def hint(launch_id: str, item_id: int) -> ResponseReturnValue:
+    """One hint, on request, for an item of this activity's bank. Hints come one at a time from
+    here rather than hidden in the page so that what the student has not asked for is not in
+    the page, and so that hint use could be counted on the server later."""
+    place = _place()
+    n = request.args.get("n", 0, type=int)
+    with database().session() as s:
+        if practice.bank_item(s, place, item_id) is None:
+            return jsonify(error=t("student.error.unknown_item")), 404
+        found = practice.hint(s, place, item_id, n)
+    if found is None:
+        return jsonify(error=t("student.error.no_more_hints")), 404
+    html, total = found
+    return jsonify(n=n, hint=html, total=total, more=n + 1 < total)
 
 
 @bp.post("/student/<launch_id>/answer")
@@ -99,26 +153,31 @@ def answer(launch_id: str) -> ResponseReturnValue:
     try:
         item_id = int(request.form.get("item_id", ""))
     except ValueError:
-        return _bad("the answer did not say which question it is for", wants_json, launch_id)
+        return _bad(t("student.error.which_question"), wants_json)
     learner = events.Learner(launch.platform_id, launch.deployment_id, launch.context_id,
                              place.activity_id, launch.user_id, launch.resource_link_id)
     started = time.perf_counter()
     try:
         stored = events.submit(database(), learner, item_id, request.form, send_event)
     except events.UnknownItem:
-        return _bad("that question is not part of this activity", wants_json, launch_id, 404)
+        return _bad(t("student.error.unknown_item"), wants_json, 404)
     except events.GradingError as exc:
-        return _bad(str(exc), wants_json, launch_id)
-    body = {"event_id": stored.event_id, "correct": stored.correct, "queued": stored.queued,
-            "message": "Correct!" if stored.correct else "Not quite."}
+        return _bad(str(exc), wants_json)
     # Grade + store + enqueue, for `metis bench pipeline` and browser dev tools.
     timing = {"Server-Timing": f"submit;dur={(time.perf_counter() - started) * 1000:.2f}"}
-    if wants_json:
-        return jsonify(body), 202, timing
-    return redirect(url_for("student.page", launch_id=launch_id), code=303)
+    if not wants_json:
+        return redirect(url_for("student.page", launch_id=launch_id, answered=stored.event_id,
+                                _anchor="answer-feedback"), code=303)
+    with database().session() as s:
+        item = practice.bank_item(s, place, item_id)
+        shown = practice.reveal(item, stored.correct, stored.feedback) if item else {}
+    body = {**shown, "event_id": stored.event_id, "correct": stored.correct,
+            "queued": stored.queued,
+            "message": t("student.correct" if stored.correct else "student.incorrect")}
+    return jsonify(body), 202, timing
 
 
-def _bad(message: str, wants_json: bool, launch_id: str, status: int = 400) -> ResponseReturnValue:
+def _bad(message: str, wants_json: bool, status: int = 400) -> ResponseReturnValue:
     if wants_json:
         return jsonify(error=message), status
     return render_template("lti/error.html", reason=message, detail="", status=status), status
@@ -140,6 +199,7 @@ def stream(launch_id: str) -> ResponseReturnValue:
     def render(payload: dict[str, Any]) -> str:
         with database().session() as s:
             payload = {**payload, "items": set_view(s, place, payload.get("items", []))}
+            payload = practice.with_standing(s, place, user_id, payload)
         return f"id: {payload.get('event_id') or ''}\nevent: practice-set\n" \
                f"data: {json.dumps(payload)}\n\n"
 

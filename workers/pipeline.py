@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool import practice_cache
+from lti_tool.activity_settings import item_in_scope
 from lti_tool.db import Database
 from lti_tool.db.models import (
     Activity,
@@ -33,6 +34,7 @@ from lti_tool.db.models import (
     ScorePassback,
     Skill,
 )
+from workers import scoring
 from workers.engine import Answered, BankItem, Engine, Job, Plan
 
 log = logging.getLogger("metis.pipeline")
@@ -76,8 +78,40 @@ def unprocessed(session: Session, event_ids: list[str]) -> list[GradeEvent]:
     return sorted(rows, key=lambda r: order[r.event_id])
 
 
+def _bank_items(session: Session, bank_id: int) -> tuple[tuple[BankItem, ...], dict[int, str]]:
+    """A bank's items in id order, each with its category kept for the activity's filter."""
+    items = session.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id))
+    rows = tuple(
+        (BankItem(i.id, tuple(int(s) for s in i.skill_ids), i.text, i.difficulty_prior),
+         i.category or "")
+        for i in items
+    )
+    return tuple(b for b, _ in rows), {b.item_id: c for b, c in rows}
+
+
+def candidates(
+    bank: tuple[BankItem, ...], categories_of: dict[int, str], settings: dict[str, Any]
+) -> tuple[BankItem, ...]:
+    """The items a practice set may draw from: the bank narrowed to the activity's chosen
+    skills and categories (lti_tool.activity_settings.item_in_scope). When the choice leaves
+    nothing (the bank changed since), the whole bank, so that students are never stuck."""
+    skills = [int(k) for k in settings.get("skills") or [] if str(k).isdigit()]
+    categories = [str(c) for c in settings.get("categories") or [] if c]
+    if not skills and not categories:
+        return bank
+    narrowed = tuple(
+        b for b in bank
+        if item_in_scope(b.skill_ids, categories_of.get(b.item_id, ""), skills, categories)
+    )
+    if not narrowed:
+        log.warning("activity settings select no item of the bank; using the whole bank")
+        return bank
+    return narrowed
+
+
 def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Job]:
     banks: dict[int, tuple[BankItem, ...]] = {}
+    categories: dict[int, dict[int, str]] = {}
     names: dict[int, dict[int, str]] = {}
     jobs: list[Job] = []
     for ev in events:
@@ -87,15 +121,13 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
             continue
         bank_id = activity.bank_id or 0
         if bank_id not in banks:
-            items = session.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id))
-            banks[bank_id] = tuple(
-                BankItem(i.id, tuple(int(s) for s in i.skill_ids), i.text, i.difficulty_prior)
-                for i in items
-            )
+            banks[bank_id], categories[bank_id] = _bank_items(session, bank_id)
             skill_rows = session.execute(
                 select(Skill.id, Skill.name).where(Skill.bank_id == bank_id)
             )
             names[bank_id] = {int(k): str(n) for k, n in skill_rows}
+        # Skills of answered items come from the whole bank: an answer given before the
+        # teacher narrowed the activity still tells the model about its skills.
         skills = {b.item_id: b.skill_ids for b in banks[bank_id]}
         rows = session.execute(
             select(Answer.item_id, Answer.correct, Answer.answered_at)
@@ -110,7 +142,9 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
             Answered(item_id, skills.get(item_id, ()), bool(correct), aware(at))
             for item_id, correct, at in rows
         )
-        jobs.append(Job(ev.event_id, history, banks[bank_id], dict(activity.settings or {}), now,
+        settings = dict(activity.settings or {})
+        bank = candidates(banks[bank_id], categories[bank_id], settings)
+        jobs.append(Job(ev.event_id, history, bank, settings, now,
                         names[bank_id], bank_id=bank_id))
     return jobs
 
@@ -129,6 +163,39 @@ def score_fraction(session: Session, user_id: int, activity_id: int, upto_answer
     return float(right) / float(total) if total else 0.0
 
 
+def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer) -> float:
+    """The score fraction by the activity's grading policy (workers.scoring), from the answers
+    up to this event and, for "mastery", the practice set this event produced, so it is the
+    same whenever the event is processed."""
+    policy = scoring.ScoringPolicy.from_settings(activity.settings)
+    if policy.grading is None:
+        return score_fraction(session, ev.user_id, ev.activity_id, answer.id)
+    answers = [
+        bool(c)
+        for c in session.scalars(
+            select(Answer.correct)
+            .where(
+                Answer.user_id == ev.user_id,
+                Answer.activity_id == ev.activity_id,
+                Answer.id <= answer.id,
+            )
+            .order_by(Answer.id)
+        )
+    ]
+    mastery: dict[int, float] = {}
+    bank_skills: list[int] = []
+    if policy.grading == "mastery":
+        feedback = session.scalar(
+            select(PracticeSet.feedback).where(PracticeSet.event_id == ev.event_id)
+        )
+        mastery = scoring.mastery_by_skill(feedback)
+        if not policy.skills and activity.bank_id is not None:
+            bank_skills = list(
+                session.scalars(select(Skill.id).where(Skill.bank_id == activity.bank_id))
+            )
+    return scoring.score(policy, answers, mastery=mastery, bank_skills=bank_skills)
+
+
 def record_score(
     session: Session, ev: GradeEvent, resource_link_id: int | None
 ) -> ScorePassback | None:
@@ -138,7 +205,7 @@ def record_score(
     if answer is None or activity is None:
         return None
     stamp = next_score_timestamp(answer.answered_at, None)
-    score = score_fraction(session, ev.user_id, ev.activity_id, answer.id) * activity.points
+    score = activity_score(session, activity, ev, answer) * activity.points
     row = session.scalars(
         select(ScorePassback)
         .where(ScorePassback.user_id == ev.user_id, ScorePassback.activity_id == ev.activity_id)

@@ -1,0 +1,200 @@
+"""Grading policies: the pure score functions, then through the pipeline (real database and
+Redis) with the activity's settings, and the practice-set candidates narrowed to the chosen
+skills and categories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import redis
+from sqlalchemy import select, update
+
+from lti_tool.db import Database
+from lti_tool.db.models import Activity, GradeEvent, Item, ScorePassback
+from lti_tool.events import store_answer
+from tests.pipeline.course import Course
+from workers.engine import Job, Plan
+from workers.pipeline import build_jobs, process_events
+from workers.scoring import (
+    ScoringPolicy,
+    best_set,
+    completion,
+    mastered_share,
+    mastery_by_skill,
+    score,
+)
+
+R, W = True, False
+
+
+def test_completion_counts_answers_up_to_the_goal() -> None:
+    assert completion([], 20) == 0.0
+    assert completion([W] * 5, 20) == 0.25  # wrong answers count too
+    assert completion([R] * 25, 20) == 1.0
+
+
+def test_best_set_takes_the_best_chunk_of_set_size() -> None:
+    assert best_set([], 3) == 0.0
+    assert best_set([W, R, W, R, R, R, W], 3) == 1.0  # second set: all three right
+    assert best_set([R, R, W, R], 3) == pytest.approx(2 / 3)
+    # A set in progress counts its missing answers as not right: 1 of 1 is not 100%.
+    assert best_set([R], 5) == pytest.approx(0.2)
+
+
+def test_mastery_is_the_share_of_chosen_skills_over_the_threshold() -> None:
+    feedback = {"skills": [{"skill": 1, "mastery": 0.91}, {"skill": 2, "mastery": 0.79},
+                           {"skill": "3", "mastery": 0.8}, {"skill": 4}, "junk"]}
+    mastery = mastery_by_skill(feedback)
+    assert mastery == {1: 0.91, 2: 0.79, 3: 0.8}
+    assert mastered_share(mastery, [1, 2, 3], 0.8) == pytest.approx(2 / 3)
+    assert mastered_share(mastery, [1, 5], 0.8) == 0.5  # no estimate yet: not mastered
+    assert mastered_share({}, [1], 0.8) is None
+    assert mastery_by_skill({"answers": 3}) == {} and mastery_by_skill(None) == {}
+
+
+def test_score_by_policy() -> None:
+    answers = [R, W, W, R]
+    mastery = {1: 0.9, 2: 0.5}
+    assert score(ScoringPolicy(), answers) == 0.5  # no policy: share of right answers
+    assert score(ScoringPolicy("completion", goal=8), answers) == 0.5
+    assert score(ScoringPolicy("best_set", set_size=2), answers) == 0.5
+    chosen = ScoringPolicy("mastery", skills=(1,), mastery_threshold=0.85)
+    assert score(chosen, answers, mastery=mastery) == 1.0
+    # No chosen skills: every skill of the bank, including one not practised yet.
+    everything = ScoringPolicy("mastery")
+    assert score(everything, answers, mastery=mastery, bank_skills=[1, 2, 3]) == pytest.approx(
+        1 / 3)
+    # Before any mastery estimate, the share of right answers stands in.
+    assert score(everything, answers, mastery={}, bank_skills=[1, 2]) == 0.5
+
+
+def test_policy_from_settings_ignores_unusable_values() -> None:
+    assert ScoringPolicy.from_settings(None) == ScoringPolicy()
+    got = ScoringPolicy.from_settings({"grading": "best_set", "set_size": 4, "goal": 0,
+                                       "mastery_threshold": 80, "skills": [1, "2", "x"]})
+    assert got == ScoringPolicy("best_set", set_size=4, goal=20, mastery_threshold=0.8,
+                                skills=(1, 2))
+    assert ScoringPolicy.from_settings({"grading": "average"}).grading is None
+
+
+# --- through the pipeline -------------------------------------------------------------------
+
+
+@dataclass
+class MasteryEngine:
+    """Stands in for the model: mastery of a skill = its share of right answers so far."""
+
+    version: str = "mastery-test"
+    jobs: list[Job] = field(default_factory=list)
+
+    def plan_batch(self, jobs: list[Job]) -> list[Plan]:
+        self.jobs.extend(jobs)
+        plans = []
+        for job in jobs:
+            tally: dict[int, list[bool]] = {}
+            for a in job.history:
+                for k in a.skill_ids:
+                    tally.setdefault(k, []).append(a.correct)
+            skills = [{"skill": k, "mastery": sum(v) / len(v)} for k, v in tally.items()]
+            plans.append(Plan(items=[{"item_id": b.item_id, "why": "test"} for b in job.bank[:3]],
+                              feedback={"skills": skills}, state={}))
+        return plans
+
+
+def configure(db: Database, course: Course, settings: dict[str, object]) -> None:
+    with db.session() as s:
+        s.execute(update(Activity).where(Activity.id == course.activity_id)
+                  .values(settings=settings, points=10.0))
+
+
+def answer(db: Database, course: Course, item: int, right: bool) -> str:
+    choice = {"choice": "0" if right else "1"}
+    return store_answer(db, course.learner(0), course.item_ids[item], choice).event_id
+
+
+def score_given(db: Database, course: Course) -> float:
+    with db.session() as s:
+        return s.scalars(select(ScorePassback)).one().score_given
+
+
+@pytest.fixture()
+def rclient(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def test_completion_and_best_set_reach_the_gradebook_row(
+    db: Database, course: Course, rclient: redis.Redis
+) -> None:
+    engine = MasteryEngine()
+    configure(db, course, {"grading": "completion", "goal": 4, "set_size": 2})
+    events = [answer(db, course, 0, False), answer(db, course, 1, True)]
+    process_events(db, rclient, engine, events)
+    assert score_given(db, course) == pytest.approx(5.0)  # 2 of 4 answers, 10 points
+    configure(db, course, {"grading": "best_set", "set_size": 2})
+    events = [answer(db, course, 2, True), answer(db, course, 3, True)]
+    process_events(db, rclient, engine, events)
+    assert score_given(db, course) == pytest.approx(10.0)  # the second pair: both right
+
+
+def test_mastery_of_the_chosen_skills(db: Database, course: Course, rclient: redis.Redis) -> None:
+    with db.session() as s:
+        items = {i.id: int(i.skill_ids[0]) for i in s.scalars(select(Item))}
+    skill_a = items[course.item_ids[0]]
+    skill_b = items[course.item_ids[1]]
+    configure(db, course, {"grading": "mastery", "skills": [skill_a, skill_b],
+                           "mastery_threshold": 0.8})
+    engine = MasteryEngine()
+    events = [answer(db, course, 0, True), answer(db, course, 1, False)]
+    process_events(db, rclient, engine, events)
+    assert score_given(db, course) == pytest.approx(5.0)  # skill a mastered, skill b not
+    process_events(db, rclient, engine, [answer(db, course, 1, True),
+                                         answer(db, course, 1, True),
+                                         answer(db, course, 1, True),
+                                         answer(db, course, 1, True)])
+    assert score_given(db, course) == pytest.approx(10.0)  # b: 4 of 5 right reaches 0.8
+
+
+def test_mastery_falls_back_to_right_answers_before_any_estimate(
+    db: Database, course: Course, rclient: redis.Redis
+) -> None:
+    from tests.pipeline.engines import RecordingEngine  # its feedback has no mastery
+
+    configure(db, course, {"grading": "mastery"})
+    events = [answer(db, course, 0, True), answer(db, course, 1, False),
+              answer(db, course, 2, True), answer(db, course, 3, True)]
+    process_events(db, rclient, RecordingEngine(), events)
+    assert score_given(db, course) == pytest.approx(7.5)
+
+
+def test_practice_sets_draw_only_on_the_chosen_skills_and_categories(
+    db: Database, course: Course
+) -> None:
+    with db.session() as s:
+        rows = list(s.scalars(select(Item).order_by(Item.id)))
+        for n, item in enumerate(rows):
+            item.category = "Top/Even" if n % 2 == 0 else "Top/Odd"
+        chosen_skill = int(rows[0].skill_ids[0])
+    everything = {r.id for r in rows}
+    event = answer(db, course, 0, True)
+
+    def candidates(settings: dict[str, object]) -> set[int]:
+        configure(db, course, settings)
+        with db.session() as s:
+            ev = s.get(GradeEvent, event)
+            assert ev is not None
+            (job,) = build_jobs(s, [ev], ev.created_at)
+        # The history keeps the answered item's skills whatever the filter.
+        assert job.history[0].skill_ids == (chosen_skill,)
+        return {b.item_id for b in job.bank}
+
+    assert candidates({}) == everything
+    by_skill = candidates({"skills": [chosen_skill]})
+    assert by_skill == {r.id for r in rows if chosen_skill in r.skill_ids}
+    assert by_skill and by_skill < everything
+    by_category = candidates({"categories": ["Top/Odd"]})
+    assert by_category == {r.id for n, r in enumerate(rows) if n % 2 == 1}
+    both = candidates({"skills": [chosen_skill], "categories": ["Top/Even"]})
+    assert both == by_skill & {r.id for n, r in enumerate(rows) if n % 2 == 0}
+    # A choice that no item matches (the bank changed since) falls back to the whole bank.
+    assert candidates({"skills": [999_999]}) == everything

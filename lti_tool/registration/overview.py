@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +36,7 @@ log = logging.getLogger("metis.admin")
 QUEUES = ("adapt", "passback", "maintenance")
 RATE_WINDOWS_MIN = (10, 60)
 WORKER_PING_TIMEOUT_S = 0.3
+PROBE_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,17 @@ def model_versions(session: Session) -> list[ModelRow]:
         ModelRow(m.version, m.status.value, dict(m.metrics or {}), m.created_at, m.promoted_at)
         for m in rows
     ]
+
+
+def probe_client(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> redis.Redis:
+    """A Redis client for the health probes: short timeouts and no retries, so that a Redis
+    that is down costs one refused connection, not redis-py's default retries with backoff."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def queue_lengths(client: redis.Redis) -> dict[str, int | None]:

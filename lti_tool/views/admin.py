@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import redis
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     redirect,
@@ -45,6 +46,7 @@ LOCAL_KEY = "admin_account"
 # A local admin session ends after this long even if the browser stays open.
 LOCAL_SESSION_MAX_S = 8 * 3600
 PLATFORM_GROUPS = ("pending", "active", "disabled")
+PROBE_KEY = "metis.admin.redis_probe"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,6 +140,16 @@ def _back(message: str, endpoint: str = "admin.index") -> ResponseReturnValue:
     return redirect(url_for(endpoint, launch_id=g.admin.launch_id), code=303)
 
 
+def _probe_redis() -> redis.Redis:
+    """The health page's Redis client (short timeouts, no retries), made once per app."""
+    app: Any = current_app
+    client = app.extensions.get(PROBE_KEY)
+    if client is None:
+        client = overview.probe_client(settings().redis_url or "redis://127.0.0.1:6379/0")
+        app.extensions[PROBE_KEY] = client
+    return client
+
+
 def _platforms_page(new_registration_url: str | None = None) -> ResponseReturnValue:
     with database().session() as s:
         platforms = manual.list_platforms(s)
@@ -170,11 +182,12 @@ def keys_page(launch_id: str | None = None) -> ResponseReturnValue:
 
 @admin_route("/health", methods=["GET"])
 def health(launch_id: str | None = None) -> ResponseReturnValue:
+    probe = _probe_redis()
     with database().session() as s:
-        queues = overview.queue_stats(s, redis_client())
+        queues = overview.queue_stats(s, probe)
         rates = overview.event_rates(s)
         failures = overview.recent_failures(s)
-    workers = overview.worker_status(redis_client(), celery_client())
+    workers = overview.worker_status(probe, celery_client())
     return _render(
         "admin/health.html",
         "health",

@@ -1,6 +1,7 @@
 """Headless Chromium on the demo LMS course page: the learner opens the activity in its iframe,
-answers, sees immediate feedback, and the next practice set arrives by SSE without a reload,
-computed by a real worker process running the real meta_engine."""
+asks for a hint with the keyboard, answers, sees immediate feedback (focus moves to it), and the
+next practice set arrives by SSE without a reload, computed by a real worker process running the
+real meta_engine. Screenshots (iframe size and phone width) go to $METIS_ARTIFACTS."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Activity, Launch, ResourceLink
+from lti_tool.db.models import Activity, Item, Launch, ResourceLink
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
 from tests.pipeline.worker import WorkerProcess, worker_env
+from tests.student.conftest import RICH
 from workers.engine import DEFAULT_CHECKPOINT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT = Path("/tmp/student_page.png")
+ARTIFACTS = Path(os.environ.get("METIS_ARTIFACTS")
+                 or Path(__file__).resolve().parents[2] / "test-artifacts")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -52,6 +55,8 @@ def practice_link(lti_world: LtiWorld) -> Iterator[str]:
                   .values(context_id=row.context_id, settings={"set_size": 3}))
         s.execute(update(ResourceLink).where(ResourceLink.id == row.resource_link_id)
                   .values(activity_id=course.activity_id))
+        # The first question has hints, feedback and a worked solution.
+        s.execute(update(Item).where(Item.id == course.item_ids[0]).values(**RICH))
     yield link.id
 
 
@@ -88,11 +93,25 @@ def test_answer_then_new_set_arrives_without_reload(
             before = first.get_attribute("data-item-id")
             frame.locator("body").evaluate("() => { window.__sameDocument = true; }")
 
+            # A hint, by keyboard only: Tab from the answer button reaches "Show a hint".
+            first.get_by_role("button", name="Submit answer").focus()
+            page.keyboard.press("Tab")
+            focused = "() => document.activeElement && document.activeElement.textContent"
+            assert frame.locator("body").evaluate(focused) == "Show a hint"
+            page.keyboard.press("Enter")
+            first.locator(".hint", has_text="HINT-ONE").wait_for(timeout=10_000)
+            assert first.locator(".hint").count() == 1  # one at a time
+            assert "SOLUTION-TEXT" not in frame.locator("body").inner_text()
+
             first.locator("input[type=radio]").first.check()
             first.get_by_role("button", name="Submit answer").click()
             result = frame.locator("#result")
             result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")) \
                 .wait_for(timeout=10_000)  # immediate feedback, before the worker answers
+            reveal = frame.locator("#answer-feedback")
+            reveal.wait_for(timeout=10_000)
+            assert "RIGHT-FB" in reveal.inner_text() and "SOLUTION-TEXT" in reveal.inner_text()
+            assert reveal.evaluate("e => e === document.activeElement")  # focus moved to it
 
             ps = frame.locator("#practice-set")
             frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
@@ -107,13 +126,21 @@ def test_answer_then_new_set_arrives_without_reload(
             assert "predicted success" in why
             assert before is not None
             frame.locator("#feedback .mastery li").first.wait_for()
-            # The page as the LMS iframe shows it, at an iframe-sized viewport.
+            assert "SOLUTION-TEXT" in reveal.inner_text()  # the new set did not take it away
+            # The page as the LMS iframe shows it, at an iframe-sized viewport and phone width.
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             tool_url = next(f.url for f in page.frames if "/student/" in f.url)
-            view = context.new_page()
-            view.set_viewport_size({"width": 900, "height": 700})
-            view.goto(tool_url)
-            view.locator("#feedback .mastery li").first.wait_for()
-            view.screenshot(path=str(SCREENSHOT), full_page=True)
+            for name, size in (("student_page.png", {"width": 900, "height": 700}),
+                               ("student_page_360.png", {"width": 360, "height": 740})):
+                view = context.new_page()
+                view.set_viewport_size(size)
+                view.goto(tool_url)
+                view.locator("#feedback .mastery li").first.wait_for()
+                view.screenshot(path=str(ARTIFACTS / name), full_page=True)
+                # Nothing wider than the viewport (no sideways scrolling in a phone's iframe).
+                assert view.evaluate("() => document.documentElement.scrollWidth") \
+                    <= size["width"]
         finally:
             browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert (ARTIFACTS / "student_page.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "student_page_360.png").stat().st_size > 10_000

@@ -130,16 +130,15 @@ def test_answer_then_new_set_arrives_without_reload(
             # The page as the LMS iframe shows it, at an iframe-sized viewport and phone width.
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             tool_url = next(f.url for f in page.frames if "/student/" in f.url)
-            for name, size in (("student_page.png", {"width": 900, "height": 700}),
-                               ("student_page_360.png", {"width": 360, "height": 740})):
+            for name, (width, height) in (("student_page.png", (900, 700)),
+                                          ("student_page_360.png", (360, 740))):
                 view = context.new_page()
-                view.set_viewport_size(size)
+                view.set_viewport_size({"width": width, "height": height})
                 view.goto(tool_url)
                 view.locator("#feedback .mastery li").first.wait_for()
                 view.screenshot(path=str(ARTIFACTS / name), full_page=True)
                 # Nothing wider than the viewport (no sideways scrolling in a phone's iframe).
-                assert view.evaluate("() => document.documentElement.scrollWidth") \
-                    <= size["width"]
+                assert view.evaluate("() => document.documentElement.scrollWidth") <= width
         finally:
             browser.close()
     assert (ARTIFACTS / "student_page.png").stat().st_size > 10_000

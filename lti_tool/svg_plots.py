@@ -6,6 +6,7 @@ shape and dash pattern, and every chart comes with its numbers in a table next t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,7 +65,8 @@ def line_plot(series: Sequence[Series], *, title: str, description: str, x_label
     (e.g. the mastery threshold). x values are plotted as given; integer x ticks. `dom_id`
     keeps the title/description ids unique when a page holds several charts."""
     left, right, top, bottom = 52, 16, 16, 44
-    legend_rows = (len(series) + 2) // 3
+    legend_cols = 2
+    legend_rows = (len(series) + legend_cols - 1) // legend_cols
     plot_h = height - top - bottom
     total_h = height + 20 * legend_rows
     plot_w = width - left - right
@@ -72,6 +74,8 @@ def line_plot(series: Sequence[Series], *, title: str, description: str, x_label
     x_lo, x_hi = min(xs), max(xs)
     if x_hi - x_lo < 1:
         x_lo, x_hi = x_lo - 1, x_hi + 1
+    pad = (x_hi - x_lo) * 0.04  # markers on the first and last set stay clear of the axes
+    x_lo, x_hi = x_lo - pad, x_hi + pad
     y_lo, y_hi = y_range
 
     def px(x: float) -> float:
@@ -96,7 +100,7 @@ def line_plot(series: Sequence[Series], *, title: str, description: str, x_label
         out.append(f'<text x="{left - 6}" y="{_fmt(py(y) + 4)}" text-anchor="end" '
                    f'fill="#5b6475">{label}</text>')
     step = max(1, round((x_hi - x_lo) / 10))
-    tick = int(x_lo) if x_lo == int(x_lo) else int(x_lo) + 1
+    tick = math.ceil(x_lo)
     while tick <= x_hi:
         out.append(f'<text x="{_fmt(px(tick))}" y="{top + plot_h + 16}" text-anchor="middle" '
                    f'fill="#5b6475">{tick}</text>')
@@ -132,12 +136,12 @@ def line_plot(series: Sequence[Series], *, title: str, description: str, x_label
             tip = f"{s.label}: {value}" + (f" ({note})" if note else "")
             out.append(_marker(marker, x, y, colour, tip))
         out.append("</g>")
-        lx = left + (n % 3) * (plot_w / 3)
-        ly = height + 20 * (n // 3) + 2
+        lx = left + (n % legend_cols) * (plot_w / legend_cols)
+        ly = height + 20 * (n // legend_cols) + 2
         out.append(f'<line x1="{_fmt(lx)}" x2="{_fmt(lx + 24)}" y1="{ly}" y2="{ly}" '
                    f'stroke="{colour}" stroke-width="2"{dash_attr}/>')
         out.append(_marker(marker, lx + 12, ly, colour, ""))
-        label = s.label if len(s.label) <= 28 else s.label[:27] + "…"
+        label = s.label if len(s.label) <= 40 else s.label[:39] + "…"
         out.append(f'<text x="{_fmt(lx + 30)}" y="{ly + 4}" fill="#1d2330">'
                    f'{escape(label)}</text>')
     out.append("</svg>")

@@ -101,10 +101,10 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
         return None
     activities = load_activities(session, platform_id, context_id)
     # The answers with their items in one query: the page shows responses and question text.
-    pairs = list(session.execute(
+    pairs: list[tuple[Answer, Item]] = [(a, i) for a, i in session.execute(
         select(Answer, Item).join(Item, Item.id == Answer.item_id)
         .where(Answer.activity_id.in_(list(activities)), Answer.user_id == user_id)
-        .order_by(Answer.answered_at, Answer.id)).tuples())
+        .order_by(Answer.answered_at, Answer.id))]
     answers = [answer_row(a, i) for a, i in pairs]
     n_sets, history = load_sets(session, activities, user_id).get(user_id, (0, {}))
     passbacks = load_passbacks(session, activities, user_id).get(user_id, [])

@@ -16,6 +16,7 @@ from lti_tool.lti import claims as C
 
 SCORE_CONTENT_TYPE = "application/vnd.ims.lis.v1.score+json"
 RESULTS_ACCEPT = "application/vnd.ims.lis.v2.resultcontainer+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 
 
 class ScoreOutcome(Enum):
@@ -90,6 +91,48 @@ def read_results(
     if not isinstance(body, list):
         raise PermanentServiceError("results endpoint did not answer a list")
     return [r for r in body if isinstance(r, dict)]
+
+
+def update_lineitem(
+    ctx: ServiceContext,
+    lineitem_url: str,
+    *,
+    label: str,
+    score_maximum: float,
+    end_date_time: str | None,
+) -> dict[str, Any]:
+    """Change a line item's label, maximum and end date; returns the line item as stored.
+
+    A PUT replaces the whole line item, so the current one is read first and sent back with
+    only these fields changed (its resourceLinkId, tag and the platform's own fields survive).
+    Needs the "lineitem" scope (column management); raises a ServiceError when refused.
+    """
+    reply = authorised(ctx, "GET", lineitem_url, [C.SCOPE_LINEITEM],
+                       headers={"Accept": LINEITEM_TYPE})
+    if reply.status != 200:
+        raise error_for_status(reply.status, "line item could not be read")
+    current = reply.json()
+    if not isinstance(current, dict):
+        raise PermanentServiceError("line item endpoint did not answer an object")
+    body = {**current, "label": label, "scoreMaximum": score_maximum}
+    if end_date_time:
+        body["endDateTime"] = end_date_time
+    else:
+        body.pop("endDateTime", None)
+    reply = authorised(
+        ctx,
+        "PUT",
+        lineitem_url,
+        [C.SCOPE_LINEITEM],
+        headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE},
+        data=_json_bytes(body),
+    )
+    if reply.status not in (200, 201, 204):
+        raise error_for_status(reply.status, "line item update refused")
+    if reply.status == 204 or not reply.body:
+        return body
+    stored = reply.json()
+    return stored if isinstance(stored, dict) else body
 
 
 def _json_bytes(body: dict[str, Any]) -> bytes:

@@ -1,26 +1,51 @@
-"""The Instructor's content selection page (deep linking request) and its signed answer."""
+"""The Instructor's content selection page (deep linking request) and its signed answer, and
+the activity settings page that edits the same settings later. Thin: the logic is in
+lti_tool.activity_settings and lti_tool.lti.deep_linking."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
+from lti_tool.activity_settings import (
+    GRADING_POLICIES,
+    ActivitySettings,
+    SettingsInvalid,
+    blank_form,
+    from_activity,
+    parse_form,
+    raw_form,
+)
+from lti_tool.db.models import Activity, ResourceLink
 from lti_tool.extensions import database, redis_client, settings
+from lti_tool.lms import ags
+from lti_tool.lms.services import service_context
+from lti_tool.lms.tokens import ServiceError
 from lti_tool.lti import claims as C
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.deep_linking import (
-    DEMO_BANK_NAME,
-    DeepLinkFormError,
-    banks_for,
+    bank_options,
     create_activity,
-    parse_form,
+    is_demo_bank,
+    resolve_bank,
     response_jwt,
 )
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 from lti_tool.lti.roles import Role
 
+log = logging.getLogger("metis.activity")
 bp = Blueprint("deep_link", __name__)
 
 
@@ -30,18 +55,25 @@ def _claims(launch_id: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _page(error: str = "", form: dict[str, str] | None = None, status: int = 200) -> Any:
+def _form_page(
+    template: str,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    **extra: Any,
+) -> ResponseReturnValue:
     launch = g.launch
     with database().session() as s:
-        banks = [(b.id, b.name) for b in banks_for(s, launch.platform_id, launch.context_id)]
-    banks = [(i, n) for i, n in banks if n != DEMO_BANK_NAME]
+        banks = bank_options(s, launch.platform_id, launch.context_id)
     return (
         render_template(
-            "lti/deep_link.html",
+            template,
             launch_id=launch.launch_id,
             banks=banks,
-            error=error,
-            form=form or {"title": "", "points": "10", "bank": "demo"},
+            policies=GRADING_POLICIES,
+            errors=errors or {},
+            form=form,
+            **extra,
         ),
         status,
     )
@@ -63,7 +95,7 @@ def select_content(launch_id: str) -> ResponseReturnValue:
     claims, problem = _usable(launch_id)
     if claims is None:
         return render_template("lti/error.html", reason=problem, detail="", status=400), 400
-    return _page()
+    return _form_page("lti/deep_link.html", blank_form())
 
 
 @bp.post("/lti/deep-link/<launch_id>")
@@ -73,9 +105,8 @@ def answer_content(launch_id: str) -> ResponseReturnValue:
     if claims is None:
         return render_template("lti/error.html", reason=problem, detail="", status=400), 400
     launch = g.launch
-    form = {k: str(request.form.get(k, "")) for k in ("title", "points", "bank")}
     try:
-        choice = parse_form(form)
+        choice = parse_form(request.form)
         with database().session() as s:
             activity = create_activity(s, launch.platform_id, launch.context_id, choice)
             token = response_jwt(
@@ -84,13 +115,112 @@ def answer_content(launch_id: str) -> ResponseReturnValue:
                 deployment_id=str(claims[C.DEPLOYMENT_ID]),
                 settings_claim=claims[C.DL_SETTINGS],
                 activity=activity,
+                choice=choice,
                 launch_url=settings().base_url.rstrip("/") + "/lti/launch",
             )
-    except DeepLinkFormError as exc:
-        return _page(str(exc), form, 400)
+    except SettingsInvalid as exc:  # the session rolled back: nothing was created
+        return _form_page("lti/deep_link.html", raw_form(request.form), exc.errors, 400)
     return render_template(
         "lti/autopost.html",
         title="Adding the activity to your course…",
         action=claims[C.DL_SETTINGS]["deep_link_return_url"],
         fields={"JWT": token},
     )
+
+
+NO_ACTIVITY = "this link in your course has no Metis practice activity to change"
+
+
+def _linked_activity_id() -> int | None:
+    """The activity of the launch's resource link, in the launch's course."""
+    launch = g.launch
+    if launch.resource_link_id is None or launch.context_id is None:
+        return None
+    with database().session() as s:
+        link = s.get(ResourceLink, launch.resource_link_id)
+        activity = s.get(Activity, link.activity_id) if link and link.activity_id else None
+        if (
+            activity is None
+            or activity.platform_id != launch.platform_id
+            or activity.context_id != launch.context_id
+        ):
+            return None
+        return activity.id
+
+
+def _not_found() -> ResponseReturnValue:
+    return render_template("lti/error.html", reason=NO_ACTIVITY, detail="", status=404), 404
+
+
+def _current(activity_id: int) -> ActivitySettings:
+    with database().session() as s:
+        activity = s.get(Activity, activity_id)
+        assert activity is not None
+        return from_activity(activity, demo=is_demo_bank(s, activity.bank_id))
+
+
+@bp.get("/teacher/<launch_id>/activity")
+@require_launch(Role.instructor)
+def activity_settings(launch_id: str) -> ResponseReturnValue:
+    activity_id = _linked_activity_id()
+    if activity_id is None:
+        return _not_found()
+    return _form_page(
+        "teacher/activity_settings.html",
+        _current(activity_id).form_values(),
+        notices=get_flashed_messages(with_categories=True),
+    )
+
+
+@bp.post("/teacher/<launch_id>/activity")
+@require_launch(Role.instructor)
+def save_activity_settings(launch_id: str) -> ResponseReturnValue:
+    launch = g.launch
+    activity_id = _linked_activity_id()
+    if activity_id is None:
+        return _not_found()
+    before = _current(activity_id)
+    try:
+        choice = parse_form(request.form)
+        with database().session() as s:
+            bank = resolve_bank(s, launch.platform_id, launch.context_id, choice)
+            activity = s.get(Activity, activity_id)
+            assert activity is not None
+            choice.apply_to(activity, bank.id)
+            link = s.get(ResourceLink, launch.resource_link_id)
+            lineitem_url = link.lineitem_url if link else None
+    except SettingsInvalid as exc:
+        return _form_page("teacher/activity_settings.html", raw_form(request.form), exc.errors,
+                          400, notices=[])
+    flash("Your settings were saved.", "ok")
+    if lineitem_url and choice.gradebook_fields() != before.gradebook_fields():
+        problem = _update_gradebook_column(launch.platform_id, lineitem_url, choice)
+        if problem:
+            flash(
+                "The gradebook column in your course could not be updated "
+                f"({problem}). Change its name, maximum points or due date in the LMS.",
+                "error",
+            )
+        else:
+            flash("The gradebook column in your course was updated too.", "ok")
+    return redirect(url_for("deep_link.activity_settings", launch_id=launch_id), code=303)
+
+
+def _update_gradebook_column(platform_id: int, lineitem_url: str,
+                             choice: ActivitySettings) -> str | None:
+    """PUT the new title, points and due date on the LMS line item; the reason on failure.
+    The settings are saved either way: the LMS being down must not lose the teacher's work."""
+    try:
+        ctx = service_context(database(), redis_client(), settings(), platform_id)
+        ags.update_lineitem(
+            ctx,
+            lineitem_url,
+            label=choice.title,
+            score_maximum=choice.points,
+            end_date_time=choice.end_date_time,
+        )
+    except (ServiceError, LookupError) as exc:
+        log.warning("line item update failed for platform %s: %s", platform_id, exc)
+        status = getattr(exc, "status", None)
+        return f"the LMS answered {status}" if status else "the LMS could not be reached"
+    return None

@@ -109,7 +109,7 @@ def test_worker_status_without_broker_returns_fast() -> None:
     started = time.perf_counter()
     status = overview.worker_status(
         overview.probe_client("redis://127.0.0.1:1/0"),
-        NoCelery(),  # type: ignore[arg-type]
+        NoCelery(),
     )
     assert not status.reachable and status.workers == ()
     assert time.perf_counter() - started < 1.5

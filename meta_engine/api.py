@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from typing import Any
@@ -140,6 +141,17 @@ def _synthetic(model: Model, history_len: int, bank_size: int,
     return hist, bank
 
 
+def synthetic_history(model: Model, history_len: int, seed: int = 0) -> list[Interaction]:
+    """A random `history_len`-answer history over the model's items, for benchmarks."""
+    return _synthetic(model, history_len, 200, seed=seed)[0]
+
+
+def to_device(model: Model, device: str) -> Model:
+    """The same model on another device (a copy of the weights there)."""
+    dev = resolve_device(device)
+    return Model(copy.deepcopy(model.net).to(dev), dev, model.card, model.version)
+
+
 def measure_latency(model: Model, history_len: int = 50, bank_size: int = 1000,
                     threads: int = 1, n: int = 200) -> dict:
     """adapt + predict for one student on CPU with `threads` threads: p50/p99 in ms."""
@@ -163,19 +175,17 @@ def measure_latency(model: Model, history_len: int = 50, bank_size: int = 1000,
 def measure_throughput(model: Model, device: str = "auto", n_students: int = 512,
                        history_len: int = 50) -> dict:
     """Students adapted per second by one `adapt_batch` call (featurising included)."""
-    dev = resolve_device(device)
-    m = Model(model.net.to(dev), dev, model.card, model.version)
-    hists = [_synthetic(model, history_len, 200, seed=i)[0] for i in range(n_students)]
+    m = to_device(model, device)
+    hists = [synthetic_history(model, history_len, seed=i) for i in range(n_students)]
     adapt_batch(m, hists[:8])
     runs = []
     for _ in range(3):
-        if dev.type == "cuda":
+        if m.device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         adapt_batch(m, hists)
-        if dev.type == "cuda":
+        if m.device.type == "cuda":
             torch.cuda.synchronize()
         runs.append(time.perf_counter() - t0)
-    model.net.to(model.device)
-    return {"students_per_s": float(n_students / min(runs)), "device": str(dev),
+    return {"students_per_s": float(n_students / min(runs)), "device": str(m.device),
             "batch": n_students}

@@ -87,8 +87,8 @@ class TrainReport:
 
 def _valid_scores(net: MetisNet, ch: Chunks, calibrated: bool) -> tuple[np.ndarray, np.ndarray]:
     z = predict_chunks(net, ch, calibrated=calibrated)
-    tgt = ch.target[:, net.cfg.window:].numpy()
-    y = ch.y[:, net.cfg.window:].numpy()
+    tgt = ch.target[:, net.cfg.window:].cpu().numpy()
+    y = ch.y[:, net.cfg.window:].cpu().numpy()
     return z[tgt], y[tgt]
 
 

@@ -59,18 +59,19 @@ class Engine(Protocol):
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    # Scalars first: a plan's state holds thousands of them, and this runs for every event.
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, datetime):
         return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
     return str(value)
 
 
@@ -162,7 +163,16 @@ class MetaEngine:
         from meta_engine import api
         from meta_engine.types import Interaction, Item
 
-        maps = [IdMap.for_bank(self.model, j.bank) for j in jobs]
+        # Jobs of one activity share their bank tuple: map it (and its ids) once per batch.
+        map_of: dict[int, IdMap] = {}
+        bank_of: dict[int, list[Item]] = {}
+        for j in jobs:
+            if id(j.bank) not in map_of:
+                m = map_of[id(j.bank)] = IdMap.for_bank(self.model, j.bank)
+                bank_of[id(j.bank)] = [
+                    Item(m.item(b.item_id), m.skills(b.skill_ids), b.text, b.difficulty_prior)
+                    for b in j.bank]
+        maps = [map_of[id(j.bank)] for j in jobs]
 
         def history(m: IdMap, answers: tuple[Answered, ...]) -> list[Interaction]:
             return [
@@ -182,8 +192,7 @@ class MetaEngine:
         plans: list[Plan] = []
         for n, (job, m) in enumerate(zip(jobs, maps, strict=True)):
             t1 = time.perf_counter()
-            bank = [Item(m.item(b.item_id), m.skills(b.skill_ids), b.text, b.difficulty_prior)
-                    for b in job.bank]
+            bank = bank_of[id(job.bank)]
             state = states[n]
             plan = api.select_practice_set(
                 self.model, state, bank, practice_settings(job.settings),

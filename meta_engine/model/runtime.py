@@ -91,27 +91,66 @@ def _history_arrays(history: list[Interaction], k: int) -> tuple[np.ndarray, ...
     return items, skills, correct
 
 
-def _support(model: Model, history: list[Interaction]) -> tuple[dict, FeatureState]:
-    """Support tensors (last `window` answers, decayed weights) and the final feature state."""
-    net, cfg = model.net, model.net.cfg
+@dataclass
+class _Window:
+    """One student's featurised support window, as CPU arrays (padded and moved in batches)."""
+
+    items: np.ndarray  # (T,)
+    skills: np.ndarray  # (T, K)
+    counts: np.ndarray  # (T, K, 2)
+    glob: np.ndarray  # (T, G)
+    correct: np.ndarray  # (T,)
+    state: FeatureState
+    recent: tuple[list, list, list]
+
+
+def _window(model: Model, history: list[Interaction]) -> _Window:
+    """Featurise a history on the CPU and keep its last `window` answers."""
+    cfg = model.net.cfg
     k = max([cfg.max_skills] + [len(x.skills) for x in history])
     items, skills, correct = _history_arrays(history, k)
     feats, st = featurize(items, skills, correct, cfg.n_skills)
     w0 = max(len(history) - cfg.window, 0)
+    recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist(),
+              feats.items[w0:].tolist())
+    return _Window(feats.items[w0:], feats.skills[w0:], feats.counts[w0:], feats.glob[w0:],
+                   feats.correct[w0:], st, recent)
+
+
+def _supports(model: Model, windows: list[_Window]) -> dict[str, torch.Tensor]:
+    """Pad the windows into (B, T, ...) arrays, move them to the device in one copy each and
+    run the shared network once for the whole batch. Per-student tensor building was a few
+    dozen tiny kernel launches per student, which made CUDA slower than the CPU."""
+    net = model.net
+    b = len(windows)
+    t = max(max(len(w.items) for w in windows), 1)
+    k = max(w.skills.shape[1] for w in windows)
+    g = windows[0].glob.shape[1]
+    items = np.zeros((b, t), dtype=np.int64)
+    skills = np.zeros((b, t, k), dtype=np.int64)
+    counts = np.zeros((b, t, k, 2), dtype=np.float32)
+    glob = np.zeros((b, t, g), dtype=np.float32)
+    y = np.zeros((b, t), dtype=np.float32)
+    age = np.zeros((b, t), dtype=np.float32)
+    mask = np.zeros((b, t), dtype=np.float32)
+    for i, win in enumerate(windows):
+        n, kk = len(win.items), win.skills.shape[1]
+        items[i, :n], skills[i, :n, :kk], counts[i, :n, :kk] = win.items, win.skills, win.counts
+        glob[i, :n], y[i, :n] = win.glob, win.correct
+        age[i, :n] = np.arange(n - 1, -1, -1)
+        mask[i, :n] = 1.0
     dev = model.device
-    it = torch.as_tensor(feats.items[w0:], device=dev)
-    sk = torch.as_tensor(feats.skills[w0:], device=dev)
-    cnt = torch.as_tensor(feats.counts[w0:], device=dev)
-    gl = torch.as_tensor(feats.glob[w0:], device=dev)
-    y = torch.as_tensor(feats.correct[w0:], device=dev)
-    age = torch.arange(len(history) - w0 - 1, -1, -1, device=dev, dtype=torch.float32)
+
+    def put(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(dev, non_blocking=True)
+
+    it, sk, cnt, gl = put(items), put(skills), put(counts), put(glob)
     with torch.no_grad():
         base = net.base_logits(it, sk, cnt, gl)
         q = net.design(sk)
-        w = torch.exp(-net.decay() * age)
-    recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist(),
-              feats.items[w0:].tolist())
-    return {"base": base, "q": q, "y": y, "w": w, "recent": recent}, st
+        # Zero weight on padding: it adds nothing to the inner loss or the Laplace precision.
+        w = torch.exp(-net.decay() * put(age)) * put(mask)
+    return {"base": base, "q": q, "y": put(y), "w": w}
 
 
 def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int,
@@ -124,17 +163,17 @@ def _state(model: Model, fast: dict, var: dict, st: FeatureState, n: int,
 def adapt(model: Model, history: list[Interaction]) -> StudentState:
     """A few inner gradient steps (per-parameter step sizes) from the meta-learned init."""
     net = model.net
-    sup, st = _support(model, history)
+    win = _window(model, history)
+    sup = {k: v[0] for k, v in _supports(model, [win]).items()}
     with torch.no_grad():
         fast0 = {k: v.detach() for k, v in net.init_fast().items()}
         lrs = {k: v.detach() for k, v in net.inner_lrs().items()}
     fast = adapt_one(fast0, lrs, sup["base"], sup["q"], sup["y"], sup["w"], net.cfg.inner_steps)
-    fast = {k: v.detach().cpu() for k, v in fast.items()}
+    fast = {k: v.detach() for k, v in fast.items()}
     with torch.no_grad():
-        var = laplace_variance({k: v.to(model.device) for k, v in fast.items()}, sup["base"],
-                               sup["q"], sup["w"], net.cfg.prior_precision)
-    return _state(model, fast, {k: v.cpu() for k, v in var.items()}, st, len(history),
-                  sup["recent"])
+        var = laplace_variance(fast, sup["base"], sup["q"], sup["w"], net.cfg.prior_precision)
+    return _state(model, {k: v.cpu() for k, v in fast.items()},
+                  {k: v.cpu() for k, v in var.items()}, win.state, len(history), win.recent)
 
 
 def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[StudentState]:
@@ -142,27 +181,20 @@ def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[Studen
     if not histories:
         return []
     net, cfg = model.net, model.net.cfg
-    sups, sts = zip(*[_support(model, h) for h in histories], strict=True)
-    n = max(max(len(s["y"]) for s in sups), 1)
-    b, s1, dev = len(sups), cfg.n_skills + 1, model.device
-    base = torch.zeros(b, n, device=dev)
-    q = torch.zeros(b, n, s1 + cfg.rank, device=dev)
-    y = torch.zeros(b, n, device=dev)
-    w = torch.zeros(b, n, device=dev)  # zero weight on padding: it adds nothing to the loss
-    for i, s in enumerate(sups):
-        m = len(s["y"])
-        base[i, :m], q[i, :m], y[i, :m], w[i, :m] = s["base"], s["q"], s["y"], s["w"]
+    windows = [_window(model, h) for h in histories]
+    sup = _supports(model, windows)
     with torch.no_grad():
         fast0 = {k: v.detach() for k, v in net.init_fast().items()}
         lrs = {k: v.detach() for k, v in net.inner_lrs().items()}
-    fast = adapt_many(fast0, lrs, base, q, y, w, cfg.inner_steps)
+    fast = adapt_many(fast0, lrs, sup["base"], sup["q"], sup["y"], sup["w"], cfg.inner_steps)
     with torch.no_grad():
         fast = {k: v.detach() for k, v in fast.items()}
-        var = laplace_variance(fast, base, q, w, cfg.prior_precision)
+        var = laplace_variance(fast, sup["base"], sup["q"], sup["w"], cfg.prior_precision)
     fast = {k: v.cpu() for k, v in fast.items()}
     var = {k: v.cpu() for k, v in var.items()}
     return [_state(model, {k: v[i] for k, v in fast.items()}, {k: v[i] for k, v in var.items()},
-                   sts[i], len(histories[i]), sups[i]["recent"]) for i in range(b)]
+                   windows[i].state, len(histories[i]), windows[i].recent)
+            for i in range(len(histories))]
 
 
 def _bank_arrays(items: list[Item], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,38 @@
+"""`metis bench throughput` and `metis bench worker-batch` on the CPU: the JSON they print is
+the record for GPU runs, so its shape and sanity are tested here where CI can run them."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from meta_engine.bench.throughput import throughput
+from workers.bench_batch import worker_batch
+
+
+def test_throughput_reports_each_batch_size() -> None:
+    result = CliRunner().invoke(throughput, ["--device", "cpu", "--batches", "4,16",
+                                             "--repeats", "1", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["device"] == "cpu"
+    assert [r["batch"] for r in report["runs"]] == [4, 16]
+    for run in report["runs"]:
+        assert run["students_per_s"] > 0
+        assert 0 < run["featurise_ms"] <= run["call_ms"]
+
+
+def test_throughput_refuses_bad_batches() -> None:
+    result = CliRunner().invoke(throughput, ["--device", "cpu", "--batches", "4,x"])
+    assert result.exit_code == 2
+    assert "comma-separated list of integers" in result.output
+
+
+def test_worker_batch_plans_every_event() -> None:
+    result = CliRunner().invoke(worker_batch, ["--batches", "1,3", "--repeats", "1",
+                                               "--bank", "40", "--history", "12"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [r["batch"] for r in report["runs"]] == [1, 3]
+    assert all(r["events_per_s"] > 0 and r["adapt_ms"] > 0 for r in report["runs"])

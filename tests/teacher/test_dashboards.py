@@ -284,3 +284,29 @@ def test_pages_are_for_instructors_of_this_course_only(seeded_class: Class) -> N
     data = other.get(f"{other_url}/export/overview.csv").text
     assert "skill 0" not in data and "Fractions" not in data
     assert other.get(f"{other_url}/export/items.csv").text.strip().count("\n") == 0
+
+
+def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> None:
+    browser, page_url = teacher(seeded_class)
+    page = browser.get(f"{page_url}/items")
+    assert page.status_code == 200, page.text
+    rows = table(page.text, "items")
+    assert [c for c, _ in rows[0]] == ["Question", "Skills", "Answers", "Students", "Right",
+                                       "Difficulty", "Discrimination", "Needs a look"]
+    # Ada: 3 answers on 3 + 3 (1 right); 2 + 2 (1 of 2); 1 + 1 by Ada (1 of 2) and Ben (2 of 2).
+    three = row_of(rows, "What is 3 + 3?")
+    assert [c for c, _ in three[1:5]] == ["skill 0", "3", "1", "33%"]
+    one = row_of(rows, "What is 1 + 1?")
+    assert [c for c, _ in one[1:5]] == ["skill 1", "4", "2", "75%"]
+    assert one[6][0] == "too few students"  # two students cannot show a correlation
+    assert float(three[5][0]) > float(one[5][0])  # the harder question is harder
+    assert "3 questions in the course's banks have not been answered yet" in page.text
+    assert 'aria-current="page">Questions' in page.text
+
+    r = browser.get(f"{page_url}/export/items.csv")
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    parsed = list(csv.DictReader(io.StringIO(r.text)))
+    assert {x["question"]: (x["attempts"], x["students"]) for x in parsed} == {
+        "What is 1 + 1?": ("4", "2"), "What is 2 + 2?": ("2", "1"), "What is 3 + 3?": ("3", "1")}
+    export = browser.get(f"{page_url}/export").text
+    assert "export/overview.csv" in export and "export/items.csv" in export

@@ -4,14 +4,25 @@ student chose or typed; whether it is correct is decided here.
 `Item.answer` formats by `Item.kind`:
 - "multichoice": {"choice": <index>} or {"choices": [<index>, ...]} (any listed index is right);
   the form field `choice` carries the chosen index.
+- "multiresponse": {"choices": [<index>, ...]}: right only when exactly those are ticked; the
+  form field `choice` is repeated, once per ticked option (a werkzeug MultiDict's `getlist`).
+- "truefalse": {"choice": 0 (true) | 1 (false)}; form field `choice` ("0"/"1" or "true"/"false").
 - "numeric": {"value": <number>, "tolerance": <number, default 0>}; form field `value`.
 - "shortanswer": {"accepted": [<text>, ...], "case_sensitive": <bool, default false>};
-  form field `text`. Surrounding and repeated whitespace never matters.
+  form field `text`. Surrounding and repeated whitespace never matters; `*` in an accepted
+  answer is Moodle's wildcard (any text), `\\*` a literal star.
+
+`Grade.feedback` is the item's feedback for this particular answer, from `Item.feedback["choices"]`:
+the chosen option's entry for choice kinds (the ticked options' entries, joined, for
+"multiresponse"); for typed answers the first {"match", "feedback"} entry that matches (numeric
+entries carry their own "tolerance"), else the "*" entry. General, correct and incorrect
+feedback are the page's to show; they are not repeated here.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,11 +49,25 @@ class Grade:
 
 
 def grade(item: GradableItem, form: Mapping[str, str]) -> Grade:
-    graders = {"multichoice": _multichoice, "numeric": _numeric, "shortanswer": _shortanswer}
+    graders = {"multichoice": _multichoice, "multiresponse": _multiresponse,
+               "truefalse": _truefalse, "numeric": _numeric, "shortanswer": _shortanswer}
     grader = graders.get(item.kind)
     if grader is None:
         raise GradingError(f"this question type ({item.kind!r}) cannot be answered here")
     return grader(item, form)
+
+
+def _feedback_entries(item: GradableItem) -> list[Any]:
+    # `feedback` is optional on the protocol: items built before per-answer feedback lack it.
+    feedback = getattr(item, "feedback", None)
+    entries = feedback.get("choices") if isinstance(feedback, dict) else None
+    return entries if isinstance(entries, list) else []
+
+
+def _choice_feedback(item: GradableItem, chosen: list[int]) -> str:
+    entries = _feedback_entries(item)
+    parts = [entries[i] for i in chosen if i < len(entries) and isinstance(entries[i], str)]
+    return " ".join(p for p in parts if p)
 
 
 def _field(form: Mapping[str, str], name: str) -> str:
@@ -54,17 +79,46 @@ def _field(form: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _multichoice(item: GradableItem, form: Mapping[str, str]) -> Grade:
-    raw = _field(form, "choice")
+def _option(raw: str, count: int) -> int:
     try:
         chosen = int(raw)
     except ValueError:
         raise GradingError("the chosen option is not one of the question's options") from None
-    if not 0 <= chosen < len(item.choices):
+    if not 0 <= chosen < count:
         raise GradingError("the chosen option is not one of the question's options")
+    return chosen
+
+
+def _right_choices(item: GradableItem) -> set[int]:
     right = item.answer.get("choices", [item.answer.get("choice")])
-    return Grade(correct=chosen in {int(r) for r in right if r is not None},
-                 response={"choice": chosen})
+    return {int(r) for r in right if r is not None}
+
+
+def _multichoice(item: GradableItem, form: Mapping[str, str]) -> Grade:
+    chosen = _option(_field(form, "choice"), len(item.choices))
+    return Grade(correct=chosen in _right_choices(item), response={"choice": chosen},
+                 feedback=_choice_feedback(item, [chosen]))
+
+
+def _multiresponse(item: GradableItem, form: Mapping[str, str]) -> Grade:
+    getlist = getattr(form, "getlist", None)
+    raw = getlist("choice") if callable(getlist) else [form.get("choice") or ""]
+    values = [str(v).strip() for v in raw if str(v).strip()]
+    if not values:
+        raise GradingError("please tick at least one option before submitting")
+    if len(values) > max(len(item.choices), 1):
+        raise GradingError("the chosen option is not one of the question's options")
+    chosen = sorted({_option(v, len(item.choices)) for v in values})
+    return Grade(correct=set(chosen) == _right_choices(item), response={"choices": chosen},
+                 feedback=_choice_feedback(item, chosen))
+
+
+def _truefalse(item: GradableItem, form: Mapping[str, str]) -> Grade:
+    raw = _field(form, "choice").lower()
+    words = {"true": "0", "false": "1"}
+    chosen = _option(words.get(raw, raw), 2)
+    return Grade(correct=chosen == int(item.answer.get("choice", 0)),
+                 response={"choice": chosen}, feedback=_choice_feedback(item, [chosen]))
 
 
 def _numeric(item: GradableItem, form: Mapping[str, str]) -> Grade:
@@ -77,7 +131,31 @@ def _numeric(item: GradableItem, form: Mapping[str, str]) -> Grade:
         raise GradingError("please enter a number")
     target = float(item.answer["value"])
     tolerance = abs(float(item.answer.get("tolerance", 0.0)))
-    return Grade(correct=abs(value - target) <= tolerance + 1e-12, response={"value": value})
+    return Grade(correct=_close(value, target, tolerance), response={"value": value},
+                 feedback=_typed_feedback(item, lambda m, e: _close(
+                     value, float(m), abs(float(e.get("tolerance", 0.0))))))
+
+
+def _close(value: float, target: float, tolerance: float) -> bool:
+    return abs(value - target) <= tolerance + 1e-12
+
+
+def _typed_feedback(item: GradableItem, matches: Any) -> str:
+    """The first entry whose "match" fits the answer (`matches(match, entry)`), else "*"."""
+    catch_all = ""
+    for entry in _feedback_entries(item):
+        if not isinstance(entry, dict) or "match" not in entry:
+            continue
+        text = str(entry.get("feedback") or "")
+        if entry["match"] == "*":
+            catch_all = catch_all or text
+            continue
+        try:
+            if matches(entry["match"], entry):
+                return text
+        except (TypeError, ValueError):
+            continue
+    return catch_all
 
 
 def _normalise(text: str, case_sensitive: bool) -> str:
@@ -85,8 +163,19 @@ def _normalise(text: str, case_sensitive: bool) -> str:
     return text if case_sensitive else text.casefold()
 
 
+def _wildcard_match(pattern: str, text: str, case_sensitive: bool) -> bool:
+    """Moodle's short-answer matching: `*` matches any text, `\\*` a literal star."""
+    pattern, text = _normalise(pattern, case_sensitive), _normalise(text, case_sensitive)
+    if "*" not in pattern:
+        return pattern == text
+    tokens = re.split(r"(\\\*|\*)", pattern)
+    regex = "".join(".*" if t == "*" else re.escape("*" if t == "\\*" else t) for t in tokens)
+    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+
+
 def _shortanswer(item: GradableItem, form: Mapping[str, str]) -> Grade:
     text = _field(form, "text")
     case = bool(item.answer.get("case_sensitive", False))
-    accepted = {_normalise(str(a), case) for a in item.answer.get("accepted", [])}
-    return Grade(correct=_normalise(text, case) in accepted, response={"text": text})
+    correct = any(_wildcard_match(str(a), text, case) for a in item.answer.get("accepted", []))
+    return Grade(correct=correct, response={"text": text},
+                 feedback=_typed_feedback(item, lambda m, _e: _wildcard_match(str(m), text, case)))

@@ -1,4 +1,5 @@
-"""The demo's data: the demo LMS registered and approved, one course with one practice activity."""
+"""The demo's data: the demo LMS registered and approved, one course with one practice activity
+on the generated demo bank (lti_tool.itembank.demo_bank)."""
 
 from __future__ import annotations
 
@@ -11,45 +12,19 @@ from lti_tool.db.models import (
     Activity,
     Context,
     Deployment,
-    Item,
-    ItemBank,
     Platform,
     PlatformStatus,
     Skill,
 )
+from lti_tool.itembank.demo_bank import ensure_demo_bank
 
 COURSE_ID = "course-101"
 COURSE_TITLE = "Arithmetic 101"
 ACTIVITY_TITLE = "Fractions, decimals and percentages"
 POINTS = 10.0
 
-# (skill, kind, text, choices, answer)
-_ITEMS: tuple[tuple[str, str, str, list[str], dict[str, object]], ...] = (
-    ("fractions", "multichoice", "What is 1/2 + 1/4?", ["3/4", "2/6", "1/8"], {"choice": 0}),
-    ("fractions", "multichoice", "Which is larger: 2/3 or 3/5?", ["2/3", "3/5"], {"choice": 0}),
-    ("fractions", "multichoice", "Simplify 6/8.", ["3/4", "2/3", "6/8 is simplest"], {"choice": 0}),
-    ("fractions", "numeric", "What is 3/4 of 20?", [], {"value": 15}),
-    ("decimals", "numeric", "What is 0.3 + 0.45?", [], {"value": 0.75, "tolerance": 1e-9}),
-    ("decimals", "multichoice", "Round 2.46 to one decimal.", ["2.5", "2.4", "2.0"], {"choice": 0}),
-    ("decimals", "numeric", "What is 1.2 × 3?", [], {"value": 3.6, "tolerance": 1e-9}),
-    ("decimals", "multichoice", "Which equals 1/5?", ["0.2", "0.5", "0.15"], {"choice": 0}),
-    ("percentages", "numeric", "What is 25% of 80?", [], {"value": 20}),
-    (
-        "percentages",
-        "multichoice",
-        "Write 0.07 as a percentage.",
-        ["7%", "0.7%", "70%"],
-        {"choice": 0},
-    ),
-    ("percentages", "numeric", "A price of 50 rises by 10%. New price?", [], {"value": 55}),
-    (
-        "percentages",
-        "multichoice",
-        "Which is 3/4 as a percentage?",
-        ["75%", "34%", "43%"],
-        {"choice": 0},
-    ),
-)
+# The demo activity practises these skills of the generated demo bank.
+ACTIVITY_SKILLS = ("fraction addition", "fraction simplifying", "decimals", "percentages")
 
 
 @dataclass(frozen=True)
@@ -128,40 +103,18 @@ def seed_demo(
         .order_by(Activity.id)
     )
     if activity is None:
+        bank = ensure_demo_bank(session, platform.id, context.id)
+        skills = session.scalars(
+            select(Skill.id).where(Skill.bank_id == bank.id, Skill.name.in_(ACTIVITY_SKILLS))
+        ).all()
         activity = Activity(
             platform_id=platform.id,
             context_id=context.id,
-            bank_id=_item_bank(session, platform.id, context.id),
+            bank_id=bank.id,
             title=ACTIVITY_TITLE,
             points=POINTS,
-            settings={"set_size": 3},
+            settings={"set_size": 3, "skills": sorted(skills)},
         )
         session.add(activity)
         session.flush()
     return DemoCourse(platform.id, activity.id, activity.points)
-
-
-def _item_bank(session: Session, platform_id: int, context_id: int) -> int:
-    bank = ItemBank(platform_id=platform_id, context_id=context_id, name="Arithmetic basics")
-    session.add(bank)
-    session.flush()
-    skills: dict[str, int] = {}
-    for name in dict.fromkeys(skill for skill, *_ in _ITEMS):
-        skill = Skill(bank_id=bank.id, name=name)
-        session.add(skill)
-        session.flush()
-        skills[name] = skill.id
-    for n, (skill_name, kind, text, choices, answer) in enumerate(_ITEMS, start=1):
-        session.add(
-            Item(
-                bank_id=bank.id,
-                external_id=f"demo-{n}",
-                kind=kind,
-                text=text,
-                choices=choices,
-                answer=answer,
-                skill_ids=[skills[skill_name]],
-            )
-        )
-    session.flush()
-    return bank.id

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from lti_tool.activity_settings import item_in_scope
 from lti_tool.db.models import (
     Activity,
     Answer,
@@ -80,13 +81,34 @@ def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
     if ps is not None:
         return {"event_id": ps.event_id, "set_id": ps.id,
                 "items": set_view(session, place, ps.items), "feedback": ps.feedback}
-    first = session.scalars(
-        select(Item).where(Item.bank_id == place.bank_id).order_by(Item.id).limit(FIRST_SET_SIZE)
-    )
     return {"event_id": None, "set_id": None,
             # No "why" yet: the page says in its own words that this is a first look.
-            "items": [public_item(i) for i in first],
+            "items": [public_item(i) for i in first_set(session, place)],
             "feedback": {}}
+
+
+def first_set(session: Session, place: Place) -> list[Item]:
+    """Before any answer: `set_size` items of the activity's skills and categories, one skill
+    after another, so the first answers give the model evidence on every skill."""
+    activity = session.get(Activity, place.activity_id)
+    cfg = (activity.settings if activity is not None else None) or {}
+    size = int(cfg.get("set_size") or FIRST_SET_SIZE)
+    skills = [int(k) for k in cfg.get("skills") or []]
+    categories = [str(c) for c in cfg.get("categories") or []]
+    bank = list(session.scalars(
+        select(Item).where(Item.bank_id == place.bank_id).order_by(Item.id)))
+    scoped = [i for i in bank
+              if item_in_scope(i.skill_ids or [], i.category or "", skills, categories)] or bank
+    by_skill: dict[int, list[Item]] = {}
+    for item in scoped:
+        by_skill.setdefault(int((item.skill_ids or [0])[0]), []).append(item)
+    queues = list(by_skill.values())
+    picked: list[Item] = []
+    while len(picked) < size and any(queues):
+        for queue in queues:
+            if queue and len(picked) < size:
+                picked.append(queue.pop(0))
+    return picked
 
 
 def pending_count(session: Session, place: Place, user_id: int) -> int:

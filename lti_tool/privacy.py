@@ -35,6 +35,7 @@ from lti_tool.db.models import (
     User,
 )
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
+from lti_tool.teaching.roster import ROSTER_KEY
 
 # Redis keys that name a user or one of their events. They mirror the writers' own key formats
 # (tests/privacy checks that they still match); lti_tool may not import workers (torch).
@@ -234,6 +235,7 @@ class Erasure:
 class _Keys:
     launch_ids: list[str]
     event_ids: set[str]
+    platform_id: int
 
 
 def _erase_rows(session: Session, user: User) -> tuple[dict[str, int], _Keys]:
@@ -253,7 +255,7 @@ def _erase_rows(session: Session, user: User) -> tuple[dict[str, int], _Keys]:
     ):
         result = session.execute(delete(model).where(column == uid))
         rows[what] = int(getattr(result, "rowcount", 0) or 0)
-    return rows, _Keys(launch_ids, event_ids)
+    return rows, _Keys(launch_ids, event_ids, user.platform_id)
 
 
 def launch_data_key(launch_id: str) -> str:
@@ -270,6 +272,9 @@ def _erase_redis(client: redis.Redis, user_id: int, keys: _Keys) -> int:
     doomed = [k.decode() if isinstance(k, bytes) else str(k)
               for k in client.scan_iter(match=PRACTICE_PATTERN.format(user=user_id), count=500)]
     doomed += [launch_data_key(x) for x in keys.launch_ids]
+    # The cached NRPS rosters of the person's platform hold their name and email for a minute.
+    doomed += [k.decode() if isinstance(k, bytes) else str(k) for k in client.scan_iter(
+        match=ROSTER_KEY.format(platform=keys.platform_id, context="*"), count=500)]
     doomed += [fmt.format(event=e) for e in keys.event_ids for fmt in EVENT_KEYS]
     if keys.event_ids:
         for raw in client.scan_iter(match=ITEMCAL_EVENT_PATTERN, count=1000):

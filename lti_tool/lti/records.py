@@ -22,11 +22,11 @@ def _upsert_user(s: Session, platform_id: int, claims: dict[str, Any]) -> User:
     if user is None:
         user = User(platform_id=platform_id, sub=sub)
         s.add(user)
-    # Only what the platform chose to share is stored; absent claims leave old values alone.
+    # Only what the platform shares now is kept: a claim it stopped sending (a privacy setting
+    # changed in the LMS) clears what an earlier launch stored.
     for field in _PROFILE:
         value = claims.get(field)
-        if isinstance(value, str) and value:
-            setattr(user, field, value[:255])
+        setattr(user, field, value[:255] if isinstance(value, str) and value else None)
     return user
 
 

@@ -27,6 +27,7 @@ from lti_tool.db.models import (
     User,
 )
 from lti_tool.events import Learner, store_answer
+from lti_tool.teaching.roster import ROSTER_KEY
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
@@ -95,6 +96,8 @@ def graded(lti_world: LtiWorld, redis_url: str) -> Graded:
         client.set(item_calibration.EVENT_KEY.format(version="v1", event=event), 1)
         client.hset(pipeline.TIMINGS_KEY.format(event), mapping={"batch": 1})
     client.set(item_calibration.EVENT_KEY.format(version="v1", event=ben_events[0]), 1)
+    # The teacher page's cached NRPS roster of her course (names and emails).
+    client.set(ROSTER_KEY.format(platform=world.platform_pk, context=row.context_id), "[]")
     return Graded(ada_id, ben_id, course.deployment_id, course.activity_id, ada_events,
                   [ada_launch, ada_again])
 
@@ -185,6 +188,7 @@ def test_export_then_erase_and_retraining_never_sees_them(
         assert not [k for k in left if needle in k], needle
     assert client.exists(practice_cache.cache_key(graded.ben, graded.activity_id))
     assert [k for k in left if k.startswith("metis:itemcal:event:")]  # Ben's marker
+    assert not [k for k in left if k.startswith("metis:roster:")]
 
     # Her old launch no longer opens a page: the launch is gone.
     again = run("export", "--user", str(graded.ada))
@@ -238,6 +242,12 @@ def test_names_and_email_only_when_the_platform_shares_them(lti_world: LtiWorld)
     with world.db.session() as s:
         ben = s.scalars(select(User).where(User.sub == "102")).one()
         assert ben.name == "Ben Learner" and ben.email == "user102@example.edu"
+    # The LMS stops sharing names: the next launch clears what the earlier one stored.
+    world.store.share_names = False
+    _launch(world, "102", link.id)
+    with world.db.session() as s:
+        ben = s.scalars(select(User).where(User.sub == "102")).one()
+        assert (ben.name, ben.given_name, ben.family_name, ben.email) == (None,) * 4
 
 
 def test_redis_key_formats_match_their_writers() -> None:

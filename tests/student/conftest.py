@@ -94,8 +94,9 @@ def open_practice(world: LtiWorld, user: str = "101") -> Learner:
     with world.db.session() as s:
         launch = s.scalar(select(Launch).where(Launch.launch_id == url.rsplit("/", 1)[1]))
         assert launch is not None and launch.user_id is not None
+        # The first set shows every seeded item (every kind), whatever order it picks them in.
         s.execute(update(Activity).where(Activity.id == course.activity_id)
-                  .values(context_id=launch.context_id))
+                  .values(context_id=launch.context_id, settings={"set_size": 8}))
         s.execute(update(ResourceLink).where(ResourceLink.id == launch.resource_link_id)
                   .values(activity_id=course.activity_id))
         for item_id, fields in zip(course.item_ids, KINDS, strict=False):

@@ -28,6 +28,7 @@ from lti_tool.lti import claims as C
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 ALL_SCOPES = [
     C.SCOPE_LINEITEM,
     C.SCOPE_LINEITEM_READONLY,
@@ -63,7 +64,31 @@ def _lineitem_json(store: PlatformStore, item: Any) -> dict[str, Any]:
     }
     if item.resource_link_id:
         body["resourceLinkId"] = item.resource_link_id
+    if item.end_date_time:
+        body["endDateTime"] = item.end_date_time
     return body
+
+
+def _lineitem_response(store: PlatformStore, item: Any) -> Response:
+    resp = jsonify(_lineitem_json(store, item))
+    resp.headers["Content-Type"] = LINEITEM_TYPE
+    return resp
+
+
+def _lineitem_update(body: Any) -> tuple[str, float, str | None] | str:
+    """The tool-owned fields of a line item PUT, or why they are refused."""
+    if not isinstance(body, dict):
+        return "the line item must be a JSON object"
+    label = body.get("label")
+    if not isinstance(label, str) or not label.strip():
+        return "label is required"
+    maximum = body.get("scoreMaximum")
+    if isinstance(maximum, bool) or not isinstance(maximum, int | float) or not maximum > 0:
+        return "scoreMaximum must be a number above 0"
+    end = body.get("endDateTime")
+    if end is not None and _parse_ts(end) is None:
+        return "endDateTime must be ISO 8601 with a time zone"
+    return label, float(maximum), end
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -96,7 +121,14 @@ def _routes(app: Flask, store: PlatformStore) -> None:  # noqa: C901 - one place
 
     @app.get("/")
     def course() -> ResponseReturnValue:
-        return render_template("platform/course.html", store=store, tool_origin=tool_origin())
+        return render_template(
+            "platform/course.html", store=store, people=store.people(), tool_origin=tool_origin()
+        )
+
+    @app.get("/gradebook")
+    def gradebook() -> ResponseReturnValue:
+        columns, rows = store.gradebook()
+        return render_template("platform/gradebook.html", store=store, columns=columns, rows=rows)
 
     def tool_origin() -> str:
         assert store.tool is not None
@@ -228,14 +260,28 @@ def _routes(app: Flask, store: PlatformStore) -> None:  # noqa: C901 - one place
             return _error(401, "invalid token")
         return jsonify([_lineitem_json(store, i) for i in store.lineitems.values()])
 
-    @app.get("/ags/<ctx>/lineitems/<item_id>/lineitem")
+    @app.route("/ags/<ctx>/lineitems/<item_id>/lineitem", methods=["GET", "PUT"])
     def lineitem(ctx: str, item_id: str) -> ResponseReturnValue:
         item = store.lineitems.get(item_id)
         if item is None or ctx != store.context_id:
             return _error(404, "unknown line item")
+        if request.method == "PUT":
+            # Column management: only the "lineitem" scope may change a column.
+            if not bearer_ok(C.SCOPE_LINEITEM):
+                return _error(401, "invalid token")
+            if request.mimetype != LINEITEM_TYPE:
+                return _error(415, f"content type must be {LINEITEM_TYPE}")
+            update = _lineitem_update(request.get_json(force=True, silent=True))
+            if isinstance(update, str):
+                return _error(400, update)
+            label, maximum, end = update
+            item = store.update_lineitem(
+                item_id, label=label, score_maximum=maximum, end_date_time=end
+            )
+            return _lineitem_response(store, item)
         if not (bearer_ok(C.SCOPE_LINEITEM_READONLY) or bearer_ok(C.SCOPE_LINEITEM)):
             return _error(401, "invalid token")
-        return jsonify(_lineitem_json(store, item))
+        return _lineitem_response(store, item)
 
     @app.post("/ags/<ctx>/lineitems/<item_id>/lineitem/scores")
     def scores(ctx: str, item_id: str) -> ResponseReturnValue:
@@ -376,6 +422,9 @@ def _routes(app: Flask, store: PlatformStore) -> None:  # noqa: C901 - one place
                 li.label = str(line.get("label") or link.title)
                 li.resource_id = str(line.get("resourceId", ""))
                 li.tag = str(line.get("tag", ""))
+                # Kept only when well-formed, as an LMS ignores a due date it cannot read.
+                end = line.get("endDateTime")
+                li.end_date_time = end if _parse_ts(end) is not None else None
             created.append(link)
         with store.lock:
             store.deep_link_responses.append(claims)

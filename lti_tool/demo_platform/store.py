@@ -75,8 +75,39 @@ class LineItem:
     resource_id: str = ""
     resource_link_id: str | None = None
     tag: str = ""
+    end_date_time: str | None = None  # ISO 8601 with a time zone, as the tool sent it
     # userId -> the stored result (Moodle keeps one grade per user and line item)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class People:
+    """The course's members by what the course page offers them: practice, teacher tools, or
+    the tool's admin pages (an administrator is also an instructor, and is listed once)."""
+
+    learners: list[Member]
+    teachers: list[Member]
+    admins: list[Member]
+
+
+@dataclass(frozen=True)
+class GradebookCell:
+    """One member's latest result on one line item, as the gradebook page shows it."""
+
+    given: float | None  # None: no grade (never sent, or cleared by the tool)
+    maximum: float
+    timestamp: str | None = None
+    comment: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "—" if self.given is None else f"{round(self.given, 2):g} / {self.maximum:g}"
+
+
+@dataclass(frozen=True)
+class GradebookRow:
+    member: Member
+    cells: list[GradebookCell]
 
 
 @dataclass
@@ -189,6 +220,52 @@ class PlatformStore:
             )
             self.lineitems[item.id] = item
             return item
+
+    def people(self) -> People:
+        with self.lock:
+            members = list(self.members.values())
+        admins = [m for m in members if any(r in m.roles for r in ADMIN_ROLES[1:])]
+        teachers = [m for m in members if INSTRUCTOR in m.roles and m not in admins]
+        learners = [m for m in members if LEARNER in m.roles and m not in admins + teachers]
+        return People(learners, teachers, admins)
+
+    def update_lineitem(
+        self, item_id: str, *, label: str, score_maximum: float, end_date_time: str | None
+    ) -> LineItem:
+        """A PUT replaces the tool-owned fields; stored results keep their points (like Moodle,
+        which rescales only when asked)."""
+        with self.lock:
+            item = self.lineitems[item_id]
+            item.label = label
+            item.score_maximum = float(score_maximum)
+            item.end_date_time = end_date_time
+            return item
+
+    def gradebook(self) -> tuple[list[LineItem], list[GradebookRow]]:
+        """Line items as columns, members as rows, each cell the latest stored result."""
+        with self.lock:
+            columns = list(self.lineitems.values())
+            rows = []
+            for member in self.members.values():
+                found = [item.results.get(member.user_id) for item in columns]
+                # Like Moodle's grader report: the learners, and anyone else who has a grade.
+                if LEARNER not in member.roles and not any(found):
+                    continue
+                cells = []
+                for item, result in zip(columns, found, strict=True):
+                    if result is None:
+                        cells.append(GradebookCell(None, item.score_maximum))
+                        continue
+                    cells.append(
+                        GradebookCell(
+                            result["resultScore"],
+                            item.score_maximum,
+                            result["timestamp"],
+                            result["comment"],
+                        )
+                    )
+                rows.append(GradebookRow(member, cells))
+            return columns, rows
 
     # --- services --------------------------------------------------------------------
     def inject_score_faults(self, faults: list[str], hang_s: float = 10.0) -> None:

@@ -57,3 +57,6 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.views.teacher import bp as teacher_bp
 
     app.register_blueprint(teacher_bp)
+    from lti_tool.views.banks import bp as banks_bp
+
+    app.register_blueprint(banks_bp)

@@ -75,7 +75,7 @@ def list_cmd() -> None:
         courses = session.execute(
             select(ItemBank.platform_id, ItemBank.context_id).distinct()
             .order_by(ItemBank.platform_id, ItemBank.context_id)
-        ).tuples().all()
+        ).all()
         rows = []
         for platform_id, context_pk in courses:
             if platform_id is None or context_pk is None:

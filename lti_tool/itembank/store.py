@@ -39,11 +39,14 @@ def course_banks(session: Session, platform_id: int, context_id: int) -> list[Ba
         .order_by(ItemBank.name, ItemBank.id)
     ).all()
     ids = [b.id for b in banks]
-    items = dict(session.execute(select(Item.bank_id, func.count()).where(Item.bank_id.in_(ids))
-                                 .group_by(Item.bank_id)).tuples().all())
-    skills = dict(session.execute(select(Skill.bank_id, func.count())
-                                  .where(Skill.bank_id.in_(ids))
-                                  .group_by(Skill.bank_id)).tuples().all())
+    items: dict[int, int] = {
+        bank_id: count for bank_id, count in session.execute(
+            select(Item.bank_id, func.count()).where(Item.bank_id.in_(ids))
+            .group_by(Item.bank_id))}
+    skills: dict[int, int] = {
+        bank_id: count for bank_id, count in session.execute(
+            select(Skill.bank_id, func.count()).where(Skill.bank_id.in_(ids))
+            .group_by(Skill.bank_id))}
     return [BankSummary(b.id, b.name, items.get(b.id, 0), skills.get(b.id, 0)) for b in banks]
 
 

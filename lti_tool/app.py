@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from lti_tool import extensions, messages
+from lti_tool import errors, extensions, messages
 from lti_tool.settings import Settings, load_settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.getLogger("metis").setLevel(logging.INFO)
     extensions.init_app(app, settings)
     messages.init_app(app)
+    errors.init_app(app)
     _register_blueprints(app)
     return app
 

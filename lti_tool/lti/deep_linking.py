@@ -14,25 +14,9 @@ from sqlalchemy.orm import Session
 
 from lti_tool.activity_settings import ActivitySettings, SettingsInvalid
 from lti_tool.db.models import Activity, Item, ItemBank, Platform, Skill
+from lti_tool.itembank.demo_bank import DEMO_BANK_NAME, ensure_demo_bank
 from lti_tool.lti import keys
 from lti_tool.lti.tool_conf import registration_for
-
-DEMO_BANK_NAME = "Built-in demo bank (arithmetic)"
-DEMO_ITEMS: list[tuple[str, str, list[str], int]] = [
-    # (skill, question, choices, index of the right choice)
-    ("addition", "What is 3 + 4?", ["6", "7", "8", "9"], 1),
-    ("addition", "What is 12 + 9?", ["21", "19", "22", "20"], 0),
-    ("addition", "What is 25 + 17?", ["32", "41", "42", "43"], 2),
-    ("subtraction", "What is 10 - 4?", ["5", "6", "7", "4"], 1),
-    ("subtraction", "What is 31 - 18?", ["12", "14", "13", "11"], 2),
-    ("subtraction", "What is 50 - 27?", ["23", "27", "33", "22"], 0),
-    ("multiplication", "What is 6 × 7?", ["36", "48", "42", "49"], 2),
-    ("multiplication", "What is 8 × 4?", ["32", "24", "36", "28"], 0),
-    ("multiplication", "What is 9 × 9?", ["72", "81", "99", "89"], 1),
-    ("division", "What is 56 ÷ 8?", ["6", "8", "9", "7"], 3),
-    ("division", "What is 45 ÷ 5?", ["9", "8", "7", "10"], 0),
-    ("division", "What is 72 ÷ 9?", ["7", "9", "8", "6"], 2),
-]
 
 
 def banks_for(s: Session, platform_id: int, context_id: int) -> list[ItemBank]:
@@ -46,41 +30,8 @@ def banks_for(s: Session, platform_id: int, context_id: int) -> list[ItemBank]:
 
 
 def demo_bank(s: Session, platform_id: int, context_id: int) -> ItemBank:
-    """The course's copy of the demo bank, created on first use."""
-    bank = s.scalar(
-        select(ItemBank).where(
-            ItemBank.platform_id == platform_id,
-            ItemBank.context_id == context_id,
-            ItemBank.name == DEMO_BANK_NAME,
-        )
-    )
-    if bank is not None:
-        return bank
-    bank = ItemBank(platform_id=platform_id, context_id=context_id, name=DEMO_BANK_NAME)
-    s.add(bank)
-    s.flush()
-    skills: dict[str, int] = {}
-    for skill_name, text, choices, right in DEMO_ITEMS:
-        if skill_name not in skills:
-            skill = Skill(bank_id=bank.id, name=skill_name)
-            s.add(skill)
-            s.flush()
-            skills[skill_name] = skill.id
-        s.add(
-            Item(
-                bank_id=bank.id,
-                external_id=f"demo-{len(skills)}-{right}-{text}",
-                kind="multichoice",
-                text=text,
-                choices=choices,
-                answer={"choice": right},
-                skill_ids=[skills[skill_name]],
-            )
-        )
-    s.flush()
-    return bank
-
-
+    """The course's copy of the generated demo bank, created on first use."""
+    return ensure_demo_bank(s, platform_id, context_id)
 
 
 @dataclass(frozen=True)

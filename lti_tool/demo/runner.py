@@ -212,9 +212,12 @@ def _banner(options: DemoOptions) -> None:
     click.echo(
         "\nMetis demo is running (self-signed certificate: accept it once for each port).\n"
         f"  Demo course page:      {lms}/\n"
+        f"  Its gradebook:         {lms}/gradebook\n"
         f"  Open as the teacher:   {lms}/as/teacher\n"
         f"  Open as a student:     {lms}/as/student\n"
         f"  Metis:                 {metis}/healthz\n"
+        "What to click, step by step (bank import, deep linking, practice, gradebook,\n"
+        "dashboards, admin approval): docs/walkthrough.md\n"
         "Press Ctrl-C to stop.\n"
     )
 

@@ -83,7 +83,7 @@ def launch(platform_url: str, metis_url: str, uid: str, link: str, verify: str) 
     if config is None:
         raise RuntimeError("the student page has no practice config")
     csrf = json.loads(config.group(1))["csrf"]
-    items = [int(x) for x in re.findall(r'class="item" data-item-id="(\d+)"', page.text)]
+    items = [int(x) for x in re.findall(r'<li class="item"[^>]*data-item-id="(\d+)"', page.text)]
     event = re.search(r'id="practice-set" data-event-id="([^"]*)"', page.text)
     return Student(uid, s, page_url, csrf, items, event.group(1) if event else "")
 

@@ -135,15 +135,23 @@ def _display(q: Question) -> dict[str, Any]:
     }
 
 
-@bp.get("/teacher/<launch_id>/banks/<int:bank_id>")
-@require_launch(Role.instructor)
-def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
+def _bank(bank_id: int) -> tuple[str, list[Question]] | None:
+    """The launch's course's bank (name, questions), or None when it is not this course's."""
     platform_id, context_id = _course()
     with database().session() as s:
         bank = course_bank(s, bank_id, platform_id, context_id)
         if bank is None:
-            return _refused(404, "there is no such item bank in this course")
-        name, questions = bank.name, load_questions(s, bank)
+            return None
+        return bank.name, load_questions(s, bank)
+
+
+@bp.get("/teacher/<launch_id>/banks/<int:bank_id>")
+@require_launch(Role.instructor)
+def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
+    found = _bank(bank_id)
+    if found is None:
+        return _refused(404, "there is no such item bank in this course")
+    name, questions = found
     return render_template("teacher/banks_show.html", launch_id=launch_id, bank_id=bank_id,
                            name=name, items=[_display(q) for q in questions])
 
@@ -151,12 +159,10 @@ def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/banks/<int:bank_id>/export.xml")
 @require_launch(Role.instructor)
 def export(launch_id: str, bank_id: int) -> ResponseReturnValue:
-    platform_id, context_id = _course()
-    with database().session() as s:
-        bank = course_bank(s, bank_id, platform_id, context_id)
-        if bank is None:
-            return _refused(404, "there is no such item bank in this course")
-        name, questions = bank.name, load_questions(s, bank)
+    found = _bank(bank_id)
+    if found is None:
+        return _refused(404, "there is no such item bank in this course")
+    name, questions = found
     filename = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or f"bank-{bank_id}"
     return Response(moodle_xml.export(questions), mimetype="application/xml", headers={
         "Content-Disposition": f'attachment; filename="{filename}.xml"'})

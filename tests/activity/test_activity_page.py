@@ -4,74 +4,18 @@ on the demo platform; learners are refused, links without an activity are not fo
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-import jwt
 import pytest
 import requests
 from sqlalchemy import select, update
-from werkzeug.wrappers import Request, Response
 
 from lti_tool.db.models import Activity, ResourceLink
-from lti_tool.demo_platform import PlatformStore
-from lti_tool.lms.ags import LINEITEM_TYPE
-from lti_tool.lti import claims as C
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import Form, first_form, login_and_launch, submit
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-LINEITEM_PATH = re.compile(r"/ags/(?P<ctx>[^/]+)/lineitems/(?P<item>[^/]+)/lineitem")
-
-
-@dataclass
-class LineItemPut:
-    """PUT on one line item, in front of the demo platform, which serves only GET there so far.
-    It applies the platform's own checks (a valid token with the lineitem scope, the line item
-    media type) and changes the platform's line item; every other request goes to the platform.
-    Installed only while the demo platform itself does not answer PUT."""
-
-    inner: WsgiApp
-    store: PlatformStore
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        found = LINEITEM_PATH.fullmatch(request.path)
-        if request.method != "PUT" or found is None:
-            return self.inner(environ, start_response)
-        return self.put(request, found["ctx"], found["item"])(environ, start_response)
-
-    def put(self, request: Request, ctx: str, item_id: str) -> Response:
-        item = self.store.lineitems.get(item_id)
-        if item is None or ctx != self.store.context_id:
-            return Response('{"error": "unknown line item"}', 404)
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        with self.store.lock:
-            known = token in self.store.valid_tokens
-        scopes = jwt.decode(token, options={"verify_signature": False}).get("scopes", "") \
-            if known else ""
-        if C.SCOPE_LINEITEM not in str(scopes).split():
-            return Response('{"error": "invalid token"}', 401)
-        if request.mimetype != LINEITEM_TYPE:
-            return Response('{"error": "wrong content type"}', 415)
-        body = request.get_json(force=True, silent=True)
-        if not isinstance(body, dict) or "label" not in body or "scoreMaximum" not in body:
-            return Response('{"error": "label and scoreMaximum are required"}', 400)
-        with self.store.lock:
-            item.label = str(body["label"])
-            item.score_maximum = float(body["scoreMaximum"])
-            self.bodies.append(body)
-        return Response(json.dumps(body), 200, content_type=LINEITEM_TYPE)
-
-
-def platform_answers_put(world: LtiWorld, lineitem_url: str) -> bool:
-    allowed = world.browser().options(lineitem_url).headers.get("Allow", "")
-    return "PUT" in allowed
 
 
 @dataclass
@@ -80,7 +24,6 @@ class Linked:
     page: str  # the settings page of the Instructor's launch
     activity_id: int
     lineitem_id: str
-    puts: LineItemPut | None
 
 
 def _launch(world: LtiWorld, browser: requests.Session, user: str, link: str) -> str:
@@ -109,13 +52,8 @@ def linked(lti_world: LtiWorld) -> Linked:
     with world.db.session() as s:
         row = s.scalars(select(ResourceLink).where(ResourceLink.resource_link_id == link.id)).one()
         assert row.activity_id is not None and row.lineitem_url
-        activity_id, lineitem_url = row.activity_id, row.lineitem_url
-    puts = None
-    if not platform_answers_put(world, lineitem_url):
-        late = world.platform.server.app  # the demo platform's WSGI slot (tests.lti.conftest)
-        puts = LineItemPut(late.app, world.store)  # type: ignore[attr-defined]
-        late.app = puts  # type: ignore[attr-defined]
-    return Linked(browser, page, activity_id, link.lineitem_id, puts)
+        activity_id = row.activity_id
+    return Linked(browser, page, activity_id, link.lineitem_id)
 
 
 CSRF = re.compile(r'(?:name="csrf_token" value=|"csrf": )"([^"]+)"')
@@ -175,12 +113,12 @@ def test_saving_changes_the_activity_and_the_gradebook_column(
     assert row.title == "Week 1: fractions" and row.points == 30
     assert row.settings["grading"] == "best_set" and row.settings["set_size"] == 6
     assert row.settings["band"] == [0.65, 0.85] and row.settings["due"] == "2027-03-01"
+    # The demo platform's own line item, changed by Metis's PUT: the due date becomes the
+    # end of that day in UTC, and the link the column belongs to is kept.
     column = lti_world.store.lineitems[linked.lineitem_id]
     assert (column.label, column.score_maximum) == ("Week 1: fractions", 30.0)
-    if linked.puts is not None:
-        (body,) = linked.puts.bodies
-        assert body["endDateTime"] == "2027-03-01T23:59:59Z"
-        assert body["resourceLinkId"] == next(iter(lti_world.store.links))  # kept from the GET
+    assert column.end_date_time == "2027-03-01T23:59:59Z"
+    assert column.resource_link_id == next(iter(lti_world.store.links))
     # The form shows what was saved.
     assert 'value="Week 1: fractions"' in page.text and 'value="65"' in page.text
 
@@ -209,7 +147,8 @@ def test_a_failing_lms_keeps_the_settings_and_says_so(
     assert "The gradebook column in your course could not be updated (the LMS answered 404)" \
         in page.text
     assert activity(lti_world, linked.activity_id).points == 50
-    assert lti_world.store.lineitems[linked.lineitem_id].score_maximum == 10.0
+    column = lti_world.store.lineitems[linked.lineitem_id]
+    assert (column.label, column.score_maximum) == ("Week 1", 10.0)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

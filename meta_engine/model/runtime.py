@@ -180,8 +180,14 @@ def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[Studen
     """One batched (vmapped) adaptation for many students; on CUDA when the model is."""
     if not histories:
         return []
+    return adapt_windows(model, [_window(model, h) for h in histories],
+                         [len(h) for h in histories])
+
+
+def adapt_windows(model: Model, windows: list[_Window], n_answers: list[int]
+                  ) -> list[StudentState]:
+    """The device part of `adapt_batch`, from histories already featurised on the CPU."""
     net, cfg = model.net, model.net.cfg
-    windows = [_window(model, h) for h in histories]
     sup = _supports(model, windows)
     with torch.no_grad():
         fast0 = {k: v.detach() for k, v in net.init_fast().items()}
@@ -193,8 +199,8 @@ def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[Studen
     fast = {k: v.cpu() for k, v in fast.items()}
     var = {k: v.cpu() for k, v in var.items()}
     return [_state(model, {k: v[i] for k, v in fast.items()}, {k: v[i] for k, v in var.items()},
-                   windows[i].state, len(histories[i]), windows[i].recent)
-            for i in range(len(histories))]
+                   windows[i].state, n_answers[i], windows[i].recent)
+            for i in range(len(windows))]
 
 
 def _bank_arrays(items: list[Item], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,7 +3,9 @@ number of queries whatever the class size, and the per-student mastery derived f
 
 Mastery of a skill is the model's estimate from the student's latest practice set that covers
 the skill (`PracticeSet.feedback["skills"]`); before any set covers it, the proportion of the
-student's answers on the skill that were right; without answers, nothing.
+student's answers on the skill that were right; without answers, nothing. The teacher pages read
+it per activity (only that activity's sets and answers, against its own mastery target), since
+two activities may practise skills of the same name from different banks.
 """
 
 from __future__ import annotations
@@ -94,13 +96,28 @@ class StudentData:
 class CourseData:
     activities: dict[int, ActivityInfo]
     skill_names: dict[int, str]
-    skills: list[int]  # heatmap columns, by name
+    skills: list[int]  # every skill with a name, by name
     users: dict[int, User]
     launched: set[int]  # users who opened something in this course
     students: dict[int, StudentData]
+    skill_banks: dict[int, int] = field(default_factory=dict)  # skill -> its bank, if it exists
 
     def student(self, user_id: int) -> StudentData:
         return self.students.get(user_id) or StudentData()
+
+    def by_name(self, skills: Iterable[int]) -> list[int]:
+        return sorted(set(skills), key=lambda s: (self.skill_names.get(s, "").lower(), s))
+
+    def activity_skills(self, activity_id: int, evidence: Iterable[int] = ()) -> list[int]:
+        """The columns of one activity's heatmap: the skills of its bank (those the teacher
+        chose, when they chose some) and `evidence`, the skills with answers or estimates in
+        this activity, so that nothing is hidden (an item also tagged with a skill the teacher
+        left out, a skill deleted since)."""
+        info = self.activities[activity_id]
+        chosen = {s for s, bank in self.skill_banks.items()
+                  if info.bank_id is not None and bank == info.bank_id
+                  and (not info.skill_ids or s in info.skill_ids)}
+        return self.by_name(chosen | set(evidence))
 
     def threshold(self, activity_id: int | None) -> float:
         info = self.activities.get(activity_id) if activity_id is not None else None
@@ -204,33 +221,36 @@ def load_passbacks(session: Session, activities: dict[int, ActivityInfo],
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for pb in session.scalars(query):
         out[pb.user_id].append({
-            "id": pb.id, "activity": activities[pb.activity_id].title,
+            "id": pb.id, "activity_id": pb.activity_id,
+            "activity": activities[pb.activity_id].title,
             "score": pb.score_given, "maximum": pb.score_maximum, "status": str(pb.status),
             "error": pb.last_error or "", "attempts": pb.attempts,
         })
     return out
 
 
-def load_skill_names(session: Session, activities: dict[int, ActivityInfo],
-                     seen: set[int]) -> dict[int, str]:
-    """Names of the skills with evidence and of the skills the activities practise."""
+def load_skills(session: Session, activities: dict[int, ActivityInfo],
+                seen: set[int]) -> dict[int, tuple[str, int]]:
+    """skill -> (name, bank) for the skills with evidence and the skills the activities
+    practise (all of a bank's unless the teacher picked some)."""
     banks = {a.bank_id for a in activities.values() if a.bank_id is not None}
     if not banks and not seen:
         return {}
     rows = session.execute(select(Skill.id, Skill.name, Skill.bank_id).where(
         or_(Skill.bank_id.in_(banks), Skill.id.in_(seen))))
-    chosen: dict[int | None, set[int]] = defaultdict(set)
-    for a in activities.values():
-        chosen[a.bank_id].update(a.skill_ids)
-    names: dict[int, str] = {}
+    out: dict[int, tuple[str, int]] = {}
     for sid, name, bank_id in rows:
-        # A bank skill is a column when some activity practises it (all skills unless the
-        # teacher picked some); any skill with evidence is always a column.
         practised = any(a.bank_id == bank_id and (not a.skill_ids or sid in a.skill_ids)
                         for a in activities.values())
         if practised or sid in seen:
-            names[sid] = name
-    return names
+            out[sid] = (name, bank_id)
+    return out
+
+
+def load_skill_names(session: Session, activities: dict[int, ActivityInfo],
+                     seen: set[int]) -> dict[int, str]:
+    """Names of the skills with evidence and of the skills the activities practise."""
+    return {sid: name for sid, (name, _) in load_skills(session, activities, seen).items()}
 
 
 def load_course(session: Session, platform_id: int, context_id: int) -> CourseData:
@@ -254,15 +274,34 @@ def load_course(session: Session, platform_id: int, context_id: int) -> CourseDa
         select(User).where(User.platform_id == platform_id, User.id.in_(ids)))} if ids else {}
     seen = {s for a in answers for s in a.skill_ids} | {
         s for st in students.values() for s in st.history}
-    names = load_skill_names(session, activities, seen)
+    known = load_skills(session, activities, seen)
+    names = {sid: name for sid, (name, _) in known.items()}
     for s in seen - set(names):
         names[s] = f"skill {s}"  # deleted since: keep the evidence visible
     skills = sorted(names, key=lambda s: (names[s].lower(), s))
-    return CourseData(activities, names, skills, users, launched, dict(students))
+    return CourseData(activities, names, skills, users, launched, dict(students),
+                      {sid: bank for sid, (_, bank) in known.items()})
+
+
+def by_activity(student: StudentData) -> dict[int, StudentData]:
+    """A student's evidence split by activity, in one pass (answers and sets keep their order;
+    set numbers keep counting the student's sets in the whole course)."""
+    out: dict[int, StudentData] = defaultdict(StudentData)
+    for a in student.answers:
+        out[a.activity_id].answers.append(a)
+    for skill, points in student.history.items():
+        for p in points:
+            out[p.activity_id].history.setdefault(skill, []).append(p)
+    for pb in student.passbacks:
+        out[int(pb["activity_id"])].passbacks.append(pb)
+    for part in out.values():
+        part.sets = len({p.set_number for points in part.history.values() for p in points})
+    return dict(out)
 
 
 def current_mastery(data: CourseData, student: StudentData) -> dict[int, Cell]:
-    """skill -> the student's current mastery (see the module docstring)."""
+    """skill -> the student's current mastery (see the module docstring). Pass one part of
+    `by_activity` for that activity's numbers."""
     tally: dict[int, list[int]] = {}
     last_activity: dict[int, int] = {}
     for a in student.answers:

@@ -40,29 +40,39 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
     return out.getvalue()
 
 
-OVERVIEW_HEADER = ("student", "lms_user_id", "row", "name", "mastery", "mastery_from",
-                   "attempts", "correct", "score", "score_maximum", "gradebook_status",
-                   "at_risk")
+OVERVIEW_HEADER = ("student", "lms_user_id", "activity", "row", "name", "mastery",
+                   "mastery_from", "attempts", "correct", "score", "score_maximum",
+                   "gradebook_status", "at_risk")
 
 
 def overview_csv(view: Overview) -> str:
-    """One "skill" row per student and heatmap skill (mastery empty without evidence), then one
-    "score" row per score the student has in the gradebook."""
+    """As the page shows it: one "skill" row per student, activity and skill of that activity's
+    heatmap (mastery empty without evidence), then one "score" row per score the student has
+    in the gradebook ("name" is the gradebook column, i.e. the activity's title)."""
     rows: list[list[Cell]] = []
     for r in view.rows:
         risk = "; ".join(r.risks)
-        for sid, name in view.skills:
-            cell = r.cells.get(sid)
-            rows.append([r.name, r.lms_id, "skill", name,
-                         cell.mastery if cell else None,
-                         ("model" if cell.from_model else "proportion correct") if cell else "",
-                         cell.attempts if cell else 0, cell.correct if cell else 0,
-                         None, None, "", risk])
+        skill_rows = 0
+        for heatmap in view.heatmaps:
+            cells = r.activity_cells.get(heatmap.activity_id)
+            if cells is None:  # not in this activity's heatmap
+                continue
+            for sid, name in heatmap.skills:
+                cell = cells.get(sid)
+                rows.append([r.name, r.lms_id, heatmap.title, "skill", name,
+                             cell.mastery if cell else None,
+                             ("model" if cell.from_model else "proportion correct") if cell
+                             else "",
+                             cell.attempts if cell else 0, cell.correct if cell else 0,
+                             None, None, "", risk])
+                skill_rows += 1
         for pb in r.passbacks:
-            rows.append([r.name, r.lms_id, "score", pb["activity"], None, "", None, None,
-                         float(pb["score"]), float(pb["maximum"]), pb["status"], risk])
-        if not view.skills and not r.passbacks:
-            rows.append([r.name, r.lms_id, "student", "", None, "", 0, 0, None, None, "", risk])
+            rows.append([r.name, r.lms_id, pb["activity"], "score", pb["activity"], None, "",
+                         None, None, float(pb["score"]), float(pb["maximum"]), pb["status"],
+                         risk])
+        if not skill_rows and not r.passbacks:
+            rows.append([r.name, r.lms_id, "", "student", "", None, "", 0, 0, None, None, "",
+                         risk])
     return to_csv(OVERVIEW_HEADER, rows)
 
 

@@ -32,6 +32,15 @@ def risk_reasons(*, on_roster: bool, launched: bool, last_answer: datetime | Non
                  skill_names: Mapping[int, str], now: datetime,
                  rules: RiskRules = DEFAULT_RULES) -> list[str]:
     """The reasons a student is at risk; empty when none applies."""
+    return (presence_reasons(on_roster=on_roster, launched=launched, last_answer=last_answer,
+                             now=now, rules=rules)
+            + mastery_reasons(cells=cells, history=history, skill_names=skill_names,
+                              rules=rules))
+
+
+def presence_reasons(*, on_roster: bool, launched: bool, last_answer: datetime | None,
+                     now: datetime, rules: RiskRules = DEFAULT_RULES) -> list[str]:
+    """Not started, or not answering lately (over the whole course)."""
     reasons: list[str] = []
     if last_answer is None:
         if on_roster and not launched:
@@ -42,6 +51,15 @@ def risk_reasons(*, on_roster: bool, launched: bool, last_answer: datetime | Non
         idle = (now - last_answer).days
         if idle >= rules.inactive_days:
             reasons.append(f"no answer for {idle} days")
+    return reasons
+
+
+def mastery_reasons(*, cells: Mapping[int, Cell], history: Mapping[int, list[MasteryPoint]],
+                    skill_names: Mapping[int, str], rules: RiskRules = DEFAULT_RULES
+                    ) -> list[str]:
+    """Below the target on most skills, or a falling estimate: give the cells and history of
+    one activity, so that each skill is judged against that activity's target."""
+    reasons: list[str] = []
     low = sorted((s for s, c in cells.items() if c.below),
                  key=lambda s: (cells[s].mastery, s))
     if cells and len(low) * 2 > len(cells):

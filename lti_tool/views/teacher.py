@@ -19,8 +19,9 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from lti_tool.db.models import Activity, ScorePassback
+from lti_tool.db.models import Activity, ResourceLink, ScorePassback
 from lti_tool.extensions import celery_client, database, redis_client, settings
 from lti_tool.lti.access import require_launch
 from lti_tool.lti.roles import Role
@@ -43,19 +44,41 @@ def _course() -> tuple[int, int]:
     return launch.platform_id, launch.context_id
 
 
+def _linked_activity(s: Session) -> int | None:
+    """The activity behind the link the teacher launched from (its heatmap comes first)."""
+    link_id = g.launch.resource_link_id
+    link = s.get(ResourceLink, link_id) if link_id is not None else None
+    return link.activity_id if link is not None else None
+
+
+def _activity_param(raw: str) -> int:
+    """An activity id from the query string; anything else is -1, which no activity has."""
+    try:
+        return int(raw) if raw.isascii() else -1
+    except ValueError:
+        return -1
+
+
 def _overview() -> tuple[Overview, Roster]:
     platform_id, context_id = _course()
     roster = cached_roster(database(), redis_client(), settings(), platform_id, context_id)
     with database().session() as s:
-        return overview(s, platform_id, context_id, roster.members), roster
+        return overview(s, platform_id, context_id, roster.members,
+                        first_activity=_linked_activity(s)), roster
 
 
 @bp.get("/teacher/<launch_id>")
 @require_launch(Role.instructor)
 def page(launch_id: str) -> ResponseReturnValue:
     view, roster = _overview()
+    # One activity's heatmap at a time (?activity=ID, else the launch's): a course with many
+    # activities stays one readable page.
+    raw = request.args.get("activity")
+    shown = view.heatmap(_activity_param(raw)) if raw is not None else view.heatmap()
+    if raw is not None and shown is None:
+        abort(404, "no such activity in this course")
     return render_template("teacher/overview.html", launch_id=launch_id, view=view,
-                           rows=view.rows, roster=roster, heat_class=heat_class,
+                           rows=view.rows, roster=roster, shown=shown, heat_class=heat_class,
                            section="overview")
 
 

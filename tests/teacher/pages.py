@@ -8,24 +8,31 @@ from html.parser import HTMLParser
 
 
 class _Tables(HTMLParser):
-    """Collects every <table>'s rows as lists of (cell text, cell class), keyed by its class."""
+    """Collects every <table>'s rows as lists of (cell text, cell class), keyed by its class,
+    and each table's caption as shown (screen-reader-only text left out)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tables: list[tuple[str, list[list[tuple[str, str]]]]] = []
+        self.captions: list[str] = []
         self._depth = 0
         self._cell: list[str] | None = None
         self._cell_class = ""
+        self._caption: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "table":
             self.tables.append((a.get("class", ""), []))
+            self.captions.append("")
+        elif tag == "caption" and self.tables:
+            self._caption = []
         elif tag == "tr" and self.tables:
             self.tables[-1][1].append([])
         elif tag in ("td", "th") and self.tables:
             self._cell, self._cell_class = [], a.get("class", "")
-        elif tag == "span" and "visually-hidden" in a.get("class", "") and self._cell is not None:
+        elif tag == "span" and "visually-hidden" in a.get("class", "") and (
+                self._cell is not None or self._caption is not None):
             self._depth += 1  # screen-reader-only text is not what the cell shows
 
     def handle_endtag(self, tag: str) -> None:
@@ -33,12 +40,19 @@ class _Tables(HTMLParser):
             text = " ".join("".join(self._cell).split())
             self.tables[-1][1][-1].append((text, self._cell_class))
             self._cell = None
+        elif tag == "caption" and self._caption is not None:
+            self.captions[-1] = " ".join("".join(self._caption).split())
+            self._caption = None
         elif tag == "span" and self._depth:
             self._depth -= 1
 
     def handle_data(self, data: str) -> None:
-        if self._cell is not None and not self._depth:
+        if self._depth:
+            return
+        if self._cell is not None:
             self._cell.append(data)
+        elif self._caption is not None:
+            self._caption.append(data)
 
 
 def table(html: str, css_class: str) -> list[list[tuple[str, str]]]:
@@ -49,6 +63,15 @@ def table(html: str, css_class: str) -> list[list[tuple[str, str]]]:
         if css_class in cls.split():
             return rows
     raise AssertionError(f"no table with class {css_class!r}")
+
+
+def tables(html: str, css_class: str) -> list[tuple[str, list[list[tuple[str, str]]]]]:
+    """(caption, rows) of every table with this class, in page order."""
+    parser = _Tables()
+    parser.feed(html)
+    return [(caption, rows) for caption, (cls, rows) in zip(parser.captions, parser.tables,
+                                                            strict=True)
+            if css_class in cls.split()]
 
 
 def table_by_caption(html: str, caption_start: str) -> list[list[tuple[str, str]]]:

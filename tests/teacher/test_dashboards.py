@@ -129,6 +129,8 @@ def test_heatmap_and_at_risk_show_the_right_numbers_and_reasons(seeded_class: Cl
     html = page.text
     rows = table(html, "heatmap")
     assert [cell for cell, _ in rows[0]] == ["Student", "skill 0", "skill 1", "skill 2"]
+    assert 'class="activity-switch"' not in html  # one activity: nothing to choose
+    assert "mastery target 80%" in html
     ada = row_of(rows, "Ada Learner")
     # Latest set's estimates for skills 0 and 1; share right (1 of 2) for skill 2.
     assert [cell for cell, _ in ada[1:]] == ["60", "65", "50*"]
@@ -244,6 +246,7 @@ def test_overview_csv(seeded_class: Class) -> None:
     assert r.headers["Content-Disposition"].startswith("attachment; filename=")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     ada = {(x["row"], x["name"]): x for x in rows if x["student"] == "Ada Learner"}
+    assert {x["activity"] for x in rows} == {"'=HYPERLINK(\"http://x\")"}
     assert ada[("skill", "skill 0")]["mastery"] == "0.6"
     assert ada[("skill", "skill 0")]["mastery_from"] == "model"
     assert ada[("skill", "skill 0")]["attempts"] == "3"

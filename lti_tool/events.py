@@ -64,6 +64,20 @@ def load_item(session: Session, learner: Learner, item_id: int) -> Item:
     return item
 
 
+HINTS_FIELD = "hints_seen"  # the answer form's hidden field: hints opened before answering
+
+
+def hints_seen(form: Mapping[str, str], item: Item) -> int:
+    """How many hints the page says the student opened before answering: 0 when the field is
+    missing or malformed, never more than the item has. The browser reports it, so it is kept
+    for teachers only and never touches grading."""
+    try:
+        count = int(str(form.get(HINTS_FIELD) or "0").strip())
+    except ValueError:
+        return 0
+    return max(0, min(count, len(item.hints or [])))
+
+
 def store_answer(
     db: Database,
     learner: Learner,
@@ -78,12 +92,17 @@ def store_answer(
     with db.session() as s:
         item = load_item(s, learner, item_id)
         result = grade(item, form)
+        # Graded first, then the hint count joins what is stored (only when hints were used).
+        response = dict(result.response)
+        hints = hints_seen(form, item)
+        if hints:
+            response["hints"] = hints
         answer = Answer(
             event_id=event_id,
             user_id=learner.user_id,
             activity_id=learner.activity_id,
             item_id=item.id,
-            response=result.response,
+            response=response,
             correct=result.correct,
             answered_at=now,
         )
@@ -106,7 +125,7 @@ def store_answer(
                     "user_id": learner.user_id,
                     "resource_link_id": learner.resource_link_id,
                     "item_id": item.id,
-                    "response": result.response,
+                    "response": response,
                     "correct": result.correct,
                     "answered_at": now.isoformat(),
                 },
@@ -160,6 +179,7 @@ __all__ = [
     "StoredAnswer",
     "UnknownItem",
     "enqueue",
+    "hints_seen",
     "mark_enqueued",
     "store_answer",
     "submit",

@@ -11,6 +11,7 @@
   var slot = document.getElementById("answer-slot");
   var SVG = "http://www.w3.org/2000/svg";
   var pollTimer = null;
+  var awaitingSet = false;  // an answer was taken; its next set has not arrived yet
 
   // Same rule as lti_tool.messages.fill: {name} is replaced, unknown names stay as written.
   function msg(key, params) {
@@ -60,6 +61,35 @@
     return label;
   }
 
+  // The page's one polite live region (#result, visually hidden): the verdict for screen
+  // readers, since sighted users read it on the feedback card. Later news is added as its own
+  // node so only the addition is read out.
+  function announce(text, keep) {
+    if (!keep) { result.replaceChildren(); }
+    result.appendChild(el("span", {}, (keep ? " " : "") + text));
+  }
+
+  // Errors stay visible next to the question they are about (and are read out once).
+  function showError(li, text) {
+    var box = li && li.querySelector(".item-error");
+    if (box) {
+      box.textContent = text;
+      box.hidden = false;
+      var fieldset = li.querySelector("fieldset");
+      fieldset.setAttribute("aria-describedby", "q-" + li.dataset.itemId + " " + box.id);
+    }
+    announce(text);
+  }
+
+  function clearError(li) {
+    var box = li && li.querySelector(".item-error");
+    if (box && !box.hidden) {
+      box.hidden = true;
+      box.textContent = "";
+      li.querySelector("fieldset").setAttribute("aria-describedby", "q-" + li.dataset.itemId);
+    }
+  }
+
   function hintForm(item) {
     var id = String(item.item_id);
     var form = el("form", {
@@ -80,6 +110,7 @@
     var form = el("form", { "class": "answer-form", method: "post", action: config.answer });
     form.appendChild(el("input", { type: "hidden", name: "csrf_token", value: config.csrf }));
     form.appendChild(el("input", { type: "hidden", name: "item_id", value: id }));
+    form.appendChild(el("input", { type: "hidden", name: "hints_seen", value: "0" }));
     var fieldset = el("fieldset", { "aria-describedby": "q-" + id });
     fieldset.appendChild(el("legend", {}, msg("student.set.question", { n: n + 1 })));
     fieldset.appendChild(itemHtml("div", { "class": "question", id: "q-" + id }, item.text));
@@ -102,6 +133,9 @@
     }
     form.appendChild(fieldset);
     form.appendChild(el("button", { type: "submit" }, msg("student.set.submit")));
+    var error = el("p", { "class": "item-error", id: "error-" + id });
+    error.hidden = true;
+    form.appendChild(error);
     li.appendChild(form);
     if (item.hints) {
       li.appendChild(el("div", { "class": "hints", id: "hints-" + id, "aria-live": "polite" }));
@@ -194,6 +228,10 @@
     renderFeedback(state.feedback, threshold);
     renderProgress(state);
     statusBox.hidden = !state.pending;
+    if (awaitingSet) {
+      awaitingSet = false;
+      announce(msg("student.set.ready"), true);
+    }
     document.dispatchEvent(new CustomEvent("metis:practice-set", { detail: state }));
   }
 
@@ -258,8 +296,10 @@
   }
 
   function submitAnswer(form) {
+    var li = form.closest("li.item");
     var button = form.querySelector("button");
     button.disabled = true;
+    clearError(li);
     fetch(config.answer, {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": config.csrf }
@@ -268,20 +308,21 @@
     }).then(function (reply) {
       button.disabled = false;
       if (!reply.ok) {
-        result.className = "bad";
-        result.textContent = reply.body.error || msg("student.error.not_taken");
+        showError(li, reply.body.error || msg("student.error.not_taken"));
         return;
       }
-      result.className = reply.body.correct ? "good" : "bad";
-      result.textContent = reply.body.message;
       markAnswered(form);
+      // The verdict is shown once, as the heading of the feedback card (which takes focus),
+      // and read out once through the live region; below the card, a quiet line says the next
+      // questions are on their way.
+      announce(reply.body.message);
       showReveal(reply.body);
       statusBox.hidden = false;
+      awaitingSet = true;
       if (!reply.body.queued) { startPolling(); }
     }).catch(function () {
       button.disabled = false;
-      result.className = "bad";
-      result.textContent = msg("student.error.offline");
+      showError(li, msg("student.error.offline"));
     });
   }
 
@@ -289,19 +330,25 @@
     var count = form.querySelector("input[name=hints]");
     var n = Number(count.value) - 1;
     var button = form.querySelector("button");
-    var box = document.getElementById("hints-" + form.querySelector("input[name=hints_for]").value);
+    var id = form.querySelector("input[name=hints_for]").value;
+    var box = document.getElementById("hints-" + id);
+    var li = document.getElementById("item-" + id);
+    var seen = li && li.querySelector(".answer-form input[name=hints_seen]");
     button.disabled = true;
+    clearError(li);
     fetch(form.dataset.url + "?n=" + n, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (reply) {
         button.disabled = false;
-        if (!reply.ok) { result.className = "bad"; result.textContent = reply.body.error; return; }
+        if (!reply.ok) { showError(li, reply.body.error || msg("student.hint.failed")); return; }
         var hint = el("div", { "class": "hint", tabindex: "-1" });
         hint.appendChild(el("strong", {}, msg("student.hint.label", { n: n + 1, total: reply.body.total })));
         hint.appendChild(document.createTextNode(" "));
         hint.appendChild(itemHtml("div", { "class": "hint-text" }, reply.body.hint));
         box.appendChild(hint);
         count.value = String(n + 2);
+        // Sent with the answer, for teachers only; the server caps it and never grades by it.
+        if (seen) { seen.value = String(Math.max(Number(seen.value) || 0, n + 1)); }
         if (!reply.body.more) {
           // The button goes; focus moves to the last hint rather than being lost.
           form.remove();
@@ -310,8 +357,7 @@
       })
       .catch(function () {
         button.disabled = false;
-        result.className = "bad";
-        result.textContent = msg("student.hint.failed");
+        showError(li, msg("student.hint.failed"));
       });
   }
 

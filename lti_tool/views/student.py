@@ -91,18 +91,30 @@ def page(launch_id: str) -> ResponseReturnValue:
     place = _place()
     shown = None
     answered = request.args.get("answered", "")
-    hints_for = request.args.get("hints_for", type=int)
     if answered:
         # The page after a form POST without JS: the reveal of that answer (this student's only).
         with database().session() as s:
             shown = practice.answered(s, place, g.launch.user_id, answered[:64])
+    return _render_page(place, launch_id, answered=shown)
+
+
+def _render_page(place: Place, launch_id: str, *, answered: dict[str, Any] | None = None,
+                 error: str = "", error_for: int | None = None, status: int = 200
+                 ) -> ResponseReturnValue:
+    """The practice page; `error` sits next to question `error_for` when that question is in
+    the set shown, else at the top (a refused answer without JS)."""
+    hints_for = request.args.get("hints_for", type=int)
     state = _state(place)
-    return render_template(
+    if error_for not in {item["item_id"] for item in state["items"]}:
+        error_for = None
+    html = render_template(
         "student/practice.html", launch_id=launch_id, place=place, state=state,
-        answered=shown,
+        answered=answered,
         hints_for=hints_for, shown_hints=_shown_hints(place, hints_for),
+        error=error, error_for=error_for,
         js_messages=catalogue().bundle("student."),
     )
+    return html, status
 
 
 def _shown_hints(place: Place, item_id: int | None) -> list[str]:
@@ -150,19 +162,24 @@ def answer(launch_id: str) -> ResponseReturnValue:
     place = _place()
     launch = g.launch
     wants_json = request.accept_mimetypes.best == "application/json"
+
+    def refuse(message: str, status: int = 400, item_id: int | None = None
+               ) -> ResponseReturnValue:
+        return _refused(place, launch_id, wants_json, _sentence(message), status, item_id)
+
     try:
         item_id = int(request.form.get("item_id", ""))
     except ValueError:
-        return _bad(t("student.error.which_question"), wants_json)
+        return refuse(t("student.error.which_question"))
     learner = events.Learner(launch.platform_id, launch.deployment_id, launch.context_id,
                              place.activity_id, launch.user_id, launch.resource_link_id)
     started = time.perf_counter()
     try:
         stored = events.submit(database(), learner, item_id, request.form, send_event)
     except events.UnknownItem:
-        return _bad(t("student.error.unknown_item"), wants_json, 404)
+        return refuse(t("student.error.unknown_item"), 404)
     except events.GradingError as exc:
-        return _bad(str(exc), wants_json)
+        return refuse(str(exc), 400, item_id)
     # Grade + store + enqueue, for `metis bench pipeline` and browser dev tools.
     timing = {"Server-Timing": f"submit;dur={(time.perf_counter() - started) * 1000:.2f}"}
     if not wants_json:
@@ -177,10 +194,23 @@ def answer(launch_id: str) -> ResponseReturnValue:
     return jsonify(body), 202, timing
 
 
-def _bad(message: str, wants_json: bool, status: int = 400) -> ResponseReturnValue:
+def _refused(place: Place, launch_id: str, wants_json: bool, message: str, status: int,
+             item_id: int | None) -> ResponseReturnValue:
+    """A refused answer: the script shows the message next to its question; without JS the
+    page comes back with the message there (the choices have to be made again)."""
     if wants_json:
         return jsonify(error=message), status
-    return render_template("lti/error.html", reason=message, detail="", status=status), status
+    return _render_page(place, launch_id, error=message, error_for=item_id, status=status)
+
+
+def _sentence(message: str) -> str:
+    """Grading messages are lower-case clauses ("please enter a number"); on their own next to
+    a question they read as a sentence."""
+    text = message.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
 
 @bp.get("/student/<launch_id>/events")

@@ -1,7 +1,9 @@
 """Headless Chromium on the demo LMS course page: the learner opens the activity in its iframe,
-asks for a hint with the keyboard, answers, sees immediate feedback (focus moves to it), and the
-next practice set arrives by SSE without a reload, computed by a real worker process running the
-real meta_engine. Screenshots (iframe size and phone width) go to $METIS_ARTIFACTS."""
+asks for a hint with the keyboard, sends an empty answer (the message shows next to the
+question), answers, sees immediate feedback once (focus moves to it, one live region reads the
+verdict), and the next practice set arrives by SSE without a reload, computed by a real worker
+process running the real meta_engine. Screenshots (960 px and phone width, before and after an
+answer) go to $METIS_ARTIFACTS."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Activity, Item, Launch, ResourceLink
+from lti_tool.db.models import Activity, Answer, Item, Launch, ResourceLink
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
@@ -25,6 +27,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("METIS_ARTIFACTS")
                  or Path(__file__).resolve().parents[2] / "test-artifacts")
+# How many elements a sighted user sees saying `text`: the innermost elements with that text,
+# rendered, and not inside a visually hidden live region.
+SHOWN_WITH_TEXT = """(body, text) => Array.from(body.querySelectorAll("*")).filter((e) =>
+    e.textContent.trim() === text
+    && !Array.from(e.children).some((c) => c.textContent.trim() === text)
+    && !e.closest(".visually-hidden") && e.getClientRects().length > 0).length"""
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -103,6 +111,16 @@ def test_answer_then_new_set_arrives_without_reload(
             assert first.locator(".hint").count() == 1  # one at a time
             assert "SOLUTION-TEXT" not in frame.locator("body").inner_text()
 
+            # An empty answer (the browser's own check switched off): the server's message
+            # appears next to this question, and is read out once.
+            first.locator("form.answer-form").evaluate("f => { f.noValidate = true; }")
+            first.get_by_role("button", name="Submit answer").click()
+            error = first.locator(".item-error")
+            error.filter(has_text="Please give an answer before submitting.").wait_for(
+                timeout=10_000)
+            assert "Please give an answer" in frame.locator("#result").inner_text()
+            assert frame.locator("#answer-feedback").count() == 0
+
             first.locator("input[type=radio]").first.check()
             first.get_by_role("button", name="Submit answer").click()
             result = frame.locator("#result")
@@ -112,6 +130,25 @@ def test_answer_then_new_set_arrives_without_reload(
             reveal.wait_for(timeout=10_000)
             assert "RIGHT-FB" in reveal.inner_text() and "SOLUTION-TEXT" in reveal.inner_text()
             assert reveal.evaluate("e => e === document.activeElement")  # focus moved to it
+            assert error.is_hidden()  # the earlier message went with the accepted answer
+            # The verdict is shown once: the card's heading. The live region saying it too is
+            # out of sight (1 px), and it is the page's only status region.
+            verdict = reveal.get_by_role("heading").first.inner_text().strip()
+            assert verdict in ("Correct!", "Not quite.")
+            assert verdict in result.inner_text()
+            box = result.bounding_box()
+            assert box is not None and box["width"] <= 1 and box["height"] <= 1
+            assert frame.locator("body").evaluate(SHOWN_WITH_TEXT, verdict) == 1
+            assert frame.locator("[role=status], [aria-live=polite]:not(.hints)").count() == 1
+            # The line about the next questions comes after the feedback, not above it.
+            assert reveal.evaluate(
+                "e => !!(e.compareDocumentPosition(document.getElementById('status'))"
+                " & Node.DOCUMENT_POSITION_FOLLOWING)")
+            # The hint opened before answering is stored with the answer, for teachers.
+            with lti_world.db.session() as s:
+                stored = s.scalars(select(Answer).where(Answer.item_id == int(before or 0))
+                                   ).one()
+                assert stored.response.get("hints") == 1
 
             ps = frame.locator("#practice-set")
             frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
@@ -127,19 +164,38 @@ def test_answer_then_new_set_arrives_without_reload(
             assert before is not None
             frame.locator("#feedback .mastery li").first.wait_for()
             assert "SOLUTION-TEXT" in reveal.inner_text()  # the new set did not take it away
-            # The page as the LMS iframe shows it, at an iframe-sized viewport and phone width.
+            # The page as the LMS iframe shows it, at 960 px and at phone width: as it opens,
+            # then just after answers (a refused one beside its question, the feedback card,
+            # the line about the next set). Live updates are held back in these views so the
+            # moment before the next set arrives stays on screen.
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             tool_url = next(f.url for f in page.frames if "/student/" in f.url)
-            for name, (width, height) in (("student_page.png", (900, 700)),
-                                          ("student_page_360.png", (360, 740))):
+            for suffix, (width, height) in (("", (960, 700)), ("_360", (360, 740))):
                 view = context.new_page()
                 view.set_viewport_size({"width": width, "height": height})
+                view.route(lambda url: "/events" in url or url.endswith("/state"),
+                           lambda route: route.abort())
                 view.goto(tool_url)
                 view.locator("#feedback .mastery li").first.wait_for()
-                view.screenshot(path=str(ARTIFACTS / name), full_page=True)
+                view.screenshot(path=str(ARTIFACTS / f"student_page{suffix}.png"),
+                                full_page=True)
                 # Nothing wider than the viewport (no sideways scrolling in a phone's iframe).
                 assert view.evaluate("() => document.documentElement.scrollWidth") <= width
+                items = view.locator("#practice-set li.item")
+                refused = items.nth(1)
+                refused.locator("form.answer-form").evaluate("f => { f.noValidate = true; }")
+                refused.get_by_role("button", name="Submit answer").click()
+                refused.locator(".item-error").wait_for(timeout=10_000)
+                items.first.locator("input[type=radio]").first.check()
+                items.first.get_by_role("button", name="Submit answer").click()
+                view.locator("#answer-feedback").wait_for(timeout=10_000)
+                assert view.locator("#status").is_visible()
+                assert refused.locator(".item-error").is_visible()
+                view.screenshot(path=str(ARTIFACTS / f"student_answered{suffix}.png"),
+                                full_page=True)
+                assert view.evaluate("() => document.documentElement.scrollWidth") <= width
+                view.close()
         finally:
             browser.close()
-    assert (ARTIFACTS / "student_page.png").stat().st_size > 10_000
-    assert (ARTIFACTS / "student_page_360.png").stat().st_size > 10_000
+    for name in ("student_page", "student_page_360", "student_answered", "student_answered_360"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000

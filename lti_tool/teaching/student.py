@@ -20,6 +20,7 @@ from lti_tool.teaching.course import (
     MasteryPoint,
     StudentData,
     answer_row,
+    by_activity,
     current_mastery,
     load_activities,
     load_passbacks,
@@ -46,6 +47,18 @@ class AnswerLine:
     response: str
 
 
+@dataclass(frozen=True)
+class MasteryLine:
+    """The student's mastery of one skill in one activity, and its estimates over time."""
+
+    activity_id: int
+    activity: str
+    skill_id: int
+    name: str
+    cell: Cell | None
+    history: list[MasteryPoint]
+
+
 @dataclass
 class StudentDetail:
     user_id: int
@@ -53,17 +66,18 @@ class StudentDetail:
     lms_id: str
     answers: list[AnswerLine]
     history: dict[int, list[MasteryPoint]]
-    cells: dict[int, Cell]
-    skill_names: dict[int, str]
+    lines: list[MasteryLine]  # by activity (in creation order), then by skill name
     passbacks: list[dict[str, Any]]
     sets: int
     thresholds: list[float] = field(default_factory=list)
 
     @property
-    def skills(self) -> list[tuple[int, str]]:
-        ids = set(self.cells) | set(self.history)
-        return sorted(((s, self.skill_names.get(s, f"skill {s}")) for s in ids),
-                      key=lambda p: (p[1].lower(), p[0]))
+    def several(self) -> bool:
+        """Evidence in more than one activity: each skill then names its activity."""
+        return len({line.activity_id for line in self.lines}) > 1
+
+    def label(self, line: MasteryLine) -> str:
+        return f"{line.name} ({line.activity})" if self.several else line.name
 
 
 def describe_response(item: Item, response: dict[str, Any]) -> str:
@@ -117,16 +131,30 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
     names = load_skill_names(session, activities, seen)
     for s in seen - set(names):
         names[s] = f"skill {s}"
+    student = StudentData(answers, history, n_sets, passbacks)
     data = CourseData(activities, names, sorted(names), {user.id: user},
-                      {user.id} if launched else set(),
-                      {user.id: StudentData(answers, history, n_sets, passbacks)})
+                      {user.id} if launched else set(), {user.id: student})
     lines = [AnswerLine(row.answered_at, _title(activities, a.activity_id), _question(item),
                         row.correct, describe_response(item, a.response))
              for (a, item), row in zip(pairs, answers, strict=True)]
     return StudentDetail(
         user.id, user.name or f"Student {user.sub}", user.sub, list(reversed(lines)),
-        history, current_mastery(data, data.student(user.id)), names, passbacks, n_sets,
+        history, mastery_lines(data, student), passbacks, n_sets,
         sorted({a.mastery_threshold for a in activities.values()}))
+
+
+def mastery_lines(data: CourseData, student: StudentData) -> list[MasteryLine]:
+    """One line per activity and skill the student has evidence on, each from that activity's
+    answers and sets only (as on the class overview)."""
+    out: list[MasteryLine] = []
+    for activity_id, part in sorted(by_activity(student).items()):
+        cells = current_mastery(data, part)
+        title = _title(data.activities, activity_id)
+        for sid in data.by_name(set(cells) | set(part.history)):
+            out.append(MasteryLine(activity_id, title, sid,
+                                   data.skill_names.get(sid, f"skill {sid}"), cells.get(sid),
+                                   part.history.get(sid, [])))
+    return out
 
 
 def _title(activities: dict[int, ActivityInfo], activity_id: int) -> str:

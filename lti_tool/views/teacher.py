@@ -84,9 +84,9 @@ def page(launch_id: str) -> ResponseReturnValue:
 
 def mastery_chart(detail: StudentDetail) -> Markup:
     """The student's mastery per skill after each practice set, as inline SVG."""
-    series = [Series(name, [(p.set_number, p.mastery) for p in detail.history[sid]],
-                     [p.at.strftime("%d %b %Y") for p in detail.history[sid]])
-              for sid, name in detail.skills if detail.history.get(sid)]
+    series = [Series(detail.label(line), [(p.set_number, p.mastery) for p in line.history],
+                     [p.at.strftime("%d %b %Y") for p in line.history])
+              for line in detail.lines if line.history]
     target = detail.thresholds[-1] if detail.thresholds else 0.8
     return line_plot(
         series, title=f"Mastery of {detail.name} over time",

@@ -17,9 +17,10 @@ import pytest
 
 from lti_tool.db.models import Activity, Item, ItemBank, ResourceLink, Skill
 from lti_tool.teaching.overview import overview
-from tests.teacher.pages import row_of, table_by_caption, tables
+from tests.teacher.pages import row_of, svg, table_by_caption, tables
 from tests.teacher.test_course_data import counted
 from tests.teacher.test_dashboards import (
+    SVG,
     Class,
     _answer,
     _first_name,
@@ -154,6 +155,22 @@ def test_the_launch_activity_comes_first(two_activities: TwoActivities) -> None:
         r = browser.get(page_url, params={"activity": wrong})
         assert r.status_code == 404, wrong
         assert "no such activity in this course" in r.text and "Traceback" not in r.text
+
+
+def test_student_page_keeps_the_activities_apart(two_activities: TwoActivities) -> None:
+    c = two_activities.c
+    browser, page_url = teacher(c)
+    html = browser.get(f"{page_url}/students/{c.ada}").text
+    mastery = table_by_caption(html, "Current mastery per skill")
+    assert texts(mastery[0]) == ["Skill", "Activity", "Mastery", "Range", "Answers", "Right",
+                                 "Estimates over time"]
+    assert [texts(r)[:3] for r in mastery[1:]] == [
+        ["skill 0", "Practice", "60%"], ["skill 1", "Practice", "65%"],
+        ["skill 2", "Practice", "50%*"],
+        ["rounding", "Decimals", "0%*"], ["skill 0", "Decimals", "100%*"]]
+    lines = svg(html).findall(f".//{SVG}g[@class='series']")
+    assert [g.find(f"{SVG}title").text for g in lines] == [  # type: ignore[union-attr]
+        "skill 0 (Practice)", "skill 1 (Practice)"]
 
 
 def test_csv_has_one_block_per_activity(two_activities: TwoActivities) -> None:

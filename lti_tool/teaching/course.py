@@ -96,7 +96,6 @@ class StudentData:
 class CourseData:
     activities: dict[int, ActivityInfo]
     skill_names: dict[int, str]
-    skills: list[int]  # every skill with a name, by name
     users: dict[int, User]
     launched: set[int]  # users who opened something in this course
     students: dict[int, StudentData]
@@ -278,8 +277,7 @@ def load_course(session: Session, platform_id: int, context_id: int) -> CourseDa
     names = {sid: name for sid, (name, _) in known.items()}
     for s in seen - set(names):
         names[s] = f"skill {s}"  # deleted since: keep the evidence visible
-    skills = sorted(names, key=lambda s: (names[s].lower(), s))
-    return CourseData(activities, names, skills, users, launched, dict(students),
+    return CourseData(activities, names, users, launched, dict(students),
                       {sid: bank for sid, (_, bank) in known.items()})
 
 

@@ -132,7 +132,7 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
     for s in seen - set(names):
         names[s] = f"skill {s}"
     student = StudentData(answers, history, n_sets, passbacks)
-    data = CourseData(activities, names, sorted(names), {user.id: user},
+    data = CourseData(activities, names, {user.id: user},
                       {user.id} if launched else set(), {user.id: student})
     lines = [AnswerLine(row.answered_at, _title(activities, a.activity_id), _question(item),
                         row.correct, describe_response(item, a.response))

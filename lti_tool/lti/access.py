@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import g, render_template, session
+from flask import abort, g, render_template, session
 from sqlalchemy import select
 
 from lti_tool.db.models import Launch
@@ -80,6 +80,14 @@ def load_launch(launch_id: str) -> LaunchContext | None:
 def _refuse(status: int, reason: str) -> tuple[str, int]:
     log.warning("access refused: %s", reason)
     return render_template("lti/error.html", reason=reason, detail="", status=status), status
+
+
+def launch_course() -> tuple[int, int]:
+    """The current launch's platform and course (Context) ids; 404 when it has no course."""
+    launch = g.launch
+    if launch.context_id is None:
+        abort(404, "this launch has no course")
+    return launch.platform_id, launch.context_id
 
 
 def require_launch(min_role: Role) -> Callable[[F], F]:

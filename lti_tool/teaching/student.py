@@ -82,9 +82,17 @@ class StudentDetail:
 
 def describe_response(item: Item, response: dict[str, Any]) -> str:
     """What the student answered, in words: the chosen options' text for choice questions,
-    the number or text typed otherwise."""
+    the number or text typed otherwise, and how many hints they opened first."""
     if not isinstance(response, dict):
         return ""
+    text = _answer_text(item, {k: v for k, v in response.items() if k != "hints"})
+    hints = response.get("hints")
+    if isinstance(hints, int) and hints > 0:
+        return f"{text} (after {hints} hint{'s' if hints > 1 else ''})"
+    return text
+
+
+def _answer_text(item: Item, response: dict[str, Any]) -> str:
     choices = item.choices if isinstance(item.choices, list) else []
 
     def option(raw: Any) -> str:

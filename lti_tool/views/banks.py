@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,7 +20,7 @@ from lti_tool.itembank import FORMATS, ImportFileError, moodle_xml, read_bank
 from lti_tool.itembank.model import MAX_FILE_BYTES, Question
 from lti_tool.itembank.sanitize import clean_html
 from lti_tool.itembank.store import course_bank, course_banks, load_questions, save_import
-from lti_tool.lti.access import require_launch
+from lti_tool.lti.access import launch_course, require_launch
 from lti_tool.lti.roles import Role
 from lti_tool.lti.security import csrf, platform_origins
 
@@ -65,17 +65,10 @@ def _refused(status: int, reason: str) -> ResponseReturnValue:
                            launch_id=launch_id), status
 
 
-def _course() -> tuple[int, int]:
-    launch = g.launch
-    if launch.context_id is None:
-        abort(404, "this launch has no course")
-    return launch.platform_id, launch.context_id
-
-
 @bp.get("/teacher/<launch_id>/banks")
 @require_launch(Role.instructor)
 def index(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     with database().session() as s:
         banks = course_banks(s, platform_id, context_id)
     return render_template("teacher/banks.html", launch_id=launch_id, banks=banks,
@@ -85,7 +78,7 @@ def index(launch_id: str) -> ResponseReturnValue:
 @bp.post("/teacher/<launch_id>/banks/import")
 @require_launch(Role.instructor)
 def import_bank(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     request.max_content_length = MAX_UPLOAD_BYTES
     csrf(current_app).protect()  # raises CSRFError (400) like every other form
     upload = request.files.get("file")
@@ -137,7 +130,7 @@ def _display(q: Question) -> dict[str, Any]:
 
 def _bank(bank_id: int) -> tuple[str, list[Question]] | None:
     """The launch's course's bank (name, questions), or None when it is not this course's."""
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     with database().session() as s:
         bank = course_bank(s, bank_id, platform_id, context_id)
         if bank is None:

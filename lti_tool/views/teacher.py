@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db.models import Activity, ResourceLink, ScorePassback
 from lti_tool.extensions import celery_client, database, redis_client, settings
-from lti_tool.lti.access import require_launch
+from lti_tool.lti.access import launch_course, require_launch
 from lti_tool.lti.roles import Role
 from lti_tool.svg_plots import Series, heat_class, line_plot
 from lti_tool.teaching.export import items_csv, overview_csv
@@ -35,13 +35,6 @@ from lti_tool.teaching.student import StudentDetail, student_detail
 bp = Blueprint("teacher", __name__)
 
 PASSBACK_TASK = "metis.passback"
-
-
-def _course() -> tuple[int, int]:
-    launch = g.launch
-    if launch.context_id is None:
-        abort(404, "this launch has no course")
-    return launch.platform_id, launch.context_id
 
 
 def _linked_activity(s: Session) -> int | None:
@@ -60,7 +53,7 @@ def _activity_param(raw: str) -> int:
 
 
 def _overview() -> tuple[Overview, Roster]:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     roster = cached_roster(database(), redis_client(), settings(), platform_id, context_id)
     with database().session() as s:
         return overview(s, platform_id, context_id, roster.members,
@@ -99,7 +92,7 @@ def mastery_chart(detail: StudentDetail) -> Markup:
 @bp.get("/teacher/<launch_id>/students/<int:user_id>")
 @require_launch(Role.instructor)
 def student(launch_id: str, user_id: int) -> ResponseReturnValue:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     with database().session() as s:
         detail = student_detail(s, platform_id, context_id, user_id)
     if detail is None:
@@ -112,7 +105,7 @@ def student(launch_id: str, user_id: int) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/items")
 @require_launch(Role.instructor)
 def items(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     with database().session() as s:
         report = item_report(s, platform_id, context_id)
     return render_template("teacher/items.html", launch_id=launch_id, report=report,
@@ -122,7 +115,7 @@ def items(launch_id: str) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/export")
 @require_launch(Role.instructor)
 def export(launch_id: str) -> ResponseReturnValue:
-    _course()
+    launch_course()
     return render_template("teacher/export.html", launch_id=launch_id, section="export")
 
 
@@ -144,7 +137,7 @@ def export_overview(launch_id: str) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/export/items.csv")
 @require_launch(Role.instructor)
 def export_items(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = _course()
+    platform_id, context_id = launch_course()
     with database().session() as s:
         report = item_report(s, platform_id, context_id)
     return _download(items_csv(report), "item-statistics")

@@ -172,3 +172,13 @@ def test_risk_rules_in_words() -> None:
 def test_csv_cells_cannot_become_formulas(value: str | float | None, shown: str) -> None:
     assert safe_cell(value) == shown
     assert to_csv(["a"], [[value]]).splitlines()[1].strip('"') == shown.strip('"')
+
+
+def test_the_answer_in_words_says_how_many_hints_came_first() -> None:
+    from lti_tool.db.models import Item
+    from lti_tool.teaching.student import describe_response
+
+    item = Item(kind="multichoice", choices=["3/4", "2/6"], answer={"choice": 0})
+    assert describe_response(item, {"choice": 0}) == "3/4"
+    assert describe_response(item, {"choice": 1, "hints": 2}) == "2/6 (after 2 hints)"
+    assert describe_response(item, {"value": 0.75, "hints": 1}) == "0.75 (after 1 hint)"

@@ -219,10 +219,13 @@ def platform_action(
         return _refuse(f"unknown platform action {action!r}", 404)
     try:
         with database().session() as s:
-            change(s, platform_id)
+            platform = change(s, platform_id)
+            name = platform.name or platform.issuer
     except manual.ManualRegistrationError as exc:
         return _refuse(str(exc), 404)
-    return _back(f"platform {platform_id}: {action}d")
+    done = "approved: it can launch Metis now" if action == "approve" else \
+        "disabled: its launches are refused until it is approved again"
+    return _back(f"{name} (platform {platform_id}) {done}.")
 
 
 @admin_route("/platforms/<int:platform_id>/deployments/<action>", methods=["POST"])
@@ -237,7 +240,8 @@ def deployment_action(
             manual.set_deployment_active(s, platform_id, deployment_id, action == "approve")
     except manual.ManualRegistrationError as exc:
         return _refuse(str(exc), 400)
-    return _back(f"deployment {deployment_id} of platform {platform_id}: {action}d")
+    return _back(f"Deployment {deployment_id} of platform {platform_id} "
+                 f"{'approved' if action == 'approve' else 'disabled'}.")
 
 
 @admin_route("/registration-url", methods=["POST"])

@@ -112,7 +112,7 @@ def test_platforms_grouped_and_approve_disable_with_csrf(admin: Admin) -> None:
     with world.db.session() as s:
         assert s.scalars(select(Deployment.active).where(Deployment.platform_id == pid)).one()
     after = admin.browser.get(urljoin(world.metis.url, done.headers["Location"])).text
-    assert f"platform {pid}: approved" in after
+    assert f"(platform {pid}) approved: it can launch Metis now." in after
 
     assert admin.submit("", f"/platforms/{pid}/disable").status_code == 303
     assert _status(world, pid) == PlatformStatus.disabled

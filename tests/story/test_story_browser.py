@@ -348,7 +348,7 @@ def admin_approves(story: Story, platform_id: int) -> None:
     active = tool.locator("section", has=tool.get_by_role("heading",
                                                            name=re.compile(r"^Active")))
     assert PENDING in active.inner_text()
-    assert f"platform {platform_id}: approved" in tool.locator("body").inner_text()
+    assert f"(platform {platform_id}) approved" in tool.locator("body").inner_text()
     story.shot("10-admin-approve.png", active)
     with story.world.db.session() as s:
         platform = s.get(Platform, platform_id)

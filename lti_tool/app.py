@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from lti_tool import errors, extensions, messages
+from lti_tool.lti import access
 from lti_tool.settings import Settings, load_settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.init_app(app, settings)
     messages.init_app(app)
     errors.init_app(app)
+    access.init_app(app)  # pages after the launch: the page token in URLs and forms
     _register_blueprints(app)
     return app
 

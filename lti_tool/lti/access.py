@@ -9,9 +9,14 @@ Usage::
         ...query rows WHERE platform_id == launch.platform_id AND context_id == launch.context_id
 
 `require_launch` only proves that this browser obtained `launch_id` through a validated LTI
-launch and that the launch's role is at least `min_role`. It hands over the ids; every view must
-filter its queries by them (platform_id + context_id, and user_id for a learner's own data), so
-that nobody sees another course's or platform's data.
+launch and that the launch's role is at least `min_role`. The proof is the session cookie when
+the browser keeps it, or else a page token for this very launch (lti_tool.lti.page_token) in
+the `X-Metis-Launch` header, the query arg `lt` or the form field `lt`: inside the LMS's iframe
+Safari keeps no cookie of ours at all. For a request authorised by its token, `init_app` makes
+every `url_for` for that launch carry the token, and `launch_token_field()` puts it in forms.
+
+It hands over the ids; every view must filter its queries by them (platform_id + context_id,
+and user_id for a learner's own data), so that nobody sees another course's or platform's data.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import abort, g, render_template, session
+from flask import Flask, abort, current_app, g, render_template, session
+from markupsafe import Markup
 from sqlalchemy import select
 
 from lti_tool.db.models import Launch
 from lti_tool.extensions import database
+from lti_tool.lti import page_token
 from lti_tool.lti.records import NAME_ROLES
 from lti_tool.lti.roles import Role
 
@@ -90,6 +97,21 @@ def launch_course() -> tuple[int, int]:
     return launch.platform_id, launch.context_id
 
 
+def holds_launch(launch_id: str) -> str | None:
+    """How this request proves it holds `launch_id`: "session", "token", or None (it does not).
+
+    The session is asked first: a browser that keeps cookies needs no token, and its pages'
+    URLs carry none (fewer credentials in URLs, histories and logs)."""
+    if launch_id in session.get(SESSION_KEY, []):
+        return "session"
+    token = page_token.presented(query=True)
+    if page_token.verify(token, launch_id):
+        # Handed on unchanged in this page's URLs, so its expiry stays where the launch put it.
+        g.page_token = token
+        return "token"
+    return None
+
+
 def require_launch(min_role: Role) -> Callable[[F], F]:
     """Decorate a view taking `launch_id`; puts a LaunchContext on `g.launch`."""
 
@@ -97,7 +119,7 @@ def require_launch(min_role: Role) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             launch_id = kwargs.get("launch_id")
-            if not isinstance(launch_id, str) or launch_id not in session.get(SESSION_KEY, []):
+            if not isinstance(launch_id, str) or holds_launch(launch_id) is None:
                 return _refuse(
                     403,
                     "this page belongs to a launch this browser did not make; "
@@ -117,3 +139,42 @@ def require_launch(min_role: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+# --- the page token in the pages' URLs and forms ------------------------------------------
+
+
+def current_page_token() -> str:
+    """The page token this request was authorised by, handed on unchanged ("" when the session
+    cookie did the job, or outside a launch page)."""
+    token = g.get("page_token") if isinstance(g.get("launch"), LaunchContext) else None
+    return token if isinstance(token, str) else ""
+
+
+def launch_token_field() -> Markup:
+    """The hidden `lt` field for a form of a launch page (nothing on other pages). Sent in the
+    body, it also stands in for the CSRF token when the browser keeps no cookie."""
+    token = current_page_token()
+    if not token:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(page_token.FIELD, token)
+
+
+def _token_in_urls(endpoint: str, values: dict[str, Any]) -> None:
+    """`url_for(endpoint, launch_id=X)` gets `lt=<token>` when this request was authorised for
+    launch X by its token and the endpoint takes a launch_id; links to other launches, and
+    every link of a browser that keeps the session cookie, get nothing."""
+    launch, token = g.get("launch"), current_page_token()
+    if not token or page_token.FIELD in values:
+        return
+    if values.get("launch_id") != launch.launch_id:
+        return
+    if current_app.url_map.is_endpoint_expecting(endpoint, "launch_id"):
+        values[page_token.FIELD] = token
+
+
+def init_app(app: Flask) -> None:
+    app.url_defaults(_token_in_urls)
+    app.jinja_env.globals.update(
+        launch_token=current_page_token, launch_token_field=launch_token_field
+    )

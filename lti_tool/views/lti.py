@@ -12,7 +12,7 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from lti_tool.extensions import database, redis_client, settings
 from lti_tool.lti import claims as C
-from lti_tool.lti import keys
+from lti_tool.lti import keys, page_token
 from lti_tool.lti.access import remember_launch
 from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
@@ -143,11 +143,23 @@ def launch() -> ResponseReturnValue:
     role, message_type = retry_on_conflict(store)
     remember_launch(launch_id)
     current_app.logger.info("launch %s accepted (%s, %s)", launch_id, message_type, role)
+    token = _page_token_query(launch_id)
     if message_type == C.DEEP_LINKING_REQUEST:
-        return redirect(f"/lti/deep-link/{launch_id}", code=303)
-    response = redirect(LANDING[role].format(launch_id), code=303)
+        return redirect(f"/lti/deep-link/{launch_id}{token}", code=303)
+    response = redirect(LANDING[role].format(launch_id) + token, code=303)
     response.delete_cookie(STATE_COOKIE_PREFIX + request.form.get("state", ""), path="/lti/")
     return response
+
+
+def _page_token_query(launch_id: str) -> str:
+    """The query "?lt=<page token>" for a browser that did not send the login cookie back (the
+    platform's storage vouched for the state instead): it will not keep the session cookie
+    either (Safari in the LMS's iframe), so the token proves the launch on the next pages
+    (lti_tool.lti.page_token). A browser that kept the cookie gets plain URLs."""
+    state = request.form.get("state", "")
+    if state and request.cookies.get(STATE_COOKIE_PREFIX + state) == state:
+        return ""
+    return f"?{page_token.FIELD}={page_token.issue(launch_id)}"
 
 
 def _cookie_missing(exc: CookieMissing) -> ResponseReturnValue:

@@ -22,6 +22,23 @@
     });
   }
 
+  // In a browser that keeps no cookie of ours (Safari inside the course page), the launch's
+  // page token proves who we are: config.lt is set then, and every request and form carries it
+  // (the URLs in config already hold it as the query arg `lt`).
+  function withParam(url, name, value) {
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + name + "=" + encodeURIComponent(value);
+  }
+
+  function headers(extra) {
+    var all = Object.assign({ Accept: "application/json" }, extra);
+    if (config.lt) { all["X-Metis-Launch"] = config.lt; }
+    return all;
+  }
+
+  function tokenField(form) {
+    if (config.lt) { form.appendChild(el("input", { type: "hidden", name: "lt", value: config.lt })); }
+  }
+
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -97,6 +114,7 @@
       "data-url": config.hint.replace("/items/0/", "/items/" + id + "/"),
       "data-total": String(item.hints)
     });
+    tokenField(form);  // a GET form's own fields replace the query string of its action
     form.appendChild(el("input", { type: "hidden", name: "hints_for", value: id }));
     form.appendChild(el("input", { type: "hidden", name: "hints", value: "1" }));
     form.appendChild(el("button", { type: "submit", "class": "secondary" }, msg("student.hint.show")));
@@ -109,6 +127,7 @@
     var li = el("li", { "class": "item", id: "item-" + id, "data-item-id": id });
     var form = el("form", { "class": "answer-form", method: "post", action: config.answer });
     form.appendChild(el("input", { type: "hidden", name: "csrf_token", value: config.csrf }));
+    tokenField(form);
     form.appendChild(el("input", { type: "hidden", name: "item_id", value: id }));
     form.appendChild(el("input", { type: "hidden", name: "hints_seen", value: "0" }));
     var fieldset = el("fieldset", { "aria-describedby": "q-" + id });
@@ -236,7 +255,7 @@
   }
 
   function poll() {
-    fetch(config.state, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(config.state, { credentials: "same-origin", headers: headers() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (state) {
         if (state) { showSet(state); statusBox.hidden = !state.pending; }
@@ -250,7 +269,7 @@
 
   function listen() {
     if (!window.EventSource) { startPolling(); return; }
-    var source = new EventSource(config.events + "?after=" + encodeURIComponent(list.dataset.eventId || ""));
+    var source = new EventSource(withParam(config.events, "after", list.dataset.eventId || ""));
     source.addEventListener("practice-set", function (e) {
       var state = JSON.parse(e.data);
       state.pending = 0;
@@ -302,7 +321,7 @@
     clearError(li);
     fetch(config.answer, {
       method: "POST", body: new FormData(form), credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": config.csrf }
+      headers: headers({ "X-CSRFToken": config.csrf })
     }).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (reply) {
@@ -336,7 +355,7 @@
     var seen = li && li.querySelector(".answer-form input[name=hints_seen]");
     button.disabled = true;
     clearError(li);
-    fetch(form.dataset.url + "?n=" + n, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(withParam(form.dataset.url, "n", n), { credentials: "same-origin", headers: headers() })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (reply) {
         button.disabled = false;

@@ -174,6 +174,9 @@ def _token_in_urls(endpoint: str, values: dict[str, Any]) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from lti_tool.lti import notices
+
+    notices.init_app(app)
     app.url_defaults(_token_in_urls)
     app.jinja_env.globals.update(
         launch_token=current_page_token, launch_token_field=launch_token_field

@@ -25,9 +25,9 @@ Why this design:
   and the access logs redact `lt` (lti_tool.lti.security), and only a token in the body or
   a header stands in for the CSRF token: one in the query string alone does not.
 
-What stays cookie-bound: flash notices ("Your settings were saved.") live in the session, so
-such a browser does not see them (the action itself is done), and local admin logins
-(/admin/local, a top-level window, not an iframe) keep their session cookie.
+Flash notices ("Your settings were saved.") follow such a browser through redirects signed in
+the URL (lti_tool.lti.notices). What stays cookie-bound: local admin logins (/admin/local, a
+top-level window, not an iframe) keep their session cookie.
 
 Functions here need an app context (the secret and the TTL are the app's); `PageTokens` is
 the same logic without one.

@@ -245,7 +245,10 @@ def test_teacher_pages_and_forms_without_any_cookie(lti_world: LtiWorld,
                                for name in ("bank", "grading")})
     assert saved.status_code == 303, saved.text[saved.text.find("<main"):][:3000]
     assert f"lt={tess.token}" in saved.headers["Location"]
-    assert tess.get(urljoin(world.metis.url, saved.headers["Location"])).status_code == 200
+    back = tess.get(urljoin(world.metis.url, saved.headers["Location"]))
+    assert back.status_code == 200
+    # The notice rode in the redirect (signed), since no session cookie could carry it.
+    assert "Your settings were saved." in back.text
     assert not tess.tool.cookies
 
 
@@ -262,7 +265,11 @@ def test_admin_and_content_selection_without_any_cookie(lti_world: LtiWorld) -> 
     assert rotate.fields["lt"] == admin.token
     done = admin.post(rotate)
     assert done.status_code == 303 and f"lt={admin.token}" in done.headers["Location"]
-    assert admin.get(urljoin(world.metis.url, done.headers["Location"])).status_code == 200
+    shown = admin.get(urljoin(world.metis.url, done.headers["Location"]))
+    assert shown.status_code == 200 and "new signing key" in shown.text
+    # A notice whose signature does not match shows nothing.
+    forged = re.sub(r"notice=[^&]+", "notice=eyJmb3JnZWQiOjF9.AAAA.BBBB", done.headers["Location"])
+    assert "new signing key" not in admin.get(urljoin(world.metis.url, forged)).text
     assert admin.post(strip_query(without(rotate, "lt"))).status_code == 400
     assert admin.get(keys_url.split("?")[0]).status_code == 403
 

@@ -161,7 +161,7 @@ def parse_form(form: FormData) -> ActivitySettings:
         errors["title"] = f"The title is longer than {MAX_TITLE} characters."
 
     bank = raw["bank"]
-    if bank != "demo" and not bank.isdigit():
+    if bank != "demo" and not is_digits(bank):
         errors["bank"] = "Please choose an item bank."
 
     points = _number(raw["points"], "points", "Maximum points", errors)
@@ -170,7 +170,7 @@ def parse_form(form: FormData) -> ActivitySettings:
 
     skills: list[int] = []
     for value in raw["skills"]:
-        if not value.isdigit():
+        if not is_digits(value):
             errors["skills"] = "One of the chosen skills is not valid; please choose again."
             break
         skills.append(int(value))
@@ -261,9 +261,14 @@ def _number(text: str, field: str, what: str, errors: dict[str, str]) -> float |
     return value
 
 
+def is_digits(text: str) -> bool:
+    """Only ASCII 0-9: `str.isdigit` also accepts "²" or "①", which `int()` then refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _whole(text: str, field: str, what: str, bounds: tuple[int, int],
            errors: dict[str, str]) -> int | None:
-    if not text.isdigit() or not bounds[0] <= int(text) <= bounds[1]:
+    if not is_digits(text) or not bounds[0] <= int(text) <= bounds[1]:
         errors[field] = f"{what} must be a whole number from {bounds[0]} to {bounds[1]}."
         return None
     return int(text)
@@ -279,7 +284,7 @@ def _date_or_none(value: Any) -> date | None:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+    return isinstance(value, int) or (isinstance(value, str) and is_digits(value))
 
 
 def _int_or(value: Any, default: int) -> int:

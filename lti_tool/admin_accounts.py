@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -117,7 +118,13 @@ def load_account(session: Session, account_id: int) -> AccountView | None:
 
 
 class LoginLimiter:
-    """At most LOGIN_LIMIT failed logins per username and client address per window."""
+    """At most LOGIN_LIMIT login attempts per username and client network per window; a
+    successful login clears the count.
+
+    An attempt is counted before its password is checked (one atomic INCR), so parallel
+    requests cannot all slip under the limit while the slow scrypt check runs. IPv6 clients
+    are counted per /64, the block one host can hop around in.
+    """
 
     def __init__(
         self, client: redis.Redis, limit: int = LOGIN_LIMIT, window_s: int = LOGIN_WINDOW_S
@@ -127,26 +134,32 @@ class LoginLimiter:
         self.window_s = window_s
 
     @staticmethod
-    def key(username: str, address: str) -> str:
+    def network(address: str) -> str:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if ip.version == 6:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ip)
+
+    @classmethod
+    def key(cls, username: str, address: str) -> str:
         # Hashed: Redis holds no usernames or addresses in clear.
-        raw = f"{normalise_username(username).lower()}|{address}".encode()
+        raw = f"{normalise_username(username).lower()}|{cls.network(address)}".encode()
         return "metis:admin-login:" + hashlib.sha256(raw).hexdigest()
 
-    def retry_after(self, username: str, address: str) -> int:
-        """Seconds until another try is allowed; 0 when one is allowed now."""
-        key = self.key(username, address)
-        failures = int(self.client.get(key) or 0)
-        if failures < self.limit:
-            return 0
-        return max(int(self.client.ttl(key)), 1)
-
-    def failed(self, username: str, address: str) -> None:
+    def attempt(self, username: str, address: str) -> int:
+        """Count this attempt; the seconds to wait when it is over the limit, else 0."""
         key = self.key(username, address)
         pipe = self.client.pipeline()
         pipe.incr(key)
-        # The window starts at the first failure and is not extended by later ones.
+        # The window starts at the first attempt and is not extended by later ones.
         pipe.expire(key, self.window_s, nx=True)
-        pipe.execute()
+        count, _ = pipe.execute()
+        if int(count) <= self.limit:
+            return 0
+        return max(int(self.client.ttl(key)), 1)
 
     def succeeded(self, username: str, address: str) -> None:
         self.client.delete(self.key(username, address))

@@ -71,11 +71,15 @@ def set_view(session: Session, place: Place, entries: list[dict[str, Any]]) -> l
 
 
 def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
-    """The newest stored set, or the bank's first items before any answer."""
+    """The set made from the student's newest answer, or the bank's first items before any.
+
+    Ordered by answer, not by when the set was stored: a redelivered older event can be stored
+    after a newer one, and its set must not replace the newer set on the page."""
     ps = session.scalars(
         select(PracticeSet)
+        .outerjoin(Answer, Answer.event_id == PracticeSet.event_id)
         .where(PracticeSet.user_id == user_id, PracticeSet.activity_id == place.activity_id)
-        .order_by(PracticeSet.id.desc())
+        .order_by(Answer.id.desc().nulls_last(), PracticeSet.id.desc())
         .limit(1)
     ).first()
     if ps is not None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool import practice_cache
-from lti_tool.activity_settings import item_in_scope
+from lti_tool.activity_settings import is_digits, item_in_scope
 from lti_tool.db import Database
 from lti_tool.db.models import (
     Activity,
@@ -95,7 +95,7 @@ def candidates(
     """The items a practice set may draw from: the bank narrowed to the activity's chosen
     skills and categories (lti_tool.activity_settings.item_in_scope). When the choice leaves
     nothing (the bank changed since), the whole bank, so that students are never stuck."""
-    skills = [int(k) for k in settings.get("skills") or [] if str(k).isdigit()]
+    skills = [int(k) for k in settings.get("skills") or [] if is_digits(str(k))]
     categories = [str(c) for c in settings.get("categories") or [] if c]
     if not skills and not categories:
         return bank

@@ -113,7 +113,7 @@ def score(
 
 def _is_int(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.isdigit()
+        isinstance(value, str) and value.isascii() and value.isdigit()
     )
 
 

@@ -3,8 +3,9 @@
 Flask's `flash` keeps the notice in the session until the next page shows it. A browser that
 keeps no cookie of ours (pages authorised by a page token, see lti_tool.lti.access) loses it on
 the redirect. For those requests the pending notices ride in the redirect URL instead, signed
-(so nobody can make a Metis page show a text of their choosing) and short-lived, and the next
-request puts them back where `get_flashed_messages()` finds them.
+(so nobody can make a Metis page show a text of their choosing), bound to the launch (a link
+copied from one's own redirect shows nothing in anybody else's launch) and short-lived, and the
+next request puts them back where `get_flashed_messages()` finds them.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def carry_in_redirect(response: Response) -> Response:
 
     if not (300 <= response.status_code < 400) or not current_page_token():
         return response
+    launch_id = (request.view_args or {}).get("launch_id")
+    if not isinstance(launch_id, str):
+        return response
     pending = session.pop("_flashes", None)
     if not pending or not response.location:
         return response
     notices = [[str(category), str(message)] for category, message in pending][:5]
     parts = urlsplit(response.location)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != PARAM]
-    query.append((PARAM, _serializer().dumps(notices)))
+    query.append((PARAM, _serializer().dumps([launch_id, notices])))
     response.location = urlunsplit(parts._replace(query=urlencode(query)))
     return response
 
@@ -46,8 +50,10 @@ def restore_from_url() -> None:
     if not raw:
         return
     try:
-        notices = _serializer().loads(raw, max_age=MAX_AGE_S)
-    except BadSignature:
+        bound_to, notices = _serializer().loads(raw, max_age=MAX_AGE_S)
+    except (BadSignature, TypeError, ValueError):
+        return
+    if bound_to != (request.view_args or {}).get("launch_id"):
         return
     if isinstance(notices, list):
         for entry in notices[:5]:

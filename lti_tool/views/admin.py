@@ -300,7 +300,7 @@ def login_submit() -> ResponseReturnValue:
     address = request.remote_addr or "unknown"
     limiter = admin_accounts.LoginLimiter(redis_client())
     try:
-        wait_s = limiter.retry_after(username, address)
+        wait_s = limiter.attempt(username, address)
         if wait_s:
             log.warning("admin login rate-limited (%s failed tries)", limiter.limit)
             minutes = max(1, -(-wait_s // 60))
@@ -314,7 +314,6 @@ def login_submit() -> ResponseReturnValue:
         with database().session() as s:
             account = admin_accounts.authenticate(s, username, password)
         if account is None:
-            limiter.failed(username, address)
             log.warning("admin login failed")
             return _login_page(401, "Wrong username or password.", username)
         limiter.succeeded(username, address)

@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from lti_tool.activity_settings import is_digits
 from lti_tool.db.models import Activity, ResourceLink, ScorePassback
 from lti_tool.extensions import celery_client, database, redis_client, settings
 from lti_tool.lti.access import launch_course, require_launch
@@ -164,7 +165,7 @@ def resend(launch_id: str, passback_id: int) -> ResponseReturnValue:
     # Back to the student's page when the button was there; only a number is accepted, so
     # the form cannot redirect anywhere else.
     back = request.form.get("student", "")
-    if back.isdigit():
+    if is_digits(back):
         return redirect(url_for("teacher.student", launch_id=launch_id, user_id=int(back)),
                         code=303)
     return redirect(url_for("teacher.page", launch_id=launch_id), code=303)

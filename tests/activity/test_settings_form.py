@@ -146,3 +146,12 @@ def test_items_in_scope(
     expected: bool,
 ) -> None:
     assert item_in_scope(item_skills, category, skills, categories) is expected
+
+
+@pytest.mark.parametrize("field", ["set_size", "goal", "bank", "skills"])
+def test_digits_that_are_not_ascii_get_a_message_not_a_crash(field: str) -> None:
+    # "²".isdigit() is True but int("²") raises: the form must say so instead of a 500.
+    value: str | list[str] = ["²"] if field == "skills" else "²"
+    with pytest.raises(SettingsInvalid) as caught:
+        parse_form(form(**{field: value}))
+    assert field in caught.value.errors

@@ -153,3 +153,21 @@ def test_login_session_is_a_new_cookie(lti_world: LtiWorld) -> None:
     _b, r = local_login(lti_world, browser)
     assert r.status_code == 303
     assert browser.cookies.get("session") not in (None, before)
+
+
+def test_parallel_tries_cannot_slip_under_the_limit(redis_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    limiter = admin_accounts.LoginLimiter(redis.Redis.from_url(redis_url), limit=5)
+    with ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(lambda _: limiter.attempt("admin", "10.0.0.1"), range(40)))
+    # Every attempt is counted before its password is checked: exactly `limit` get through.
+    assert sum(1 for w in waits if w == 0) == 5
+
+
+def test_an_ipv6_host_cannot_hop_addresses_within_its_64(redis_url: str) -> None:
+    limiter = admin_accounts.LoginLimiter(redis.Redis.from_url(redis_url), limit=3)
+    hops = [f"2001:db8:1:2::{n:x}" for n in range(1, 6)]
+    waits = [limiter.attempt("admin", address) for address in hops]
+    assert waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:])
+    assert limiter.attempt("admin", "2001:db8:1:3::1") == 0  # another /64 is another client

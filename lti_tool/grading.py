@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 MAX_TEXT = 500
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 class GradingError(ValueError):
@@ -80,10 +81,10 @@ def _field(form: Mapping[str, str], name: str) -> str:
 
 
 def _option(raw: str, count: int) -> int:
-    try:
-        chosen = int(raw)
-    except ValueError:
-        raise GradingError("the chosen option is not one of the question's options") from None
+    # ASCII digits only: int() also takes "１", "٣", "+1" and "1_0", none of which a form sends.
+    if not _DIGITS.fullmatch(raw):
+        raise GradingError("the chosen option is not one of the question's options")
+    chosen = int(raw)
     if not 0 <= chosen < count:
         raise GradingError("the chosen option is not one of the question's options")
     return chosen
@@ -164,13 +165,33 @@ def _normalise(text: str, case_sensitive: bool) -> str:
 
 
 def _wildcard_match(pattern: str, text: str, case_sensitive: bool) -> bool:
-    """Moodle's short-answer matching: `*` matches any text, `\\*` a literal star."""
+    """Moodle's short-answer matching: `*` matches any text, `\\*` a literal star.
+
+    A linear glob match, not a regex: `.*` per star backtracks exponentially on patterns such
+    as `a*a*a*a*a*a*a*a*b` (seconds for a 60-character answer)."""
     pattern, text = _normalise(pattern, case_sensitive), _normalise(text, case_sensitive)
-    if "*" not in pattern:
-        return pattern == text
-    tokens = re.split(r"(\\\*|\*)", pattern)
-    regex = "".join(".*" if t == "*" else re.escape("*" if t == "\\*" else t) for t in tokens)
-    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+    # The literal pieces between unescaped stars (an escaped star is part of its piece).
+    pieces = [""]
+    for token in re.split(r"(\\\*|\*)", pattern):
+        if token == "*":
+            pieces.append("")
+        else:
+            pieces[-1] += "*" if token == "\\*" else token
+    if len(pieces) == 1:
+        return pieces[0] == text
+    first, *middle, last = pieces
+    if len(first) + len(last) > len(text) or not text.startswith(first) \
+            or not text.endswith(last):
+        return False
+    # Each middle piece at its leftmost place after the previous one: taking the leftmost
+    # occurrence never loses a match a later one would find, so no backtracking is needed.
+    position, end = len(first), len(text) - len(last)
+    for piece in middle:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def _shortanswer(item: GradableItem, form: Mapping[str, str]) -> Grade:

@@ -23,6 +23,7 @@ REQUIRED = ("type", "question", "answer")
 _BAR = "\ue000"
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 class RowError(ValueError):
@@ -89,8 +90,9 @@ def _number(raw: str, what: str) -> float:
 
 
 def _indexes(raw: str) -> list[int]:
-    """Right answers of a choice question, given as 1-based numbers."""
-    return [int(p) - 1 for p in split_list(raw) if p.isdigit()]
+    """Right answers of a choice question, given as 1-based numbers. Only ASCII digits count:
+    str.isdigit() also accepts "²", which int() then refuses."""
+    return [int(p) - 1 for p in split_list(raw) if _DIGITS.fullmatch(p)]
 
 
 def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Question:
@@ -149,6 +151,7 @@ def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Ques
         if any(choice_feedback):
             q.feedback["choices"] = (choice_feedback + ["", ""])[:2]
     elif kind == "numeric":
+        # Each number is finite (_number), and abs() of a finite float stays finite.
         tolerance = abs(_number(cells.get("tolerance") or "0", "tolerance"))
         q.answer = {"value": _number(answer, "answer"), "tolerance": tolerance}
     else:

@@ -34,7 +34,7 @@ ESCAPABLE = "~=#{}:\\"
 _HIDE = {c: chr(0xE000 + i) for i, c in enumerate(ESCAPABLE)}
 _SHOW = {v: k for k, v in _HIDE.items()}
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
-_WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
+_WEIGHT = re.compile(r"^%(-?[0-9]+(?:\.[0-9]+)?)%")
 
 
 class GiftError(ValueError):
@@ -278,9 +278,15 @@ def _value(raw: str) -> tuple[float, float]:
     raw = raw.strip()
     if ".." in raw:
         low, high = (_number(p) for p in raw.split("..", 1))
-        return (low + high) / 2, abs(high - low) / 2
-    value, _, tolerance = raw.partition(":")
-    return _number(value), abs(_number(tolerance)) if tolerance.strip() else 0.0
+        value, tolerance = (low + high) / 2, abs(high - low) / 2
+    else:
+        number, _, spread = raw.partition(":")
+        value, tolerance = _number(number), abs(_number(spread)) if spread.strip() else 0.0
+    # Finite ends can still overflow: 1e308..1.7e308 has an infinite midpoint, and
+    # -1.7e308..1.7e308 an infinite tolerance (every answer right). JSON cannot store either.
+    if not (math.isfinite(value) and math.isfinite(tolerance)):
+        raise GiftError(f"the range {_show(raw)!r} is too large to be graded")
+    return value, tolerance
 
 
 def _numerical(q: Question, block: str, markup: Any) -> None:

@@ -38,7 +38,7 @@ from lti_tool.itembank.model import (
     Question,
     Rejected,
 )
-from lti_tool.itembank.sanitize import Cleaner
+from lti_tool.itembank.sanitize import Cleaner, ImageBudget
 
 SUPPORTED = {"multichoice", "truefalse", "shortanswer", "numerical"}
 NOT_QUESTIONS = {"description": "a description is text only, not a question"}
@@ -72,6 +72,7 @@ def parse(data: bytes) -> ParseResult:
         raise ImportFileError("this is not a Moodle XML question file (it has no <quiz> element)")
 
     result = ParseResult()
+    budget = ImageBudget()
     category = ""
     position = 0
     for element in root.findall("question"):
@@ -88,10 +89,12 @@ def parse(data: bytes) -> ParseResult:
             )
             result.rejected.append(Rejected(position, name, reason))
             continue
+        remaining = budget.remaining
         try:
             question = _question(element, qtype, name[:MAX_NAME], category, result.warnings,
-                                 position)
+                                 position, budget)
         except QuestionError as exc:
+            budget.remaining = remaining  # a rejected question stores no images
             result.rejected.append(Rejected(position, name, str(exc)))
             continue
         result.questions.append(question)
@@ -158,9 +161,10 @@ def _html(element: ET.Element | None, cleaner: Cleaner) -> str:
 
 
 def _question(
-    element: ET.Element, qtype: str, name: str, category: str, warnings: list[str], position: int
+    element: ET.Element, qtype: str, name: str, category: str, warnings: list[str], position: int,
+    budget: ImageBudget,
 ) -> Question:
-    cleaner = Cleaner(files=_files(element))
+    cleaner = Cleaner(files=_files(element), budget=budget)
     text = _html(element.find("questiontext"), cleaner)
     if not text:
         raise QuestionError("the question has no text")

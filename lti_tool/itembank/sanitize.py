@@ -8,6 +8,12 @@ in an LMS iframe under a strict CSP). Moodle's `@@PLUGINFILE@@/name` images are 
 question's own embedded `<file>` when it is small enough; any other image source is removed and
 the caller gets a warning to show the teacher.
 
+Embedding copies the whole image into the text at every reference, so a small file that names
+one image thousands of times would grow into hundreds of megabytes. Embedded image text is
+therefore budgeted: at most MAX_QUESTION_IMAGE_BYTES across all fields of one question and
+MAX_IMPORT_IMAGE_BYTES across one import (an `ImageBudget` shared by the import's cleaners);
+images past either limit are removed with a warning, the rest of the question is kept.
+
 Scripts, styles, iframes, objects, SVG, forms, event handlers and `javascript:` URLs never pass.
 """
 
@@ -22,7 +28,12 @@ from urllib.parse import unquote
 
 import nh3
 
+from lti_tool.itembank.model import MAX_FILE_BYTES
+
 MAX_IMAGE_BYTES = 200 * 1024
+# Sizes of the `data:` URI text, which is what is stored and sent to the browser.
+MAX_QUESTION_IMAGE_BYTES = 1024 * 1024
+MAX_IMPORT_IMAGE_BYTES = MAX_FILE_BYTES
 
 TAGS = {
     "p", "br", "b", "i", "u", "em", "strong", "sub", "sup", "ul", "ol", "li", "code", "pre",
@@ -42,17 +53,27 @@ DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "svg", "mat
 IMAGE_TYPES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp": "webp"}
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$")
 _LINK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
-_SIZE = re.compile(r"^\d{1,4}(%|px)?$")
+_SIZE = re.compile(r"^[0-9]{1,4}(%|px)?$")
 _PLUGINFILE_SRC = re.compile(r"""(src\s*=\s*)(["'])@@PLUGINFILE@@/([^"']*)\2""", re.IGNORECASE)
+
+
+@dataclass
+class ImageBudget:
+    """Bytes of embedded image text one import may still add; shared by its questions."""
+
+    remaining: int = MAX_IMPORT_IMAGE_BYTES
 
 
 @dataclass
 class Cleaner:
     """Sanitises the HTML of one question. `files` maps a Moodle file name to its bytes (the
-    question's `<file encoding="base64">` elements); `warnings` collects what was removed."""
+    question's `<file encoding="base64">` elements); `warnings` collects what was removed;
+    `budget` is the import's image budget (each Cleaner also keeps its own per-question one)."""
 
     files: Mapping[str, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    budget: ImageBudget = field(default_factory=ImageBudget)
+    embedded: int = 0  # bytes of image text this question already holds
 
     def html(self, markup: str) -> str:
         markup = _PLUGINFILE_SRC.sub(self._embed, markup or "")
@@ -106,8 +127,22 @@ class Cleaner:
             self.warnings.append(f"the image {name!r} is larger than "
                                  f"{MAX_IMAGE_BYTES // 1024} kB and was removed")
         else:
-            uri = f"data:image/{kind};base64,{base64.b64encode(data).decode('ascii')}"
-            return f"{prefix}{quote}{uri}{quote}"
+            header = f"data:image/{kind};base64,"
+            # The URI's length, known before encoding, so a refused image costs nothing.
+            size = len(header) + 4 * ((len(data) + 2) // 3)
+            if self.embedded + size > MAX_QUESTION_IMAGE_BYTES:
+                self.warnings.append(
+                    f"images beyond {MAX_QUESTION_IMAGE_BYTES // 1024 // 1024} MB in one question "
+                    "(counting every time an image is shown) were removed")
+            elif size > self.budget.remaining:
+                self.warnings.append(
+                    f"images beyond {MAX_IMPORT_IMAGE_BYTES // 1024 // 1024} MB in one import "
+                    "were removed")
+            else:
+                self.embedded += size
+                self.budget.remaining -= size
+                uri = header + base64.b64encode(data).decode("ascii")
+                return f"{prefix}{quote}{uri}{quote}"
         return f"{prefix}{quote}{quote}"
 
 

@@ -67,3 +67,23 @@ def oversized_moodle_xml(size: int) -> bytes:
     head = b'<?xml version="1.0"?><quiz><!-- '
     tail = b" --></quiz>"
     return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def image_flood_moodle_xml(questions: int, references: int, image_bytes: int) -> bytes:
+    """`questions` true/false questions, each embedding one `image_bytes` PNG and naming it
+    `references` times, spread over the text, the general feedback and a hint."""
+    import base64
+
+    data = base64.b64encode(b"\x89PNG" + b"\0" * (image_bytes - 4)).decode("ascii")
+    img = '<img src="@@PLUGINFILE@@/a.png">'
+    third = img * (references // 3)
+    body = []
+    for n in range(questions):
+        body.append(f"""<question type="truefalse"><name><text>Flood {n}</text></name>
+  <questiontext format="html"><text><![CDATA[Look. {third}{img * (references % 3)}]]></text>
+    <file name="a.png" path="/" encoding="base64">{data}</file></questiontext>
+  {_text("generalfeedback", third)}
+  {_text("hint", third)}
+  <answer fraction="100"><text>true</text></answer><answer fraction="0"><text>false</text></answer>
+</question>""")
+    return f'<?xml version="1.0" encoding="UTF-8"?><quiz>{"".join(body)}</quiz>'.encode()

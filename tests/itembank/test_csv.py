@@ -45,3 +45,22 @@ def test_row_errors_and_semicolons_and_escaped_bars() -> None:
 def test_missing_columns_refuse_the_file() -> None:
     with pytest.raises(ImportFileError, match="no answer column"):
         csv_format.parse(b"type,question\nnumeric,2+2\n")
+
+
+def test_non_ascii_digits_and_infinite_numbers_are_rejected_by_row() -> None:
+    data = ("type,question,choices,answer,tolerance\n"
+            "multichoice,Pick,a|b,\u00b2,\n"          # isdigit() is True, int() refuses it
+            "multiresponse,Pick,a|b,1|\u0662,\n"     # an Arabic-Indic 2
+            "numeric,Huge?,,1e400,\n"
+            "numeric,Wide?,,1,1e309\n"
+            "numeric,Not?,,inf,\n"
+            "multichoice,Fine,a|b,2,\n").encode()
+    result = csv_format.parse(data)
+    assert [(q.name, q.answer) for q in result.questions] == [("Fine", {"choice": 1})]
+    reasons = {r.position: r.reason for r in result.rejected}
+    assert reasons[1] == "the answer '\u00b2' must be the number(s) of the right choice(s), " \
+        "1 to 2, separated by |"
+    assert "1 to 2" in reasons[2]
+    assert reasons[3] == "the answer '1e400' is not a number"
+    assert reasons[4] == "the tolerance '1e309' is not a number"
+    assert reasons[5] == "the answer 'inf' is not a number"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lti_tool.itembank import gift
@@ -78,3 +80,28 @@ def test_html_in_gift_is_sanitised_and_bad_files_refused() -> None:
     assert result.questions[0].text == "<p>Hi</p>"
     with pytest.raises(ImportFileError, match="UTF-8"):
         gift.parse("Caf\u00e9? {T}".encode("latin-1"))
+
+
+def test_numbers_that_overflow_are_rejected() -> None:
+    # A finite range can still have an infinite midpoint or half-width: JSON cannot store
+    # Infinity, and an infinite tolerance would make every answer right.
+    source = """::Midpoint::Big? {#1e308..1.7e308}
+
+::Width::Any? {#-1.7e308..1.7e308}
+
+::Weighted::Any? {#=-1.7e308..1.7e308 ~1:0}
+
+::Huge::Huge? {#1e400:1}
+
+::Wide::Wide? {#1:1e400}
+
+::Fine::Fine? {#1e300..1.1e300}
+"""
+    result = gift.parse(source.encode())
+    assert [q.name for q in result.questions] == ["Fine"]
+    assert all(math.isfinite(v) for v in result.questions[0].answer.values())
+    reasons = {r.name: (r.position, r.reason) for r in result.rejected}
+    assert reasons["Midpoint"] == (1, "the range '1e308..1.7e308' is too large to be graded")
+    assert reasons["Width"][0] == 2 and "too large" in reasons["Width"][1]
+    assert reasons["Weighted"][0] == 3 and "too large" in reasons["Weighted"][1]
+    assert "not a number" in reasons["Huge"][1] and "not a number" in reasons["Wide"][1]

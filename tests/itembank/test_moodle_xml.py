@@ -3,16 +3,19 @@ questions reported with their position, round trip, and hostile files refused wh
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from lti_tool.itembank import moodle_xml, read_bank
 from lti_tool.itembank.model import MAX_FILE_BYTES, ImportFileError, Question
+from lti_tool.itembank.sanitize import MAX_IMPORT_IMAGE_BYTES, MAX_QUESTION_IMAGE_BYTES
 from tests.itembank.conftest import sample
 from tests.itembank.hostile import (
     XSS,
     billion_laughs,
+    image_flood_moodle_xml,
     injected_moodle_xml,
     oversized_moodle_xml,
     xxe,
@@ -136,3 +139,51 @@ def test_format_detection() -> None:
     assert read_bank("x.XML", sample("sample-moodle.xml")).questions
     with pytest.raises(ImportFileError, match="format could not be told"):
         read_bank("bank.docx", b"")
+
+
+def _stored_size(q: Question) -> int:
+    fields = [q.text, q.solution, *q.choices, *q.hints, *(v for v in q.feedback.values()
+                                                        if isinstance(v, str))]
+    return sum(len(f) for f in fields)
+
+
+def test_one_image_named_thousands_of_times_stays_within_the_question_budget() -> None:
+    # 2,000 references to one 150 kB image in a ~270 kB file once grew into a 400 MB text.
+    data = image_flood_moodle_xml(questions=1, references=2000, image_bytes=150 * 1024)
+    assert len(data) < 300 * 1024
+    started = time.perf_counter()
+    result = read_bank("flood.xml", data)
+    assert time.perf_counter() - started < 5
+    [question] = result.questions
+    assert "data:image/png;base64," in question.text  # the first few are still embedded
+    assert _stored_size(question) < MAX_QUESTION_IMAGE_BYTES + 64 * 1024
+    assert any("Flood 0" in w and "in one question" in w for w in result.warnings)
+
+
+def test_images_across_many_questions_stay_within_the_import_budget() -> None:
+    per_question = MAX_QUESTION_IMAGE_BYTES // (150 * 1024 * 4 // 3)  # images one question holds
+    questions = MAX_IMPORT_IMAGE_BYTES // MAX_QUESTION_IMAGE_BYTES + 2
+    data = image_flood_moodle_xml(questions, references=per_question, image_bytes=150 * 1024)
+    result = read_bank("flood.xml", data)
+    assert len(result.questions) == questions and not result.rejected
+    total = sum(_stored_size(q) for q in result.questions)
+    assert total < MAX_IMPORT_IMAGE_BYTES + 64 * 1024
+    assert "data:image" not in result.questions[-1].text  # the budget ran out before it
+    assert any(f"Flood {questions - 1}" in w and "in one import" in w for w in result.warnings)
+
+
+def test_infinite_numbers_are_rejected() -> None:
+    def numerical(name: str, value: str, tolerance: str) -> str:
+        return f"""<question type="numerical"><name><text>{name}</text></name>
+  <questiontext><text>How much?</text></questiontext>
+  <answer fraction="100"><text>{value}</text><tolerance>{tolerance}</tolerance></answer>
+</question>"""
+
+    xml = ("<quiz>" + numerical("Huge", "1e400", "0") + numerical("Wide", "1", "-1e400")
+           + numerical("Inf", "inf", "0") + numerical("Fine", "1.7e308", "1.7e308") + "</quiz>")
+    result = moodle_xml.parse(xml.encode())
+    assert [q.answer for q in result.questions] == [{"value": 1.7e308, "tolerance": 1.7e308}]
+    reasons = {r.name: (r.position, r.reason) for r in result.rejected}
+    assert reasons["Huge"] == (1, "the answer '1e400' is not a number")
+    assert reasons["Wide"] == (2, "the tolerance '-1e400' is not a number")
+    assert reasons["Inf"] == (3, "the answer 'inf' is not a number")

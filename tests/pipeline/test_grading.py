@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ class Q:
     kind: str
     answer: dict[str, Any]
     choices: list[Any] = field(default_factory=lambda: ["a", "b", "c"])
+    feedback: dict[str, Any] = field(default_factory=dict)
 
 
 def test_multichoice_right_and_wrong() -> None:
@@ -27,7 +29,8 @@ def test_multichoice_several_right_answers() -> None:
     assert [grade(q, {"choice": str(n)}).correct for n in range(3)] == [True, False, True]
 
 
-@pytest.mark.parametrize("value", ["", "  ", "x", "-1", "3", "1.5"])
+@pytest.mark.parametrize("value", ["", "  ", "x", "-1", "3", "1.5", "+1", "1_0", "\uff11",
+                                   "\u0661", "\u00b9"])
 def test_multichoice_rejects_what_is_not_an_option(value: str) -> None:
     with pytest.raises(GradingError):
         grade(Q("multichoice", {"choice": 0}), {"choice": value})
@@ -60,3 +63,41 @@ def test_unknown_kind_and_oversized_answer() -> None:
         grade(Q("essay", {}), {"text": "x"})
     with pytest.raises(GradingError, match="longer"):
         grade(Q("shortanswer", {"accepted": ["a"]}), {"text": "a" * 501})
+
+
+@pytest.mark.parametrize(("pattern", "text", "expected"), [
+    ("photo*", "Photosynthesis", True),
+    ("*synthesis", "photosynthesis", True),
+    ("*synthesis", "synthesis", True),
+    ("photo*sis", "photosynthesis", True),
+    ("photo*sis", "photosynthesi", False),
+    ("a*b*c", "abc", True),
+    ("a*b*c", "aXbYc", True),
+    ("a*b*c", "acb", False),
+    ("ab*ba", "aba", False),  # prefix and suffix may not share characters
+    ("*", "anything", True),
+    ("**", "x", True),
+    ("a**b", "ab", True),
+    ("*mid*", "a mid b", True),
+    ("*mid*", "a mi d b", False),
+    ("a\\*b", "a*b", True),
+    ("a\\*b", "axb", False),
+    ("a\\**", "a*bc", True),
+    ("a\\**", "abc", False),
+    ("x *  y", "X   ANY Y", True),
+])
+def test_shortanswer_wildcards(pattern: str, text: str, expected: bool) -> None:
+    assert grade(Q("shortanswer", {"accepted": [pattern]}), {"text": text}).correct is expected
+
+
+def test_hostile_wildcard_pattern_is_linear() -> None:
+    # With one `.*` per star, re.fullmatch took seconds on a 60-character answer.
+    hostile = "a*" * 20 + "b"
+    q = Q("shortanswer", {"accepted": [hostile]})
+    q_feedback = Q("shortanswer", {"accepted": ["x"]},
+                   feedback={"choices": [{"match": hostile, "feedback": "no"}]})
+    started = time.perf_counter()
+    assert grade(q, {"text": "a" * 500}).correct is False
+    assert grade(q_feedback, {"text": "a" * 500}).feedback == ""
+    assert grade(q, {"text": "a" * 499 + "b"}).correct is True
+    assert time.perf_counter() - started < 0.05

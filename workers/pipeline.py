@@ -196,6 +196,14 @@ def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer:
     return scoring.score(policy, answers, mastery=mastery, bank_skills=bank_skills)
 
 
+def _score_row(session: Session, ev: GradeEvent) -> ScorePassback | None:
+    return session.scalars(
+        select(ScorePassback)
+        .where(ScorePassback.user_id == ev.user_id, ScorePassback.activity_id == ev.activity_id)
+        .with_for_update()
+    ).first()
+
+
 def record_score(
     session: Session, ev: GradeEvent, resource_link_id: int | None
 ) -> ScorePassback | None:
@@ -206,15 +214,18 @@ def record_score(
         return None
     stamp = next_score_timestamp(answer.answered_at, None)
     score = activity_score(session, activity, ev, answer) * activity.points
-    row = session.scalars(
-        select(ScorePassback)
-        .where(ScorePassback.user_id == ev.user_id, ScorePassback.activity_id == ev.activity_id)
-        .with_for_update()
-    ).first()
+    row = _score_row(session, ev)
     if row is None:
-        row = ScorePassback(user_id=ev.user_id, activity_id=ev.activity_id, attempts=0)
-        session.add(row)
-    else:
+        try:
+            with session.begin_nested():
+                session.add(ScorePassback(user_id=ev.user_id, activity_id=ev.activity_id,
+                                          attempts=0))
+                session.flush()
+        except IntegrityError:
+            pass  # another event of this student made the row a moment ago: use that one
+        row = _score_row(session, ev)
+        assert row is not None
+    if row.event_id is not None:
         # Ordered by answer, not by clock: an older (or the same) event never overwrites.
         current = session.scalar(select(Answer.id).where(Answer.event_id == row.event_id))
         if current is not None and current >= answer.id:

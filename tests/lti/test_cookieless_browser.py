@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Frame, Page, Response, sync_playwright
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from lti_tool.db.models import Activity, Launch, Platform, ResourceLink
+from lti_tool.db.models import Platform
 from lti_tool.lti.security import forget_platform_origins
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
-from tests.pipeline.course import seed_course
+from tests.support.practice import seeded_practice_link
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
@@ -56,26 +55,7 @@ def course_url(lti_world: LtiWorld) -> str:
 def practice_link(lti_world: LtiWorld) -> str:
     """A link whose activity has a bank, so the student page renders (a first launch by a
     classmate creates the course rows)."""
-    world = lti_world
-    link = world.store.add_link(TITLE)
-    r = login_and_launch(world.browser(), world.platform.url, user="102", link=link.id)
-    assert r.status_code == 303, r.text
-    launch_id = r.headers["Location"].rsplit("/", 1)[1]
-    course = seed_course(world.db, platform_id=world.platform_pk, items=4)
-    with world.db.session() as s:
-        row = s.scalar(select(Launch).where(Launch.launch_id == launch_id))
-        assert row is not None
-        s.execute(
-            update(Activity)
-            .where(Activity.id == course.activity_id)
-            .values(context_id=row.context_id, title=TITLE)
-        )
-        s.execute(
-            update(ResourceLink)
-            .where(ResourceLink.id == row.resource_link_id)
-            .values(activity_id=course.activity_id)
-        )
-    return link.id
+    return seeded_practice_link(lti_world, TITLE, items=4, activity={"title": TITLE}).link_id
 
 
 @pytest.fixture()

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from lti_tool.db.models import Activity, Item, Launch, ResourceLink
+from lti_tool.db.models import Activity, Item
 from tests.lti.conftest import LtiWorld, lti_world  # noqa: F401
-from tests.lti.flows import login_and_launch
-from tests.pipeline.course import Course, seed_course
+from tests.pipeline.course import Course
+from tests.support.practice import seeded_practice_link
 
 # The first five items of the seeded bank (the first set shown before any answer), rewritten to
 # cover every kind with feedback, hints and a worked solution. Markers make leaks easy to spot.
@@ -85,24 +85,13 @@ class Learner:
 
 def open_practice(world: LtiWorld, user: str = "101") -> Learner:
     """Launch as a demo learner, then point the launch's link at a freshly seeded activity."""
-    link = world.store.add_link("Fractions", score_maximum=10)
-    browser = world.browser()
-    r = login_and_launch(browser, world.platform.url, user=user, link=link.id)
-    assert r.status_code == 303, r.text
-    url = world.metis.url + r.headers["Location"]
-    course = seed_course(world.db, platform_id=world.platform_pk, items=8)
+    # The first set shows every seeded item (every kind), whatever order it picks them in.
+    seeded = seeded_practice_link(world, "Fractions", items=8, user=user, score_maximum=10,
+                                  activity={"settings": {"set_size": 8}})
     with world.db.session() as s:
-        launch = s.scalar(select(Launch).where(Launch.launch_id == url.rsplit("/", 1)[1]))
-        assert launch is not None and launch.user_id is not None
-        # The first set shows every seeded item (every kind), whatever order it picks them in.
-        s.execute(update(Activity).where(Activity.id == course.activity_id)
-                  .values(context_id=launch.context_id, settings={"set_size": 8}))
-        s.execute(update(ResourceLink).where(ResourceLink.id == launch.resource_link_id)
-                  .values(activity_id=course.activity_id))
-        for item_id, fields in zip(course.item_ids, KINDS, strict=False):
+        for item_id, fields in zip(seeded.course.item_ids, KINDS, strict=False):
             s.execute(update(Item).where(Item.id == item_id).values(**fields))
-        user_id = launch.user_id
-    return Learner(world, browser, url, course, user_id)
+    return Learner(world, seeded.browser, seeded.page_url, seeded.course, seeded.user_id)
 
 
 @pytest.fixture()

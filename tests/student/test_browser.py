@@ -8,18 +8,16 @@ answer) go to $METIS_ARTIFACTS."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Activity, Answer, Item, Launch, ResourceLink
+from lti_tool.db.models import Answer, Item
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
-from tests.pipeline.course import seed_course
 from tests.pipeline.worker import WorkerProcess, worker_env
 from tests.student.conftest import RICH
+from tests.support.practice import seeded_practice_link
 from workers.engine import DEFAULT_CHECKPOINT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -48,24 +46,14 @@ def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def practice_link(lti_world: LtiWorld) -> Iterator[str]:
+def practice_link(lti_world: LtiWorld) -> str:
     """A graded link whose activity is a seeded bank (a first launch creates the course rows)."""
-    world = lti_world
-    link = world.store.add_link("Fractions", score_maximum=10)
-    r = login_and_launch(world.browser(), world.platform.url, user="102", link=link.id)
-    assert r.status_code == 303, r.text
-    launch_id = r.headers["Location"].rsplit("/", 1)[1]
-    course = seed_course(world.db, platform_id=world.platform_pk, items=8)
-    with world.db.session() as s:
-        row = s.scalar(select(Launch).where(Launch.launch_id == launch_id))
-        assert row is not None
-        s.execute(update(Activity).where(Activity.id == course.activity_id)
-                  .values(context_id=row.context_id, settings={"set_size": 3}))
-        s.execute(update(ResourceLink).where(ResourceLink.id == row.resource_link_id)
-                  .values(activity_id=course.activity_id))
+    seeded = seeded_practice_link(lti_world, "Fractions", items=8, score_maximum=10,
+                                  activity={"settings": {"set_size": 3}})
+    with lti_world.db.session() as s:
         # The first question has hints, feedback and a worked solution.
-        s.execute(update(Item).where(Item.id == course.item_ids[0]).values(**RICH))
-    yield link.id
+        s.execute(update(Item).where(Item.id == seeded.course.item_ids[0]).values(**RICH))
+    return seeded.link_id
 
 
 def test_answer_then_new_set_arrives_without_reload(

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from typing import Any
 
-from lti_tool.itembank.model import KINDS, ImportFileError, ParseResult, Question, Rejected
-from lti_tool.itembank.moodle_xml import check_size
+from lti_tool.itembank.model import (
+    KINDS,
+    ImportFileError,
+    ParseResult,
+    Question,
+    QuestionError,
+    Rejected,
+    check_size,
+    decode_text,
+    parse_number,
+)
 from lti_tool.itembank.sanitize import Cleaner
 
 COLUMNS = ("type", "name", "id", "category", "skills", "question", "choices", "answer",
@@ -26,10 +34,6 @@ _FALSE = {"false", "f", "no", "n", "0"}
 _DIGITS = re.compile(r"[0-9]{1,6}")
 
 
-class RowError(ValueError):
-    """One row cannot be imported; the message says why."""
-
-
 def split_list(cell: str, *, keep_empty: bool = False) -> list[str]:
     """`a|b\\|c||d` -> ["a", "b|c", "d"] (or with "" kept in place when `keep_empty`)."""
     parts = [p.replace(_BAR, "|").strip() for p in cell.replace("\\|", _BAR).split("|")]
@@ -38,10 +42,7 @@ def split_list(cell: str, *, keep_empty: bool = False) -> list[str]:
 
 def parse(data: bytes) -> ParseResult:
     check_size(data)
-    try:
-        source = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError("the CSV file is not UTF-8 text (save it as 'CSV UTF-8')") from None
+    source = decode_text(data, "the CSV file is not UTF-8 text (save it as 'CSV UTF-8')")
     first_line = source.split("\n", 1)[0]
     try:
         dialect: Any = csv.Sniffer().sniff(first_line, delimiters=",;\t")
@@ -70,23 +71,13 @@ def parse(data: bytes) -> ParseResult:
             name = cells.get("name") or f"Question {position}"
             try:
                 result.questions.append(_question(cells, position, result.warnings))
-            except RowError as exc:
+            except QuestionError as exc:
                 result.rejected.append(Rejected(position, name, str(exc)))
     except csv.Error as exc:
         raise ImportFileError(f"the CSV file is malformed ({exc})") from None
     if position == 0:
         result.warnings.append("the file contains no questions")
     return result
-
-
-def _number(raw: str, what: str) -> float:
-    try:
-        value = float(raw.replace(",", "."))
-    except ValueError:
-        raise RowError(f"the {what} {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise RowError(f"the {what} {raw!r} is not a number")
-    return value
 
 
 def _indexes(raw: str) -> list[int]:
@@ -98,11 +89,11 @@ def _indexes(raw: str) -> list[int]:
 def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Question:
     kind = cells.get("type", "").lower()
     if kind not in KINDS:
-        raise RowError(f"unknown type {kind!r} (use one of: {', '.join(KINDS)})")
+        raise QuestionError(f"unknown type {kind!r} (use one of: {', '.join(KINDS)})")
     cleaner = Cleaner()
     text = cleaner.html(cells.get("question", ""))
     if not text:
-        raise RowError("the question is empty")
+        raise QuestionError("the question is empty")
     category = "/".join(p.strip() for p in cells.get("category", "").split("/") if p.strip())
     skills = split_list(cells.get("skills", ""))
     last = category.rsplit("/", 1)[-1] if category else ""
@@ -126,17 +117,17 @@ def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Ques
     )
     answer = cells.get("answer", "")
     if not answer:
-        raise RowError("the answer is empty")
+        raise QuestionError("the answer is empty")
     choice_feedback = [cleaner.html(f) for f in
                        split_list(cells.get("choice_feedback", ""), keep_empty=True)]
     if kind in ("multichoice", "multiresponse"):
         q.choices = [cleaner.html(c) for c in split_list(cells.get("choices", ""))]
         if len(q.choices) < 2:
-            raise RowError("a choice question needs at least two choices, separated by |")
+            raise QuestionError("a choice question needs at least two choices, separated by |")
         right = _indexes(answer)
         if not right or any(not 0 <= i < len(q.choices) for i in right) or \
                 len(right) != len(split_list(answer)):
-            raise RowError(f"the answer {answer!r} must be the number(s) of the right "
+            raise QuestionError(f"the answer {answer!r} must be the number(s) of the right "
                            f"choice(s), 1 to {len(q.choices)}, separated by |")
         q.answer = ({"choice": right[0]} if kind == "multichoice" and len(right) == 1
                     else {"choices": sorted(set(right))})
@@ -145,15 +136,15 @@ def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Ques
     elif kind == "truefalse":
         value = answer.lower()
         if value not in _TRUE | _FALSE:
-            raise RowError(f"the answer {answer!r} must be true or false")
+            raise QuestionError(f"the answer {answer!r} must be true or false")
         q.choices = ["True", "False"]
         q.answer = {"choice": 0 if value in _TRUE else 1}
         if any(choice_feedback):
             q.feedback["choices"] = (choice_feedback + ["", ""])[:2]
     elif kind == "numeric":
-        # Each number is finite (_number), and abs() of a finite float stays finite.
-        tolerance = abs(_number(cells.get("tolerance") or "0", "tolerance"))
-        q.answer = {"value": _number(answer, "answer"), "tolerance": tolerance}
+        # Each number is finite (parse_number), and abs() of a finite float stays finite.
+        tolerance = abs(parse_number(cells.get("tolerance") or "0", "tolerance"))
+        q.answer = {"value": parse_number(answer, "answer"), "tolerance": tolerance}
     else:
         case = cells.get("case_sensitive", "").lower() in _TRUE
         q.answer = {"accepted": [" ".join(a.split()) for a in split_list(answer)],

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db.models import Item, ItemBank
 from lti_tool.itembank.model import Question
-from lti_tool.itembank.store import save_questions
+from lti_tool.itembank.store import find_or_create_bank, save_questions
 
 DEMO_BANK_NAME = "Built-in demo bank (arithmetic)"
 SEED = 20261122
@@ -248,13 +248,7 @@ def demo_questions() -> list[Question]:
 
 def ensure_demo_bank(session: Session, platform_id: int, context_id: int) -> ItemBank:
     """The course's demo bank, created (or completed) on first use; cheap afterwards."""
-    bank = session.scalar(select(ItemBank).where(
-        ItemBank.platform_id == platform_id, ItemBank.context_id == context_id,
-        ItemBank.name == DEMO_BANK_NAME).order_by(ItemBank.id))
-    if bank is None:
-        bank = ItemBank(platform_id=platform_id, context_id=context_id, name=DEMO_BANK_NAME)
-        session.add(bank)
-        session.flush()
+    bank = find_or_create_bank(session, platform_id, context_id, DEMO_BANK_NAME)
     expected = len(GENERATORS) * PER_SKILL
     present = session.scalar(select(func.count()).select_from(Item).where(
         Item.bank_id == bank.id, Item.external_id.like("demo:%"))) or 0

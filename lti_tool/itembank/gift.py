@@ -25,8 +25,14 @@ import math
 import re
 from typing import Any
 
-from lti_tool.itembank.model import ImportFileError, ParseResult, Question, Rejected
-from lti_tool.itembank.moodle_xml import check_size
+from lti_tool.itembank.model import (
+    ParseResult,
+    Question,
+    QuestionError,
+    Rejected,
+    check_size,
+    decode_text,
+)
 from lti_tool.itembank.sanitize import Cleaner
 
 ESCAPABLE = "~=#{}:\\"
@@ -37,16 +43,9 @@ _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?[0-9]+(?:\.[0-9]+)?)%")
 
 
-class GiftError(ValueError):
-    """One question cannot be imported; the message says why."""
-
-
 def parse(data: bytes) -> ParseResult:
     check_size(data)
-    try:
-        source = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError("the GIFT file is not UTF-8 text") from None
+    source = decode_text(data, "the GIFT file is not UTF-8 text")
     result = ParseResult()
     category = ""
     position = 0
@@ -64,7 +63,7 @@ def parse(data: bytes) -> ParseResult:
         title = _title(body)
         try:
             result.questions.append(_question(body, category, result.warnings, position))
-        except GiftError as exc:
+        except QuestionError as exc:
             result.rejected.append(Rejected(position, title or f"Question {position}", str(exc)))
     if position == 0:
         result.warnings.append("the file contains no questions")
@@ -134,13 +133,13 @@ def _question(body: str, category: str, warnings: list[str], position: int) -> Q
     body = body[fmt_match.end():] if fmt_match else body
     start = body.find("{")
     if start < 0:
-        raise GiftError("this item has no answer block {...}; descriptions are not questions")
+        raise QuestionError("this item has no answer block {...}; descriptions are not questions")
     end = body.find("}", start)
     if end < 0:
-        raise GiftError("the answer block is not closed with }")
+        raise QuestionError("the answer block is not closed with }")
     before, block, after = body[:start].strip(), body[start + 1:end].strip(), body[end + 1:].strip()
     if "{" in block or "{" in after:
-        raise GiftError("a question may have only one answer block")
+        raise QuestionError("a question may have only one answer block")
     text_raw = f"{before} _____ {after}" if after else before
     cleaner = Cleaner()
 
@@ -152,7 +151,7 @@ def _question(body: str, category: str, warnings: list[str], position: int) -> Q
 
     text = markup(text_raw)
     if not text:
-        raise GiftError("the question has no text")
+        raise QuestionError("the question has no text")
     general = ""
     if "####" in block:
         block, general_raw = block.split("####", 1)
@@ -164,9 +163,9 @@ def _question(body: str, category: str, warnings: list[str], position: int) -> Q
                  feedback={"general": general} if general else {}, skills=[last or "General"])
     block = block.strip()
     if not block:
-        raise GiftError("essay questions (an empty answer block) are not supported")
+        raise QuestionError("essay questions (an empty answer block) are not supported")
     if "->" in block:
-        raise GiftError("matching questions are not supported")
+        raise QuestionError("matching questions are not supported")
     if block.startswith("#"):
         _numerical(q, block[1:], markup)
     elif re.fullmatch(r"(?i)(T|TRUE|F|FALSE)(#.*)?", block, re.DOTALL):
@@ -177,7 +176,7 @@ def _question(body: str, category: str, warnings: list[str], position: int) -> Q
         _shortanswer(q, block)
         _short_feedback(q, block, markup)
     else:
-        raise GiftError("the answer block is not one Metis understands")
+        raise QuestionError("the answer block is not one Metis understands")
     for warning in dict.fromkeys(cleaner.warnings):
         warnings.append(f"question {position} ({q.name}): {warning}")
     return q
@@ -196,23 +195,23 @@ def _answers(block: str) -> list[tuple[str, float | None, str, str]]:
         answer, _, feedback = rest.partition("#")
         found.append((marker, weight, answer.strip(), feedback.strip()))
     if not found or block.strip()[0] not in "=~":
-        raise GiftError("every answer must start with = (right) or ~ (wrong)")
+        raise QuestionError("every answer must start with = (right) or ~ (wrong)")
     return found
 
 
 def _choices(q: Question, block: str, markup: Any) -> None:
     answers = _answers(block)
     if len(answers) < 2:
-        raise GiftError("a multiple choice question needs at least two answers")
+        raise QuestionError("a multiple choice question needs at least two answers")
     weights = [(100.0 if m == "=" else 0.0) if w is None else w for m, w, _, _ in answers]
     q.choices = [markup(a) for _, _, a, _ in answers]
     if any(not c for c in q.choices):
-        raise GiftError("an answer of this multiple choice question is empty")
+        raise QuestionError("an answer of this multiple choice question is empty")
     feedback = [markup(f) for *_, f in answers]
     if any(feedback):
         q.feedback["choices"] = feedback
     if max(weights) <= 0:
-        raise GiftError("no answer is marked right (with = or a positive %weight%)")
+        raise QuestionError("no answer is marked right (with = or a positive %weight%)")
     # Weighted answers that do not reach 100% on their own mean "tick several" in Moodle.
     if max(weights) < 100 - 1e-9:
         q.kind = "multiresponse"
@@ -241,7 +240,7 @@ def _shortanswer(q: Question, block: str) -> None:
     accepted = [" ".join(_show(a).split()) for m, w, a, _ in answers
                 if m == "=" and (w is None or w >= 100 - 1e-9) and a]
     if not accepted:
-        raise GiftError("no answer is worth 100%, so no answer could ever be right")
+        raise QuestionError("no answer is worth 100%, so no answer could ever be right")
     q.kind = "shortanswer"
     q.answer = {"accepted": accepted, "case_sensitive": False}
 
@@ -267,9 +266,9 @@ def _number(raw: str) -> float:
     try:
         value = float(_show(raw).strip())
     except ValueError:
-        raise GiftError(f"{_show(raw).strip()!r} is not a number") from None
+        raise QuestionError(f"{_show(raw).strip()!r} is not a number") from None
     if not math.isfinite(value):
-        raise GiftError(f"{_show(raw).strip()!r} is not a number")
+        raise QuestionError(f"{_show(raw).strip()!r} is not a number")
     return value
 
 
@@ -285,7 +284,7 @@ def _value(raw: str) -> tuple[float, float]:
     # Finite ends can still overflow: 1e308..1.7e308 has an infinite midpoint, and
     # -1.7e308..1.7e308 an infinite tolerance (every answer right). JSON cannot store either.
     if not (math.isfinite(value) and math.isfinite(tolerance)):
-        raise GiftError(f"the range {_show(raw)!r} is too large to be graded")
+        raise QuestionError(f"the range {_show(raw)!r} is too large to be graded")
     return value, tolerance
 
 
@@ -317,7 +316,7 @@ def _numerical(q: Question, block: str, markup: Any) -> None:
         elif fb:
             entries.append({"match": value, "tolerance": tolerance, "feedback": markup(fb)})
     if right is None:
-        raise GiftError("no numerical answer is worth 100%")
+        raise QuestionError("no numerical answer is worth 100%")
     q.answer = {"value": right[0], "tolerance": right[1]}
     entries.sort(key=lambda e: e["match"] == "*")  # the catch-all last, order kept otherwise
     if entries:

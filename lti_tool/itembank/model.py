@@ -6,6 +6,7 @@ can save it as it is and pages may render it as markup.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,40 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 class ImportFileError(ValueError):
     """The whole file cannot be imported (too large, not XML, hostile XML, not UTF-8...).
     The message is plain English, safe to show to a teacher."""
+
+
+class QuestionError(ValueError):
+    """One question (or CSV row) cannot be imported; the message says why. The parsers report
+    it with the question's position and import the others."""
+
+
+def check_size(data: bytes) -> None:
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFileError(
+            f"the file is {len(data) / 1024 / 1024:.1f} MB; files up to "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported (split the bank, or remove "
+            "large images)"
+        )
+
+
+def decode_text(data: bytes, refusal: str) -> str:
+    """A text bank's content (UTF-8, with or without a byte-order mark); `refusal` is the
+    message when it is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError(refusal) from None
+
+
+def parse_number(raw: str, what: str) -> float:
+    """A finite number, with a decimal comma accepted ("2,5")."""
+    try:
+        value = float(raw.replace(",", "."))
+    except ValueError:
+        raise QuestionError(f"the {what} {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise QuestionError(f"the {what} {raw!r} is not a number")
+    return value
 
 
 @dataclass

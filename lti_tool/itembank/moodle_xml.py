@@ -32,26 +32,19 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from lti_tool.itembank.model import (
-    MAX_FILE_BYTES,
     ImportFileError,
     ParseResult,
     Question,
+    QuestionError,
     Rejected,
+    check_size,
+    parse_number,
 )
 from lti_tool.itembank.sanitize import Cleaner, ImageBudget
 
 SUPPORTED = {"multichoice", "truefalse", "shortanswer", "numerical"}
 NOT_QUESTIONS = {"description": "a description is text only, not a question"}
 MAX_NAME = 255
-
-
-def check_size(data: bytes) -> None:
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportFileError(
-            f"the file is {len(data) / 1024 / 1024:.1f} MB; files up to "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported (split the bank, or remove "
-            "large images)"
-        )
 
 
 def parse(data: bytes) -> ParseResult:
@@ -101,10 +94,6 @@ def parse(data: bytes) -> ParseResult:
     if position == 0:
         result.warnings.append("the file contains no questions")
     return result
-
-
-class QuestionError(ValueError):
-    """One question cannot be imported; the message says why."""
 
 
 def _text(element: ET.Element | None) -> str:
@@ -263,16 +252,6 @@ def _shortanswer(q: Question, element: ET.Element, answers: list[ET.Element],
         q.feedback["choices"] = entries
 
 
-def _number(raw: str, what: str) -> float:
-    try:
-        value = float(raw.replace(",", "."))
-    except ValueError:
-        raise QuestionError(f"the {what} {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise QuestionError(f"the {what} {raw!r} is not a number")
-    return value
-
-
 def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
                cleaner: Cleaner) -> None:
     right: tuple[float, float] | None = None
@@ -285,8 +264,8 @@ def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
             if fb:
                 catch_all.append({"match": "*", "feedback": fb})
             continue
-        value = _number(raw, "answer")
-        tolerance = abs(_number(_text(a.find("tolerance")) or "0", "tolerance"))
+        value = parse_number(raw, "answer")
+        tolerance = abs(parse_number(_text(a.find("tolerance")) or "0", "tolerance"))
         if _fraction(a) >= 100 - 1e-9 and right is None:
             right = (value, tolerance)
             if fb:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 from werkzeug.datastructures import MultiDict
 
 from lti_tool.grading import GradingError, grade
 from lti_tool.itembank import moodle_xml
 from tests.itembank.conftest import sample
-
-
-@dataclass
-class Q:
-    kind: str
-    answer: dict[str, Any]
-    choices: list[Any] = field(default_factory=lambda: ["a", "b", "c"])
-    feedback: dict[str, Any] = field(default_factory=dict)
+from tests.pipeline.test_grading import Q
 
 
 def test_multiresponse_needs_exactly_the_right_set() -> None:

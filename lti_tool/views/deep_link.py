@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     get_flashed_messages,
@@ -79,31 +80,28 @@ def _form_page(
     )
 
 
-def _usable(launch_id: str) -> tuple[dict[str, Any] | None, str]:
+def _usable(launch_id: str) -> dict[str, Any]:
+    """The deep-linking request's claims; a 400 page (lti_tool.errors) when there are none."""
     launch = g.launch
     if launch.message_type != C.DEEP_LINKING_REQUEST or launch.context_id is None:
-        return None, "This launch is not a content selection (deep linking) request."
+        abort(400, "This launch is not a content selection (deep linking) request.")
     claims = _claims(launch_id)
     if claims is None:
-        return None, "This content selection has expired; start it again from your course."
-    return claims, ""
+        abort(400, "This content selection has expired; start it again from your course.")
+    return claims
 
 
 @bp.get("/lti/deep-link/<launch_id>")
 @require_launch(Role.instructor)
 def select_content(launch_id: str) -> ResponseReturnValue:
-    claims, problem = _usable(launch_id)
-    if claims is None:
-        return render_template("lti/error.html", reason=problem, detail="", status=400), 400
+    _usable(launch_id)  # refuses (400) a launch that cannot select content
     return _form_page("lti/deep_link.html", blank_form())
 
 
 @bp.post("/lti/deep-link/<launch_id>")
 @require_launch(Role.instructor)
 def answer_content(launch_id: str) -> ResponseReturnValue:
-    claims, problem = _usable(launch_id)
-    if claims is None:
-        return render_template("lti/error.html", reason=problem, detail="", status=400), 400
+    claims = _usable(launch_id)
     launch = g.launch
     try:
         choice = parse_form(request.form)

@@ -63,6 +63,17 @@ def test_deep_linking_round_trip(lti_world: LtiWorld) -> None:
         assert rl is not None and rl.activity_id == activity.id and rl.lineitem_url
 
 
+def test_a_plain_launch_cannot_select_content(lti_world: LtiWorld) -> None:
+    link = lti_world.store.add_link("Practice")
+    browser = lti_world.browser()
+    r = login_and_launch(browser, lti_world.platform.url, user="201", link=link.id)
+    assert r.status_code == 303, r.text
+    launch_id = r.headers["Location"].rsplit("/", 1)[1]
+    page = browser.get(f"{lti_world.metis.url}/lti/deep-link/{launch_id}")
+    assert page.status_code == 400
+    assert "not a content selection (deep linking) request" in page.text
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_deep_linking_needs_instructor_and_csrf(lti_world: LtiWorld) -> None:
     browser, location = _selection_page(lti_world, user="101")

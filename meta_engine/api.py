@@ -23,12 +23,15 @@ import torch
 from meta_engine.checkpoint import load_checkpoint, save_checkpoint
 from meta_engine.device import resolve_device
 from meta_engine.model.runtime import (
+    Mastery,
     Model,
+    PreparedBank,
     StudentState,
     adapt,
     adapt_batch,
     mastery,
     predict,
+    prepare_bank,
 )
 from meta_engine.practice.feedback import Feedback, SkillMastery, feedback
 from meta_engine.practice.select import (
@@ -40,10 +43,10 @@ from meta_engine.practice.select import (
 from meta_engine.types import Dataset, Interaction, Item
 
 __all__ = [
-    "Feedback", "MetisMethod", "Model", "PlannedItem", "PracticePlan", "PracticeSettings",
-    "SkillMastery", "StudentState", "adapt", "adapt_batch", "default_model", "feedback",
-    "load_model", "mastery", "measure_latency", "measure_throughput", "predict",
-    "save_model", "select_practice_set",
+    "Feedback", "Mastery", "MetisMethod", "Model", "PlannedItem", "PracticePlan",
+    "PracticeSettings", "PreparedBank", "SkillMastery", "StudentState", "adapt", "adapt_batch",
+    "default_model", "feedback", "load_model", "mastery", "measure_latency",
+    "measure_throughput", "predict", "prepare_bank", "save_model", "select_practice_set",
 ]
 
 

@@ -165,13 +165,13 @@ class MetaEngine:
 
         # Jobs of one activity share their bank tuple: map it (and its ids) once per batch.
         map_of: dict[int, IdMap] = {}
-        bank_of: dict[int, list[Item]] = {}
+        bank_of: dict[int, api.PreparedBank] = {}
         for j in jobs:
             if id(j.bank) not in map_of:
                 m = map_of[id(j.bank)] = IdMap.for_bank(self.model, j.bank)
-                bank_of[id(j.bank)] = [
+                bank_of[id(j.bank)] = api.prepare_bank(self.model, [
                     Item(m.item(b.item_id), m.skills(b.skill_ids), b.text, b.difficulty_prior)
-                    for b in j.bank]
+                    for b in j.bank])
         maps = [map_of[id(j.bank)] for j in jobs]
 
         def history(m: IdMap, answers: tuple[Answered, ...]) -> list[Interaction]:
@@ -194,11 +194,15 @@ class MetaEngine:
             t1 = time.perf_counter()
             bank = bank_of[id(job.bank)]
             state = states[n]
+            # One mastery estimate serves both the selection and the feedback.
+            ms = api.mastery(self.model, state)
             plan = api.select_practice_set(
                 self.model, state, bank, practice_settings(job.settings),
                 job.now.timestamp(), histories[n], item_residuals=residuals.get(job.bank_id),
+                state_mastery=ms,
             )
-            fb = api.feedback(self.model, state, states[n + len(jobs)]).to_dict()
+            fb = api.feedback(self.model, state, states[n + len(jobs)],
+                              state_mastery=ms).to_dict()
             select_ms = (time.perf_counter() - t1) * 1000
             items = [
                 {**_jsonable(p.to_dict()), "item_id": m.our_item(p.item_id),

@@ -135,10 +135,8 @@ class FeatureState:
         never = (s_seen < 0) & valid
         gap = np.where(valid & ~never, np.log1p(self.n - s_seen), 0.0)
         rate = np.where(valid, (ew[sk] - ef[sk]) / (ew[sk] + ef[sk] + 1.0), 0.0)
-        iw = np.array([self.item_wins.get(int(i), 0) if i else 0 for i in items], dtype=np.float64)
-        if_ = np.array(
-            [self.item_fails.get(int(i), 0) if i else 0 for i in items], dtype=np.float64
-        )
+        iw = _lookup(self.item_wins, items)
+        if_ = _lookup(self.item_fails, items)
         n = items.shape[0]
         g = np.empty((n, N_GLOBAL), dtype=np.float64)
         g[:, 0] = math.log1p(self.total_wins)
@@ -167,6 +165,22 @@ class FeatureState:
         d["item_wins"] = {int(k): int(v) for k, v in d["item_wins"].items()}
         d["item_fails"] = {int(k): int(v) for k, v in d["item_fails"].items()}
         return cls(**d)
+
+
+def _lookup(counts: dict[int, int], items: np.ndarray) -> np.ndarray:
+    """counts[item] for each item (0 when absent or item 0), without a Python loop over the
+    bank: a student's count table holds at most their history, a bank can hold thousands."""
+    out = np.zeros(items.shape[0], dtype=np.float64)
+    if not counts:
+        return out
+    keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    vals = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    order = np.argsort(keys)
+    keys, vals = keys[order], vals[order]
+    pos = np.minimum(np.searchsorted(keys, items), len(keys) - 1)
+    hit = (keys[pos] == items) & (items != 0)
+    out[hit] = vals[pos[hit]]
+    return out
 
 
 @dataclass

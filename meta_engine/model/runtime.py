@@ -203,18 +203,40 @@ def adapt_windows(model: Model, windows: list[_Window], n_answers: list[int]
             for i in range(len(windows))]
 
 
-def _bank_arrays(items: list[Item], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class PreparedBank:
+    """A bank's items as the arrays every prediction on it needs, built once.
+
+    A worker plans many students on the same bank in one batch; building these arrays is a
+    Python loop over the bank, so it is done once per bank rather than once per student.
+    """
+
+    items: list[Item]
+    ids: np.ndarray  # (N,) model item ids
+    skills: np.ndarray  # (N, K) skill ids, 0 = padding
+    prior: np.ndarray  # (N,) difficulty_prior in logits, NaN where none
+    row_of: dict[int, int]  # item id -> its first row
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def prepare_bank(model: Model, items: list[Item] | PreparedBank) -> PreparedBank:
+    if isinstance(items, PreparedBank):
+        return items
     n = len(items)
     ids = np.fromiter((it.id for it in items), dtype=np.int64, count=n)
-    kk = max([k] + [len(it.skills) for it in items])
+    kk = max([model.net.cfg.max_skills] + [len(it.skills) for it in items])
     skills = np.zeros((n, kk), dtype=np.int64)
     prior = np.full(n, np.nan, dtype=np.float32)
+    row_of: dict[int, int] = {}
     for r, it in enumerate(items):
         sk = it.skills
         skills[r, : len(sk)] = sk
         if it.difficulty_prior is not None:
             prior[r] = it.difficulty_prior
-    return ids, skills, prior
+        row_of.setdefault(it.id, r)
+    return PreparedBank(list(items), ids, skills, prior, row_of)
 
 
 @torch.no_grad()
@@ -231,7 +253,8 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
         torch.as_tensor(g, dtype=torch.float32, device=dev),
         None if prior is None else torch.as_tensor(prior, device=dev),
     )
-    alpha = torch.as_tensor(state.alpha, device=dev)
+    # Through numpy: torch.as_tensor on a list of Python floats is several times slower.
+    alpha = torch.from_numpy(np.asarray(state.alpha, dtype=np.float32)).to(dev)
     q = net.design(sk)
     z = base + state.theta + q @ alpha
     # Attention of every candidate over the stored recent answers (all strictly earlier);
@@ -244,9 +267,11 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     age = torch.arange(h - 1, -1, -1, device=dev, dtype=z.dtype).unsqueeze(0)
     mask = torch.ones(1, h, dtype=torch.bool, device=dev)
     z = z + net.attention(sk, torch.as_tensor(hs, device=dev),
-                          torch.as_tensor(state.recent_correct, dtype=torch.long, device=dev),
+                          torch.from_numpy(np.asarray(state.recent_correct, dtype=np.int64)
+                                           ).to(dev),
                           age, mask, torch.as_tensor(ids, device=dev),
-                          torch.as_tensor(state.recent_items, dtype=torch.long, device=dev))
+                          torch.from_numpy(np.asarray(state.recent_items, dtype=np.int64)
+                                           ).to(dev))
     return net.calibrate(z).cpu().numpy().astype(np.float64)
 
 
@@ -264,7 +289,7 @@ def apply_item_residuals(ids: np.ndarray, prior: np.ndarray,
     return out
 
 
-def predict(model: Model, state: StudentState, items: list[Item],
+def predict(model: Model, state: StudentState, items: list[Item] | PreparedBank,
             use_item_residuals: bool = True,
             item_residuals: Mapping[int, float] | None = None) -> np.ndarray:
     """Calibrated P(correct) for each item now.
@@ -276,8 +301,9 @@ def predict(model: Model, state: StudentState, items: list[Item],
     """
     if not items:
         return np.zeros(0)
-    ids, skills, prior = _bank_arrays(items, model.net.cfg.max_skills)
-    prior = apply_item_residuals(ids, prior, item_residuals)
+    bank = prepare_bank(model, items)
+    ids, skills = bank.ids, bank.skills
+    prior = apply_item_residuals(ids, bank.prior, item_residuals)
     if not use_item_residuals:
         ids = np.zeros_like(ids)
     z = predict_logits(model, state, ids, skills, prior)

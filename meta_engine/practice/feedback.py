@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from meta_engine.model.runtime import Model, StudentState, mastery
+from meta_engine.model.runtime import Mastery, Model, StudentState, mastery
 
 
 @dataclass
@@ -40,9 +40,10 @@ CHANGE = 0.03  # mastery moves smaller than this are not reported
 
 
 def feedback(model: Model, state: StudentState, previous_state: StudentState | None = None,
-             max_changes: int = 5) -> Feedback:
-    """Per-skill mastery (95% interval) for the skills practised, and what changed."""
-    ms = mastery(model, state)
+             max_changes: int = 5, state_mastery: Mastery | None = None) -> Feedback:
+    """Per-skill mastery (95% interval) for the skills practised, and what changed.
+    `state_mastery`: `mastery(model, state)` when the caller already has it."""
+    ms = state_mastery if state_mastery is not None else mastery(model, state)
     prev = mastery(model, previous_state) if previous_state is not None else None
     practised = np.nonzero(ms.attempts > 0)[0]
     rows: list[SkillMastery] = []

@@ -17,12 +17,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from meta_engine.model.runtime import (
+    Mastery,
     Model,
+    PreparedBank,
     StudentState,
-    _bank_arrays,
     apply_item_residuals,
     mastery,
     predict_logits,
+    prepare_bank,
 )
 from meta_engine.types import Interaction, Item
 
@@ -86,21 +88,26 @@ def _last_answers(history: list[Interaction]) -> dict[int, tuple[float, int]]:
     return last
 
 
-def select_practice_set(model: Model, state: StudentState, bank: list[Item],
+def select_practice_set(model: Model, state: StudentState, bank: list[Item] | PreparedBank,
                         settings: PracticeSettings | None = None, now: float = 0.0,
                         history: list[Interaction] | None = None,
                         use_item_residuals: bool = True,
-                        item_residuals: Mapping[int, float] | None = None) -> PracticePlan:
+                        item_residuals: Mapping[int, float] | None = None,
+                        state_mastery: Mastery | None = None) -> PracticePlan:
+    """The next set for `state` from `bank`. A caller that plans many students on one bank
+    passes it once through `prepare_bank`; one that already has `mastery(model, state)`
+    passes it as `state_mastery` (both only save time: the plan is the same)."""
     s = settings or PracticeSettings()
     history = history or []
     if not bank:
         return PracticePlan([], now, s.to_dict())
-    ids, skills, prior = _bank_arrays(bank, model.net.cfg.max_skills)
-    prior = apply_item_residuals(ids, prior, item_residuals)  # online difficulty estimates
+    pb = prepare_bank(model, bank)
+    ids, skills = pb.ids, pb.skills
+    prior = apply_item_residuals(ids, pb.prior, item_residuals)  # online difficulty estimates
     z = predict_logits(model, state, ids if use_item_residuals else np.zeros_like(ids), skills,
                        prior)
     p = 1.0 / (1.0 + np.exp(-z))
-    ms = mastery(model, state)
+    ms = state_mastery if state_mastery is not None else mastery(model, state)
     valid = (skills > 0) & (skills <= model.n_skills)
     idx = np.where(valid, skills - 1, 0)
     nk = np.maximum(valid.sum(1), 1)
@@ -111,24 +118,23 @@ def select_practice_set(model: Model, state: StudentState, bank: list[Item],
     weakness = 1.0 - m_item
     explore = np.clip(sd_item - s.explore_sd, 0.0, None)
     last = _last_answers(history)
-    review = np.zeros(len(bank))
-    held = np.zeros(len(bank), dtype=bool)
-    for r, it in enumerate(bank):
-        if it.id in last:
-            t, c = last[it.id]
-            if now - t < s.hold_back:
-                held[r] = True
-            elif c == 0 and now - t >= s.review_after:
-                review[r] = 1.0
+    review = np.zeros(len(pb))
+    held = np.zeros(len(pb), dtype=bool)
+    # Only answered items can be held back or reviewed: walk the history, not the bank.
+    for item_id, (t, c) in last.items():
+        if now - t < s.hold_back:
+            held |= ids == item_id
+        elif c == 0 and now - t >= s.review_after:
+            review[ids == item_id] = 1.0
     parts = {"band": s.w_band * band_fit, "weakness": s.w_weakness * weakness,
              "review": s.w_review * review, "explore": s.w_explore * explore}
     score = sum(parts.values())
     # Held-back items are used only if the rest of the bank cannot fill the set.
     score = np.where(held, score - 1e6, score)
     chosen: list[PlannedItem] = []
-    used = np.zeros(len(bank), dtype=bool)
+    used = np.zeros(len(pb), dtype=bool)
     per_skill: dict[int, int] = {}
-    n_pick = min(s.n_items, len(bank))
+    n_pick = min(s.n_items, len(pb))
     for relax in (False, True):
         order = np.argsort(-score, kind="stable")
         for r in order:
@@ -136,23 +142,23 @@ def select_practice_set(model: Model, state: StudentState, bank: list[Item],
                 break
             if used[r]:
                 continue
-            sk = bank[r].skills
+            sk = pb.items[r].skills
             if not relax and any(per_skill.get(k, 0) >= s.max_per_skill for k in sk):
                 continue
             used[r] = True
             for k in sk:
                 per_skill[k] = per_skill.get(k, 0) + 1
-            chosen.append(_planned(bank[r], float(p[r]), {k: float(v[r]) for k, v in
+            chosen.append(_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in
                                    parts.items()}, float(score[r]), s, ms, last, now))
     return PracticePlan(chosen, now, s.to_dict())
 
 
 def _planned(item: Item, p: float, parts: dict[str, float], score: float,
-             s: PracticeSettings, ms: object, last: dict[int, tuple[float, int]],
+             s: PracticeSettings, ms: Mastery, last: dict[int, tuple[float, int]],
              now: float) -> PlannedItem:
     lo, hi = s.band
     skill_txt = ", ".join(f"skill {k}" for k in item.skills) or "no tagged skill"
-    mean = getattr(ms, "mean")  # noqa: B009 - Mastery arrays indexed by skill-1
+    mean = ms.mean  # indexed by skill - 1
     weakest = min(item.skills, key=lambda k: mean[k - 1] if 0 < k <= len(mean) else 1.0,
                   default=0)
     m_weak = float(mean[weakest - 1]) if 0 < weakest <= len(mean) else float("nan")

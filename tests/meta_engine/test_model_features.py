@@ -38,6 +38,20 @@ def test_bank_features_equal_per_item_features() -> None:
         np.testing.assert_allclose(flat, ci, rtol=1e-12)
 
 
+def test_bank_features_count_every_answered_item() -> None:
+    """The vectorised item-count lookup finds each answered item, and nothing for the rest."""
+    ds, s = _seq()
+    _, st = featurize(s.items, s.skills, s.correct, ds.n_skills)
+    seen = np.unique(s.items)
+    items = np.concatenate([seen[::-1], [0, int(seen.max()) + 1, 10**9]]).astype(np.int64)
+    skills = np.ones((len(items), 1), dtype=np.int64)
+    g, _ = st.bank_features(items, skills)
+    for r, i in enumerate(items.tolist()):
+        gi, _ = st.features(i, (1,))
+        np.testing.assert_allclose(g[r, 6:8], gi[6:8], rtol=1e-12)
+    assert (g[: len(seen), 6] + g[: len(seen), 7] > 0).all()
+
+
 def test_feature_state_round_trip() -> None:
     ds, s = _seq()
     _, st = featurize(s.items, s.skills, s.correct, ds.n_skills)

@@ -80,3 +80,22 @@ def test_exploration_prefers_unpractised_skills(model: api.Model) -> None:
     plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
     assert all(1 not in it.skills for it in plan.items)
     assert all(it.reason == "explore" and "know little" in it.why for it in plan.items)
+
+
+def test_prepared_bank_and_given_mastery_change_nothing(model: api.Model) -> None:
+    """The worker's shortcuts (bank arrays built once, one mastery for select and feedback)
+    give exactly the plan and feedback of the plain call."""
+    h = _hist(model)
+    now = 1000.0
+    h = [Interaction(x.item, x.skills, x.correct, now - 1 if x.item % 2 else 0.0) for x in h]
+    st = api.adapt(model, h)
+    prev = api.adapt(model, h[:-1])
+    s = PracticeSettings(n_items=8, hold_back=100.0, review_after=500.0)
+    plain = select_practice_set(model, st, _bank(model), s, now=now, history=h)
+    ms = api.mastery(model, st)
+    fast = select_practice_set(model, st, api.prepare_bank(model, _bank(model)), s, now=now,
+                               history=h, state_mastery=ms)
+    assert fast.to_dict() == plain.to_dict()
+    assert any(it.reason == "review" for it in plain.items)
+    assert (api.feedback(model, st, prev, state_mastery=ms).to_dict()
+            == api.feedback(model, st, prev).to_dict())

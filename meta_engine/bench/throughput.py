@@ -40,7 +40,7 @@ def measure(model: api.Model, batch: int, history_len: int, repeats: int) -> dic
         _sync(dev)
         total.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        windows = [runtime._window(model, h) for h in hists]
+        windows = runtime._windows(model, hists)
         feat.append(time.perf_counter() - t0)
         _sync(dev)
         t0 = time.perf_counter()

@@ -227,5 +227,130 @@ def featurize(
     return feats, st
 
 
+def _item_counts_before(items: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Right and wrong earlier answers to the same item, for each (row, t) of padded (B, L)
+    arrays (0 for item 0): one sort instead of a dictionary walk per student."""
+    b, n = items.shape
+    flat_items = items.reshape(-1)
+    rows = np.repeat(np.arange(b), n)
+    order = np.lexsort((np.tile(np.arange(n), b), flat_items, rows))
+    c = correct.reshape(-1)[order]
+    same = (rows[order][1:] == rows[order][:-1]) & (flat_items[order][1:] == flat_items[order][:-1])
+    start = np.concatenate([[True], ~same])
+    first = np.flatnonzero(start)
+    group = np.cumsum(start) - 1
+    before = np.cumsum(c) - c  # right answers before this position, whole array
+    wins = before - before[first][group]
+    seen = np.arange(len(order)) - first[group]
+    out_w = np.empty(len(order))
+    out_f = np.empty(len(order))
+    out_w[order] = wins
+    out_f[order] = seen - wins
+    known = flat_items != 0
+    return (np.where(known, out_w, 0.0).reshape(b, n), np.where(known, out_f, 0.0).reshape(b, n))
+
+
+def featurize_batch(histories: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_skills: int
+                    ) -> list[tuple[SequenceFeatures, FeatureState]]:
+    """`featurize` for many (items, skills, correct) histories at once, equal to it (tested).
+
+    The per-answer Python loop of `featurize` costs about 6 us an answer; here each time step
+    is one set of array operations over every student still answering, so a batch of hundreds
+    of histories costs little more than one. Histories are sorted longest first, so the
+    students still active at step t are always a leading slice of the arrays.
+    """
+    if not histories:
+        return []
+    lengths = np.array([len(h[0]) for h in histories])
+    order = np.argsort(-lengths, kind="stable")
+    b, n = len(histories), int(lengths.max())
+    k = max(h[1].shape[1] for h in histories)
+    items = np.zeros((b, n), dtype=np.int64)
+    skills = np.zeros((b, n, k), dtype=np.int64)
+    correct = np.zeros((b, n), dtype=np.float64)
+    for r, j in enumerate(order):
+        it, sk, y = histories[j]
+        items[r, : len(it)] = it
+        skills[r, : len(it), : sk.shape[1]] = sk
+        correct[r, : len(it)] = y
+    valid = (skills > 0) & (skills <= n_skills)
+    sk_ok = np.where(valid, skills, 0)  # column 0 is a scratch slot that no feature reads
+    s1 = n_skills + 1
+    wins, fails = np.zeros((b, s1)), np.zeros((b, s1))
+    ewins, efails, last = np.zeros((b, s1)), np.zeros((b, s1)), np.zeros((b, s1))
+    last_seen = np.full((b, s1), -1, dtype=np.int64)
+    tot_w, tot_f, last_ans = np.zeros(b), np.zeros(b), np.zeros(b)
+    g_ew, g_ef = np.zeros(b), np.zeros(b)
+    iw, if_ = _item_counts_before(items, correct)
+    glob = np.zeros((b, n, N_GLOBAL), dtype=np.float32)
+    counts = np.zeros((b, n, k, 2), dtype=np.float32)
+    active_at = np.searchsorted(-lengths[order], -np.arange(n), side="left")  # lengths > t
+    for t in range(n):
+        a = int(active_at[t])  # rows 0..a-1 have an answer at step t
+        rows = np.arange(a)[:, None]
+        st, v = sk_ok[:a, t], valid[:a, t]
+        vf = v.astype(np.float64)
+        nk = v.sum(1)
+        m = np.maximum(nk, 1).astype(np.float64)
+        seen = last_seen[rows, st]
+        never = (seen < 0) & v
+        gap = np.where(v & ~never, np.log1p(t - seen), 0.0)
+        ew, ef = ewins[rows, st], efails[rows, st]
+        rate = np.where(v, (ew - ef) / (ew + ef + 1.0), 0.0)
+        g = glob[:a, t]
+        g[:, 0] = np.log1p(tot_w[:a])
+        g[:, 1] = np.log1p(tot_f[:a])
+        g[:, 2] = last_ans[:a]
+        g[:, 3] = (last[rows, st] * vf).sum(1) / m
+        g[:, 4] = gap.sum(1) / m
+        g[:, 5] = np.where(nk > 0, never.sum(1) / m, 1.0)
+        g[:, 6] = np.log1p(iw[:a, t])
+        g[:, 7] = np.log1p(if_[:a, t])
+        g[:, 8] = rate.sum(1) / m
+        g[:, 9] = (g_ew[:a] - g_ef[:a]) / (g_ew[:a] + g_ef[:a] + 1.0)
+        g[:, 10] = np.maximum(nk - 1, 0)
+        counts[:a, t, :, 0] = np.log1p(wins[rows, st]) * vf
+        counts[:a, t, :, 1] = np.log1p(fails[rows, st]) * vf
+        c = correct[:a, t]
+        sign = 2.0 * c - 1.0
+        for slot in range(k):  # slot by slot, as `update` walks an item's skills
+            ok = v[:, slot]
+            rr, kk, cc = np.flatnonzero(ok), st[ok, slot], c[ok]
+            wins[rr, kk] += cc
+            fails[rr, kk] += 1.0 - cc
+            ewins[rr, kk] = SKILL_DECAY * ewins[rr, kk] + cc
+            efails[rr, kk] = SKILL_DECAY * efails[rr, kk] + 1.0 - cc
+            last[rr, kk] = sign[ok]
+            last_seen[rr, kk] = t
+        tot_w[:a] += c
+        tot_f[:a] += 1.0 - c
+        last_ans[:a] = sign
+        g_ew[:a] = GLOBAL_DECAY * g_ew[:a] + c
+        g_ef[:a] = GLOBAL_DECAY * g_ef[:a] + 1.0 - c
+    out: list[tuple[SequenceFeatures, FeatureState]] = [None] * b  # type: ignore[list-item]
+    for r, j in enumerate(order):
+        it, sk, y = histories[j]
+        ln = len(it)
+        item_w: dict[int, int] = {}
+        item_f: dict[int, int] = {}
+        for i, ok in zip(it.tolist(), y.tolist(), strict=True):
+            if i:
+                book = item_w if ok else item_f
+                book[i] = book.get(i, 0) + 1
+        state = FeatureState(
+            n_skills, wins=wins[r].tolist(), fails=fails[r].tolist(), ewins=ewins[r].tolist(),
+            efails=efails[r].tolist(), last=last[r].tolist(), last_seen=last_seen[r].tolist(),
+            item_wins=item_w, item_fails=item_f, total_wins=int(tot_w[r]),
+            total_fails=int(tot_f[r]), last_answer=float(last_ans[r]), g_ewins=float(g_ew[r]),
+            g_efails=float(g_ef[r]), n=ln)
+        kk = sk.shape[1]
+        feats = SequenceFeatures(
+            items=np.asarray(it, dtype=np.int64), skills=np.asarray(sk, dtype=np.int64),
+            counts=np.ascontiguousarray(counts[r, :ln, :kk]), glob=glob[r, :ln].copy(),
+            correct=np.asarray(y, dtype=np.float32))
+        out[j] = (feats, state)
+    return out
+
+
 def featurize_sequence(seq: Sequence, n_skills: int) -> SequenceFeatures:
     return featurize(seq.items, seq.skills, seq.correct, n_skills)[0]

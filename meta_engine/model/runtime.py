@@ -13,7 +13,12 @@ import numpy as np
 import torch
 
 from meta_engine.meta.inner import adapt_many, adapt_one, laplace_variance
-from meta_engine.model.features import FeatureState, featurize
+from meta_engine.model.features import (
+    FeatureState,
+    SequenceFeatures,
+    featurize,
+    featurize_batch,
+)
 from meta_engine.model.student import MetisNet
 from meta_engine.types import Interaction, Item
 
@@ -78,7 +83,8 @@ class StudentState:
         return FeatureState.from_dict(self.features)
 
 
-def _history_arrays(history: list[Interaction], k: int) -> tuple[np.ndarray, ...]:
+def _history_arrays(history: list[Interaction], k: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(history)
     items = np.zeros(n, dtype=np.int64)
     skills = np.zeros((n, k), dtype=np.int64)
@@ -107,10 +113,28 @@ class _Window:
 def _window(model: Model, history: list[Interaction]) -> _Window:
     """Featurise a history on the CPU and keep its last `window` answers."""
     cfg = model.net.cfg
-    k = max([cfg.max_skills] + [len(x.skills) for x in history])
-    items, skills, correct = _history_arrays(history, k)
-    feats, st = featurize(items, skills, correct, cfg.n_skills)
-    w0 = max(len(history) - cfg.window, 0)
+    feats, st = featurize(*_history_arrays(history, _width(model, history)), cfg.n_skills)
+    return _cut(model, feats, st)
+
+
+# From this many histories on, `featurize_batch` beats featurising one by one (measured on
+# 50-answer histories: about 2x at 256 and more, a loss below 32).
+BATCH_FEATURIZE_MIN = 64
+
+
+def _windows(model: Model, histories: list[list[Interaction]]) -> list[_Window]:
+    if len(histories) < BATCH_FEATURIZE_MIN:
+        return [_window(model, h) for h in histories]
+    arrays = [_history_arrays(h, _width(model, h)) for h in histories]
+    return [_cut(model, f, st) for f, st in featurize_batch(arrays, model.net.cfg.n_skills)]
+
+
+def _width(model: Model, history: list[Interaction]) -> int:
+    return max([model.net.cfg.max_skills] + [len(x.skills) for x in history])
+
+
+def _cut(model: Model, feats: SequenceFeatures, st: FeatureState) -> _Window:
+    w0 = max(len(feats.items) - model.net.cfg.window, 0)
     recent = (feats.skills[w0:].tolist(), feats.correct[w0:].astype(int).tolist(),
               feats.items[w0:].tolist())
     return _Window(feats.items[w0:], feats.skills[w0:], feats.counts[w0:], feats.glob[w0:],
@@ -180,8 +204,7 @@ def adapt_batch(model: Model, histories: list[list[Interaction]]) -> list[Studen
     """One batched (vmapped) adaptation for many students; on CUDA when the model is."""
     if not histories:
         return []
-    return adapt_windows(model, [_window(model, h) for h in histories],
-                         [len(h) for h in histories])
+    return adapt_windows(model, _windows(model, histories), [len(h) for h in histories])
 
 
 def adapt_windows(model: Model, windows: list[_Window], n_answers: list[int]

@@ -58,14 +58,24 @@ def test_unseen_item_and_new_bank(model: api.Model) -> None:
     assert p_res.shape == (2,)
 
 
-def test_adapt_batch_equals_adapt(model: api.Model) -> None:
-    hists = [_history(model, n, seed=n) for n in (5, 30, 80)]
+@pytest.mark.parametrize("many", [False, True])
+def test_adapt_batch_equals_adapt(model: api.Model, many: bool) -> None:
+    """Small batches featurise history by history, large ones with `featurize_batch`: both
+    must adapt every student as `adapt` does alone."""
+    from meta_engine.model.runtime import BATCH_FEATURIZE_MIN
+
+    lengths = (5, 30, 80) * (BATCH_FEATURIZE_MIN // 3 + 1 if many else 1)
+    hists = [_history(model, n, seed=i) for i, n in enumerate(lengths)]
     batch = api.adapt_batch(model, hists)
+    assert (len(hists) >= BATCH_FEATURIZE_MIN) == many
     for h, b in zip(hists, batch, strict=True):
         one = api.adapt(model, h)
         assert b.theta == pytest.approx(one.theta, abs=1e-5)
         np.testing.assert_allclose(b.alpha, one.alpha, atol=1e-5)
         np.testing.assert_allclose(b.var_alpha, one.var_alpha, rtol=1e-4)
+        assert (b.recent_items, b.recent_correct) == (one.recent_items, one.recent_correct)
+        assert b.features["item_wins"] == one.features["item_wins"]
+        np.testing.assert_allclose(b.features["ewins"], one.features["ewins"], rtol=1e-12)
 
 
 def test_state_serialises_and_predicts_the_same(model: api.Model) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from meta_engine.data import simulate_students
-from meta_engine.model.features import N_GLOBAL, FeatureState, featurize
+from meta_engine.model.features import N_GLOBAL, FeatureState, featurize, featurize_batch
 
 
 def _seq():
@@ -57,3 +57,35 @@ def test_feature_state_round_trip() -> None:
     _, st = featurize(s.items, s.skills, s.correct, ds.n_skills)
     st2 = FeatureState.from_dict(st.to_dict())
     assert st2.features(int(s.items[3]), (1, 2)) == st.features(int(s.items[3]), (1, 2))
+
+
+def test_featurize_batch_equals_featurize() -> None:
+    """Many histories of different lengths (one empty, multi-skill rows, item 0, unknown skill
+    ids, repeated items) featurised at once give each history's own `featurize` exactly."""
+    ds = simulate_students(12, 15, 5, seed=7, min_len=1, max_len=60)
+    rng = np.random.default_rng(0)
+    hist = []
+    for s in ds.sequences:
+        sk = np.zeros((len(s.items), 3), dtype=np.int64)
+        sk[:, : s.skills.shape[1]] = s.skills
+        extra = rng.random(len(s.items)) < 0.3
+        sk[extra, 1] = rng.integers(1, ds.n_skills + 3, extra.sum())  # some beyond n_skills
+        items = s.items.copy()
+        items[rng.random(len(items)) < 0.1] = 0
+        hist.append((items, sk, s.correct.astype(np.int64)))
+    hist.append((np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64),
+                 np.zeros(0, dtype=np.int64)))
+    batch = featurize_batch(hist, ds.n_skills)
+    assert len(batch) == len(hist)
+    for (items, sk, y), (fb, sb) in zip(hist, batch, strict=True):
+        f1, s1 = featurize(items, sk, y, ds.n_skills)
+        np.testing.assert_allclose(fb.glob, f1.glob, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(fb.counts, f1.counts, rtol=1e-6, atol=1e-7)
+        assert fb.glob.shape == f1.glob.shape and fb.counts.shape == f1.counts.shape
+        d1, db = s1.to_dict(), sb.to_dict()
+        assert db.keys() == d1.keys()
+        for key in d1:
+            if isinstance(d1[key], list):
+                np.testing.assert_allclose(db[key], d1[key], rtol=1e-12, err_msg=key)
+            else:
+                assert db[key] == d1[key], key

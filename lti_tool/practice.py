@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from lti_tool import practice_text
 from lti_tool.activity_settings import item_in_scope
 from lti_tool.db.models import (
     Activity,
@@ -66,7 +67,7 @@ def set_view(session: Session, place: Place, entries: list[dict[str, Any]]) -> l
     ids = [int(e["item_id"]) for e in entries]
     items = {i.id: i for i in session.scalars(
         select(Item).where(Item.id.in_(ids), Item.bank_id == place.bank_id))}
-    return [public_item(items[int(e["item_id"])], str(e.get("why", "")))
+    return [public_item(items[int(e["item_id"])], practice_text.why(e))
             for e in entries if int(e["item_id"]) in items]
 
 
@@ -291,7 +292,7 @@ def page_state(session: Session, place: Place, user_id: int) -> dict[str, Any]:
 def with_standing(session: Session, place: Place, user_id: int,
                   state: dict[str, Any]) -> dict[str, Any]:
     """`state` (a stored or just-published set) with mastery rows, progress and gradebook."""
-    feedback = dict(state.get("feedback") or {})
+    feedback = practice_text.feedback(dict(state.get("feedback") or {}))
     feedback["skills"] = mastery_rows(feedback, threshold(place))
     return {**state, "feedback": feedback,
             "progress": progress(session, place, user_id, feedback),

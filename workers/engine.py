@@ -150,6 +150,27 @@ def practice_settings(raw: dict[str, Any]) -> Any:
         return PracticeSettings()
 
 
+def _skill_name(skill: int, names: dict[int, str]) -> str:
+    return names.get(skill, f"skill {skill}")
+
+
+def _our_detail(m: IdMap, detail: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """meta_engine's `detail` numbers with its skill slots turned into our skill ids, and
+    their names beside them, for the page's own sentences."""
+    d = _jsonable(dict(detail))
+    if "skills" in d:
+        d["skills"] = [m.our_skill(int(k)) for k in d["skills"]]
+        d["skill_names"] = [_skill_name(k, names) for k in d["skills"]]
+    if "skill" in d:
+        d["skill"] = m.our_skill(int(d["skill"]))
+        d["skill_name"] = _skill_name(d["skill"], names)
+    if "moved" in d:
+        d["moved"] = [m.our_skill(int(k)) for k in d["moved"]]
+    if isinstance(d.get("next"), dict):
+        d["next"] = _our_detail(m, d["next"], names)
+    return d
+
+
 class MetaEngine:
     """Adapts all students of a batch in one `adapt_batch` call, then selects per student."""
 
@@ -207,14 +228,16 @@ class MetaEngine:
             items = [
                 {**_jsonable(p.to_dict()), "item_id": m.our_item(p.item_id),
                  "skills": [m.our_skill(k) for k in p.skills],
-                 "why": m.named(p.why, job.skill_names)}
+                 "why": m.named(p.why, job.skill_names),
+                 "detail": _our_detail(m, p.detail, job.skill_names)}
                 for p in plan.items
             ]
             for row in fb["skills"]:
                 row["skill"] = m.our_skill(int(row["skill"]))
-                row["name"] = job.skill_names.get(row["skill"], f"skill {row['skill']}")
+                row["name"] = _skill_name(row["skill"], job.skill_names)
             fb["changes"] = [m.named(c, job.skill_names) for c in fb["changes"]]
             fb["next_step"] = m.named(fb["next_step"], job.skill_names)
+            fb["detail"] = _our_detail(m, fb["detail"], job.skill_names)
             plans.append(
                 Plan(
                     items=items,

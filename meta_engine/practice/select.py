@@ -54,6 +54,9 @@ class PlannedItem:
     reason: str  # band | weakness | review | explore
     why: str
     score: float
+    # The numbers behind `why`, so a page can say it in its own words and language:
+    # p, skills, band (lo, hi); review: ago_s; weakness: skill, mastery.
+    detail: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -162,9 +165,12 @@ def _planned(item: Item, p: float, parts: dict[str, float], score: float,
     weakest = min(item.skills, key=lambda k: mean[k - 1] if 0 < k <= len(mean) else 1.0,
                   default=0)
     m_weak = float(mean[weakest - 1]) if 0 < weakest <= len(mean) else float("nan")
+    detail: dict = {"p": p, "skills": list(item.skills), "band": [lo, hi]}
     if parts["review"] > 0:
         reason = "review"
-        why = (f"You missed this question {_ago(now - last[item.id][0])} ago; bringing it back "
+        ago = now - last[item.id][0]
+        detail["ago_s"] = ago
+        why = (f"You missed this question {_ago(ago)} ago; bringing it back "
                f"now (predicted success {p:.0%}) helps it stick.")
     elif parts["explore"] > 0.25 * s.w_explore and parts["explore"] >= parts["weakness"] / 2:
         reason = "explore"
@@ -172,6 +178,7 @@ def _planned(item: Item, p: float, parts: dict[str, float], score: float,
                f"(predicted success {p:.0%}) will tell us the most.")
     elif parts["weakness"] >= 0.5 * s.w_weakness:
         reason = "weakness"
+        detail.update(skill=weakest, mastery=m_weak)
         why = (f"Practises skill {weakest}, one of your weakest (mastery {m_weak:.0%}), at a "
                f"predicted success of {p:.0%}.")
     else:
@@ -179,4 +186,4 @@ def _planned(item: Item, p: float, parts: dict[str, float], score: float,
         inside = lo <= p <= hi
         why = (f"A {'well-matched' if inside else 'nearest-available'} challenge on {skill_txt}: "
                f"predicted success {p:.0%} (target band {lo:.0%}-{hi:.0%}).")
-    return PlannedItem(item.id, tuple(item.skills), p, reason, why, score)
+    return PlannedItem(item.id, tuple(item.skills), p, reason, why, score, detail)

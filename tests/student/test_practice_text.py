@@ -1,0 +1,100 @@
+"""The engine's reasons and feedback said from the catalogue (lti_tool.practice_text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from lti_tool import messages, practice_text
+
+
+@pytest.fixture(autouse=True)
+def app_context() -> Iterator[None]:
+    app = Flask(__name__)
+    messages.init_app(app)
+    with app.app_context():
+        yield
+
+
+def _entry(reason: str, **detail: object) -> dict:
+    base = {"p": 0.71, "skills": [4, 9], "skill_names": ["Fractions", "Ratios"],
+            "band": [0.6, 0.8]}
+    return {"reason": reason, "why": "stored English", "detail": {**base, **detail}}
+
+
+def test_each_reason_in_catalogue_words() -> None:
+    assert practice_text.why(_entry("band")) == (
+        "A well-matched challenge on Fractions, Ratios: predicted success 71% "
+        "(target band 60%-80%).")
+    assert practice_text.why(_entry("band", p=0.93)).startswith(
+        "A nearest-available challenge on Fractions, Ratios: predicted success 93%")
+    assert practice_text.why(_entry("weakness", skill=9, skill_name="Ratios", mastery=0.34)) == (
+        "Practises Ratios, one of your weakest (mastery 34%), at a predicted success of 71%.")
+    assert practice_text.why(_entry("review", ago_s=2 * 86400 + 5)) == (
+        "You missed this question 2 days ago; bringing it back now (predicted success 71%) "
+        "helps it stick.")
+    assert "1 hour ago" in practice_text.why(_entry("review", ago_s=3600))
+    assert practice_text.why(_entry("explore", skill_names=[])) == (
+        "We know little yet about your no tagged skill; this question (predicted success 71%) "
+        "will tell us the most.")
+
+
+def test_a_set_stored_without_detail_keeps_its_sentence() -> None:
+    assert practice_text.why({"reason": "band", "why": "stored English"}) == "stored English"
+    assert practice_text.why({}) == ""
+    old = {"summary": "s", "next_step": "n", "changes": ["c"], "skills": []}
+    assert practice_text.feedback(old) == old
+
+
+def _fb(**detail: object) -> dict:
+    skills = [{"skill": 4, "name": "Fractions", "mastery": 0.62, "change": 0.12},
+              {"skill": 9, "name": "Ratios", "mastery": 0.41, "change": -0.05}]
+    base = {"mastered": 0, "practised": 2, "level": 0.8, "compared": True, "moved": [4, 9],
+            "next": {"kind": "practise", "skill": 9, "skill_name": "Ratios", "mastery": 0.41,
+                     "unsure": True}}
+    return {"skills": skills, "summary": "x", "next_step": "x", "changes": ["x"],
+            "detail": {**base, **detail}}
+
+
+def test_feedback_in_catalogue_words() -> None:
+    fb = practice_text.feedback(_fb())
+    assert fb["changes"] == ["Fractions rose from 50% to 62%.", "Ratios fell from 46% to 41%."]
+    assert fb["next_step"] == "Next: practise Ratios (mastery 41%, still uncertain)."
+    assert fb["summary"] == "0 of 2 practised skills mastered (95% interval above 80%)."
+    assert practice_text.feedback(_fb(moved=[]))["changes"] == [
+        "No skill moved by more than 3 points since the last set."]
+    assert practice_text.feedback(_fb(moved=[], compared=False))["changes"] == []
+    assert practice_text.feedback(_fb(next={"kind": "first"}))["next_step"] == (
+        "Answer a first practice set so we can estimate your skills.")
+    assert practice_text.feedback(_fb(next={"kind": "done"}))["next_step"] == (
+        "All practised skills look mastered: move on to new skills.")
+
+
+def test_catalogue_says_what_the_engine_says() -> None:
+    """On a real worker plan (engine, id mapping, skill names), the catalogue's English gives
+    back the engine's own sentences, so the words moved without changing."""
+    from workers.bench_batch import synthetic_jobs
+    from workers.engine import load_engine
+
+    engine = load_engine(None, "cpu", "test")
+    names = {k: f"Topic {chr(64 + k)}" for k in range(1, 13)}
+    jobs = [replace(j, skill_names=names) for j in synthetic_jobs(6, 40, 120, seed=3)]
+    # An old miss makes a review reason possible; the later answers stay recent.
+    first = jobs[0].history[0]
+    old_miss = replace(first, correct=False, answered_at=first.answered_at - timedelta(days=3))
+    jobs[0] = replace(jobs[0], history=(old_miss, *jobs[0].history[1:]))
+    plans = engine.plan_batch(jobs)
+    reasons = set()
+    for plan in plans:
+        for item in plan.items:
+            reasons.add(item["reason"])
+            assert practice_text.why(item) == item["why"]
+        said = practice_text.feedback(plan.feedback)
+        for key in ("summary", "next_step", "changes"):
+            assert said[key] == plan.feedback[key], key
+    assert len(reasons) >= 2
+    assert any("Topic" in item["why"] for plan in plans for item in plan.items)

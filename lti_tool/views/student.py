@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from flask import (
@@ -103,28 +104,47 @@ def _render_page(place: Place, launch_id: str, *, answered: dict[str, Any] | Non
                  ) -> ResponseReturnValue:
     """The practice page; `error` sits next to question `error_for` when that question is in
     the set shown, else at the top (a refused answer without JS)."""
-    hints_for = request.args.get("hints_for", type=int)
     state = _state(place)
-    if error_for not in {item["item_id"] for item in state["items"]}:
+    in_set = {item["item_id"] for item in state["items"]}
+    if error_for not in in_set:
         error_for = None
+    shown = {i: _shown_hints(place, i, n)
+             for i, n in _opened_hints(request.args).items() if i in in_set}
     html = render_template(
         "student/practice.html", launch_id=launch_id, place=place, state=state,
-        answered=answered,
-        hints_for=hints_for, shown_hints=_shown_hints(place, hints_for),
+        answered=answered, shown_hints={i: h for i, h in shown.items() if h},
         error=error, error_for=error_for,
         js_messages=catalogue().bundle("student."),
     )
     return html, status
 
 
-def _shown_hints(place: Place, item_id: int | None) -> list[str]:
-    """Without JS, "Show a hint" is a link back to the page asking for one more hint."""
-    if item_id is None:
-        return []
-    count = request.args.get("hints", 1, type=int) or 1
+MAX_HINTS = 20
+_OPENED = re.compile(r"h(\d{1,12})")
+
+
+def _opened_hints(params: Mapping[str, str]) -> dict[int, int]:
+    """Without JS, the page's URL remembers how many hints each question has open: one
+    `h<item id>=<count>` per question, and `hints_for`/`hints` for the one just asked for.
+    Every hint form and answer form carries the others forward, so a hint opened on one
+    question is still counted when another is answered first."""
+    opened: dict[int, int] = {}
+    for key, value in list(params.items())[:200]:
+        found = _OPENED.fullmatch(key)
+        if found and value.isdigit():
+            opened[int(found[1])] = min(int(value), MAX_HINTS)
+    asked = params.get("hints_for", "")
+    if asked.isdigit():
+        count = params.get("hints", "1")
+        opened[int(asked)] = min(int(count), MAX_HINTS) if count.isdigit() else 1
+    return {i: n for i, n in opened.items() if n > 0}
+
+
+def _shown_hints(place: Place, item_id: int, count: int) -> list[str]:
+    """The first `count` hints of a question (as many as it has), for the page without JS."""
     found: list[str] = []
     with database().session() as s:
-        for n in range(min(max(count, 1), 20)):
+        for n in range(min(max(count, 1), MAX_HINTS)):
             hint = practice.hint(s, place, item_id, n)
             if hint is None:
                 break
@@ -183,8 +203,11 @@ def answer(launch_id: str) -> ResponseReturnValue:
     # Grade + store + enqueue, for `metis bench pipeline` and browser dev tools.
     timing = {"Server-Timing": f"submit;dur={(time.perf_counter() - started) * 1000:.2f}"}
     if not wants_json:
+        # The other questions' open hints stay open (and counted) on the page that follows.
+        still_open: dict[str, Any] = {
+            f"h{i}": n for i, n in _opened_hints(request.form).items() if i != item_id}
         return redirect(url_for("student.page", launch_id=launch_id, answered=stored.event_id,
-                                _anchor="answer-feedback"), code=303)
+                                _anchor="answer-feedback", **still_open), code=303)
     with database().session() as s:
         item = practice.bank_item(s, place, item_id)
         shown = practice.reveal(item, stored.correct, stored.feedback) if item else {}

@@ -38,7 +38,8 @@ TRUEFALSE = {"kind": "truefalse", "text": "<p>Zero is even.</p>",
              "choices": ["True", "False"], "answer": {"choice": 0},
              "feedback": {}, "hints": [], "solution": "<p>TF-SOLUTION</p>"}
 NUMERIC = {"kind": "numeric", "text": "<p>Half of 7?</p>", "choices": [],
-           "answer": {"value": 3.5, "tolerance": 0.01}, "feedback": {}, "hints": [],
+           "answer": {"value": 3.5, "tolerance": 0.01}, "feedback": {},
+           "hints": ["<p>HINT-HALF halve 6, then halve 1</p>"],
            "solution": ""}
 SHORT = {"kind": "shortanswer", "text": "<p>Name the operation in 2 + 3.</p>", "choices": [],
          "answer": {"accepted": ["addition"]}, "feedback": {}, "hints": [], "solution": ""}

@@ -5,6 +5,7 @@ quiet line while the next set is computed. Over a real learner launch."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 from sqlalchemy import select
 
@@ -62,6 +63,51 @@ def test_without_script_the_hint_links_carry_the_count_to_the_answer(learner: Le
     assert r.status_code == 303
     event_id = r.headers["Location"].split("answered=")[1].split("#")[0]
     assert _stored(learner, event_id)[0] == {"choice": 0, "hints": 2}
+
+
+def _hidden(form_html: str) -> dict[str, str]:
+    return dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form_html))
+
+
+def _form(page: str, item_id: int, kind: str) -> str:
+    return _item_html(page, item_id).split(f'class="{kind}"')[1].split("</form>")[0]
+
+
+def test_without_script_hints_open_on_two_questions_are_both_counted(learner: Learner) -> None:
+    """Open a hint on one question, then on another, answer the first, then the second: each
+    answer carries its own question's count, as it does with the script."""
+    rich, numeric = learner.items[0], learner.items[3]
+    page = learner.page(hints_for=rich, hints=1).text
+    asked = _hidden(_form(page, numeric, "hint-form"))  # "Show a hint" on the second question
+    assert asked["hints_for"] == str(numeric) and asked[f"h{rich}"] == "1"
+    page = learner.page(**{k: v for k, v in asked.items() if k != "lt"}).text
+    assert "HINT-ONE" in _item_html(page, rich) and "HINT-HALF" in _item_html(page, numeric)
+    first = _hidden(_form(page, rich, "answer-form"))
+    assert first["hints_seen"] == "1" and first[f"h{numeric}"] == "1"
+    r = learner.browser.post(f"{learner.url}/answer", headers={"Referer": learner.url},
+                             data={**first, "choice": "0"}, allow_redirects=False)
+    assert r.status_code == 303 and f"h{numeric}=1" in r.headers["Location"]
+    assert f"h{rich}=" not in r.headers["Location"]
+    answered_rich = r.headers["Location"].split("answered=")[1].split("&")[0].split("#")[0]
+    page = learner.browser.get(urljoin(learner.url, r.headers["Location"])).text
+    second = _hidden(_form(page, numeric, "answer-form"))
+    assert second["hints_seen"] == "1"
+    r = learner.browser.post(f"{learner.url}/answer", headers={"Referer": learner.url},
+                             data={**second, "value": "3.5"}, allow_redirects=False)
+    answered_numeric = r.headers["Location"].split("answered=")[1].split("&")[0].split("#")[0]
+    assert _stored(learner, answered_rich)[0] == {"choice": 0, "hints": 1}
+    assert _stored(learner, answered_numeric)[0] == {"value": 3.5, "hints": 1}
+
+
+def test_odd_hint_counts_in_the_url_are_ignored(learner: Learner) -> None:
+    rich = learner.items[0]
+    for params in ({f"h{rich}": "-1"}, {f"h{rich}": "x"}, {"h": "2"}, {"h99999999": "3"},
+                   {"hints_for": "abc", "hints": "2"}, {"hints_for": str(rich), "hints": "z"}):
+        page = learner.page(**params)
+        assert page.status_code == 200, params
+    page = learner.page(**{f"h{rich}": "999"}).text
+    assert "HINT-TWO" in _item_html(page, rich)
+    assert _hidden(_form(page, rich, "answer-form"))["hints_seen"] == "2"
 
 
 def test_refused_answers_are_sentences_next_to_their_question(learner: Learner) -> None:

@@ -9,13 +9,20 @@ keeps its stored sentence.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lti_tool.messages import t
 
 
 def pct(share: Any) -> str:
-    return f"{round(100 * float(share))}%"
+    """A share as a whole percentage; "?" for anything that is not a finite number (stored
+    data is read back from the database and Redis, and the page must still render)."""
+    try:
+        value = float(share)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{round(100 * value)}%" if math.isfinite(value) else "?"
 
 
 def ago(seconds: float) -> str:
@@ -33,8 +40,27 @@ def _skills(detail: dict[str, Any]) -> str:
     return ", ".join(names) if names else t("student.why.no_skill")
 
 
+# What odd stored numbers raise; the engine's own sentence is shown instead.
+_ODD = (TypeError, ValueError, KeyError, AttributeError, IndexError)
+
+
 def why(entry: dict[str, Any]) -> str:
     """Why this question was chosen, for one stored set entry."""
+    try:
+        return _why(entry)
+    except _ODD:
+        return str(entry.get("why", ""))
+
+
+def feedback(fb: dict[str, Any]) -> dict[str, Any]:
+    """`fb` with its summary, next step and changes said from its `detail`."""
+    try:
+        return _feedback(fb)
+    except _ODD:
+        return fb
+
+
+def _why(entry: dict[str, Any]) -> str:
     d = entry.get("detail")
     if not isinstance(d, dict) or "p" not in d:
         return str(entry.get("why", ""))
@@ -51,8 +77,7 @@ def why(entry: dict[str, Any]) -> str:
     return t(key, skills=_skills(d), p=p, lo=pct(lo), hi=pct(hi))
 
 
-def feedback(fb: dict[str, Any]) -> dict[str, Any]:
-    """`fb` with its summary, next step and changes said from its `detail`."""
+def _feedback(fb: dict[str, Any]) -> dict[str, Any]:
     d = fb.get("detail")
     if not isinstance(d, dict) or "next" not in d:
         return fb

@@ -154,15 +154,24 @@ def _skill_name(skill: int, names: dict[int, str]) -> str:
     return names.get(skill, f"skill {skill}")
 
 
-def _our_detail(m: IdMap, detail: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+def _our_detail(m: IdMap, detail: dict[str, Any], names: dict[int, str],
+                item_skills: tuple[int, ...] | None = None) -> dict[str, Any]:
     """meta_engine's `detail` numbers with its skill slots turned into our skill ids, and
-    their names beside them, for the page's own sentences."""
+    their names beside them, for the page's own sentences. For a planned item,
+    `item_skills` are its own skills: with a model that folds several of our skills onto one
+    slot, the slot alone would name another skill of the bank."""
     d = _jsonable(dict(detail))
+
+    def ours(slot: int) -> int:
+        mine = [k for k in item_skills or () if m.skill_to_model.get(k, k) == slot]
+        return mine[0] if mine else m.our_skill(slot)
+
     if "skills" in d:
-        d["skills"] = [m.our_skill(int(k)) for k in d["skills"]]
+        d["skills"] = (list(item_skills) if item_skills is not None
+                       else [m.our_skill(int(k)) for k in d["skills"]])
         d["skill_names"] = [_skill_name(k, names) for k in d["skills"]]
     if "skill" in d:
-        d["skill"] = m.our_skill(int(d["skill"]))
+        d["skill"] = ours(int(d["skill"]))
         d["skill_name"] = _skill_name(d["skill"], names)
     if "moved" in d:
         d["moved"] = [m.our_skill(int(k)) for k in d["moved"]]
@@ -187,8 +196,10 @@ class MetaEngine:
         # Jobs of one activity share their bank tuple: map it (and its ids) once per batch.
         map_of: dict[int, IdMap] = {}
         bank_of: dict[int, api.PreparedBank] = {}
+        skills_by_bank: dict[int, dict[int, tuple[int, ...]]] = {}
         for j in jobs:
             if id(j.bank) not in map_of:
+                skills_by_bank[id(j.bank)] = {b.item_id: tuple(b.skill_ids) for b in j.bank}
                 m = map_of[id(j.bank)] = IdMap.for_bank(self.model, j.bank)
                 bank_of[id(j.bank)] = api.prepare_bank(self.model, [
                     Item(m.item(b.item_id), m.skills(b.skill_ids), b.text, b.difficulty_prior)
@@ -225,11 +236,13 @@ class MetaEngine:
             fb = api.feedback(self.model, state, states[n + len(jobs)],
                               state_mastery=ms).to_dict()
             select_ms = (time.perf_counter() - t1) * 1000
+            skills_of = skills_by_bank[id(job.bank)]
             items = [
                 {**_jsonable(p.to_dict()), "item_id": m.our_item(p.item_id),
-                 "skills": [m.our_skill(k) for k in p.skills],
+                 "skills": list(skills_of.get(m.our_item(p.item_id), ())),
                  "why": m.named(p.why, job.skill_names),
-                 "detail": _our_detail(m, p.detail, job.skill_names)}
+                 "detail": _our_detail(m, p.detail, job.skill_names,
+                                       skills_of.get(m.our_item(p.item_id), ()))}
                 for p in plan.items
             ]
             for row in fb["skills"]:

@@ -231,6 +231,8 @@ def _item_counts_before(items: np.ndarray, correct: np.ndarray) -> tuple[np.ndar
     """Right and wrong earlier answers to the same item, for each (row, t) of padded (B, L)
     arrays (0 for item 0): one sort instead of a dictionary walk per student."""
     b, n = items.shape
+    if n == 0:
+        return np.zeros((b, 0)), np.zeros((b, 0))
     flat_items = items.reshape(-1)
     rows = np.repeat(np.arange(b), n)
     order = np.lexsort((np.tile(np.arange(n), b), flat_items, rows))
@@ -273,7 +275,7 @@ def featurize_batch(histories: list[tuple[np.ndarray, np.ndarray, np.ndarray]], 
         it, sk, y = histories[j]
         items[r, : len(it)] = it
         skills[r, : len(it), : sk.shape[1]] = sk
-        correct[r, : len(it)] = y
+        correct[r, : len(it)] = np.asarray(y) != 0  # as `featurize` reads it: right or not
     valid = (skills > 0) & (skills <= n_skills)
     sk_ok = np.where(valid, skills, 0)  # column 0 is a scratch slot that no feature reads
     s1 = n_skills + 1

@@ -83,7 +83,13 @@ class StudentState:
         return FeatureState.from_dict(self.features)
 
 
-def _history_arrays(history: list[Interaction], k: int
+def _known_skills(skills: np.ndarray, n_skills: int) -> np.ndarray:
+    """Skill ids the model has no row for become padding: the item is placed from the skills
+    it knows (or as untagged), instead of indexing past the model's tables."""
+    return np.where((skills > 0) & (skills <= n_skills), skills, 0)
+
+
+def _history_arrays(history: list[Interaction], k: int, n_skills: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(history)
     items = np.zeros(n, dtype=np.int64)
@@ -94,7 +100,7 @@ def _history_arrays(history: list[Interaction], k: int
         sk = x.skills[:k]
         skills[t, : len(sk)] = sk
         correct[t] = x.correct
-    return items, skills, correct
+    return items, _known_skills(skills, n_skills), correct
 
 
 @dataclass
@@ -113,7 +119,8 @@ class _Window:
 def _window(model: Model, history: list[Interaction]) -> _Window:
     """Featurise a history on the CPU and keep its last `window` answers."""
     cfg = model.net.cfg
-    feats, st = featurize(*_history_arrays(history, _width(model, history)), cfg.n_skills)
+    feats, st = featurize(*_history_arrays(history, _width(model, history), cfg.n_skills),
+                          cfg.n_skills)
     return _cut(model, feats, st)
 
 
@@ -123,10 +130,21 @@ BATCH_FEATURIZE_MIN = 64
 
 
 def _windows(model: Model, histories: list[list[Interaction]]) -> list[_Window]:
-    if len(histories) < BATCH_FEATURIZE_MIN:
+    """Featurise many histories: the typical ones together, the few much longer ones alone.
+    `featurize_batch` steps through time up to its longest history at a fixed cost per step,
+    so one student with thousands of answers would make the whole batch wait."""
+    lengths = np.array([len(h) for h in histories])
+    together = lengths <= 2 * np.median(lengths) + 16 if len(histories) else lengths > 0
+    if together.sum() < BATCH_FEATURIZE_MIN:
         return [_window(model, h) for h in histories]
-    arrays = [_history_arrays(h, _width(model, h)) for h in histories]
-    return [_cut(model, f, st) for f, st in featurize_batch(arrays, model.net.cfg.n_skills)]
+    n_skills = model.net.cfg.n_skills
+    rows = np.flatnonzero(together)
+    arrays = [_history_arrays(histories[i], _width(model, histories[i]), n_skills)
+              for i in rows]
+    out: dict[int, _Window] = {
+        int(i): _cut(model, f, st)
+        for i, (f, st) in zip(rows, featurize_batch(arrays, n_skills), strict=True)}
+    return [out[i] if i in out else _window(model, h) for i, h in enumerate(histories)]
 
 
 def _width(model: Model, history: list[Interaction]) -> int:
@@ -259,7 +277,7 @@ def prepare_bank(model: Model, items: list[Item] | PreparedBank) -> PreparedBank
         if it.difficulty_prior is not None:
             prior[r] = it.difficulty_prior
         row_of.setdefault(it.id, r)
-    return PreparedBank(list(items), ids, skills, prior, row_of)
+    return PreparedBank(list(items), ids, _known_skills(skills, model.n_skills), prior, row_of)
 
 
 @torch.no_grad()

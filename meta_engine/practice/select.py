@@ -114,8 +114,12 @@ def select_practice_set(model: Model, state: StudentState, bank: list[Item] | Pr
     valid = (skills > 0) & (skills <= model.n_skills)
     idx = np.where(valid, skills - 1, 0)
     nk = np.maximum(valid.sum(1), 1)
-    m_item = np.where(valid, ms.mean[idx], 0.0).sum(1) / nk
-    sd_item = np.where(valid, ms.sd_logit[idx], 0.0).sum(1) / nk
+    # An item tagged with no skill the model knows counts as an average skill: neither weak
+    # (which would put every untagged question first) nor unexplored.
+    tagged = valid.any(1)
+    m_item = np.where(tagged, np.where(valid, ms.mean[idx], 0.0).sum(1) / nk, ms.mean.mean())
+    sd_item = np.where(tagged, np.where(valid, ms.sd_logit[idx], 0.0).sum(1) / nk,
+                       ms.sd_logit.mean())
     lo, hi = s.band
     band_fit = -np.abs(p - np.clip(p, lo, hi)) / max(hi - lo, 1e-6)
     weakness = 1.0 - m_item
@@ -176,7 +180,7 @@ def _planned(item: Item, p: float, parts: dict[str, float], score: float,
         reason = "explore"
         why = (f"We know little yet about your {skill_txt}; this question "
                f"(predicted success {p:.0%}) will tell us the most.")
-    elif parts["weakness"] >= 0.5 * s.w_weakness:
+    elif parts["weakness"] >= 0.5 * s.w_weakness and 0 < weakest <= len(mean):
         reason = "weakness"
         detail.update(skill=weakest, mastery=m_weak)
         why = (f"Practises skill {weakest}, one of your weakest (mastery {m_weak:.0%}), at a "

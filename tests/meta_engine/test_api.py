@@ -65,6 +65,7 @@ def test_adapt_batch_equals_adapt(model: api.Model, many: bool) -> None:
     from meta_engine.model.runtime import BATCH_FEATURIZE_MIN
 
     lengths = (5, 30, 80) * (BATCH_FEATURIZE_MIN // 3 + 1 if many else 1)
+    lengths += (400,) if many else ()  # much longer than the rest: featurised on its own
     hists = [_history(model, n, seed=i) for i, n in enumerate(lengths)]
     batch = api.adapt_batch(model, hists)
     assert (len(hists) >= BATCH_FEATURIZE_MIN) == many

@@ -75,6 +75,7 @@ def test_featurize_batch_equals_featurize() -> None:
         hist.append((items, sk, s.correct.astype(np.int64)))
     hist.append((np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64),
                  np.zeros(0, dtype=np.int64)))
+    hist.append((hist[0][0], hist[0][1], hist[0][2] * 2))  # "right" given as any non-zero
     batch = featurize_batch(hist, ds.n_skills)
     assert len(batch) == len(hist)
     for (items, sk, y), (fb, sb) in zip(hist, batch, strict=True):
@@ -89,3 +90,11 @@ def test_featurize_batch_equals_featurize() -> None:
                 np.testing.assert_allclose(db[key], d1[key], rtol=1e-12, err_msg=key)
             else:
                 assert db[key] == d1[key], key
+
+
+def test_featurize_batch_of_empty_histories() -> None:
+    empty = (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
+             np.zeros(0, dtype=np.int64))
+    out = featurize_batch([empty] * 3, 4)
+    assert [len(f.items) for f, _ in out] == [0, 0, 0]
+    assert all(st.to_dict() == featurize(*empty, 4)[1].to_dict() for _, st in out)

@@ -99,3 +99,22 @@ def test_prepared_bank_and_given_mastery_change_nothing(model: api.Model) -> Non
     assert any(it.reason == "review" for it in plain.items)
     assert (api.feedback(model, st, prev, state_mastery=ms).to_dict()
             == api.feedback(model, st, prev).to_dict())
+
+
+def test_untagged_items_are_not_taken_for_the_weakest(model: api.Model) -> None:
+    """A question with no skill the model knows counts as an average one: it is not put
+    first for "weakness", and its reason carries no made-up mastery."""
+    h = _hist(model) + [Interaction(7, (model.n_skills + 3,), 1, 31.0)]  # a skill it never saw
+    st = api.adapt(model, h)
+    assert st.theta == pytest.approx(api.adapt_batch(model, [h])[0].theta, abs=1e-5)
+    tagged = _bank(model)[:20]
+    untagged = [Item(100_000 + i, ()) for i in range(10)] + [
+        Item(200_000 + i, (model.n_skills + 5,)) for i in range(10)]
+    s = PracticeSettings(n_items=10, max_per_skill=10)
+    plan = select_practice_set(model, st, untagged + tagged, s, now=1e6, history=h)
+    for it in plan.items:
+        if it.item_id >= 100_000:
+            assert it.reason != "weakness"
+            assert "nan" not in it.why
+        assert all(np.isfinite(v) for v in it.detail.values() if isinstance(v, float))
+    assert sum(it.item_id < 100_000 for it in plan.items) >= 3

@@ -74,20 +74,34 @@ def test_feedback_in_catalogue_words() -> None:
         "All practised skills look mastered: move on to new skills.")
 
 
-def test_catalogue_says_what_the_engine_says() -> None:
-    """On a real worker plan (engine, id mapping, skill names), the catalogue's English gives
-    back the engine's own sentences, so the words moved without changing."""
+def _jobs(n_skills: int) -> list:
+    """The worker benchmark's synthetic jobs on `n_skills` named skills, one with an old miss
+    (so that a review reason can come up)."""
     from workers.bench_batch import synthetic_jobs
-    from workers.engine import load_engine
 
-    engine = load_engine(None, "cpu", "test")
-    names = {k: f"Topic {chr(64 + k)}" for k in range(1, 13)}
-    jobs = [replace(j, skill_names=names) for j in synthetic_jobs(6, 40, 120, seed=3)]
-    # An old miss makes a review reason possible; the later answers stay recent.
+    def fold(skills: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted({(k - 1) % n_skills + 1 for k in skills}))
+
+    names = {k: f"Topic {chr(64 + k)}" for k in range(1, n_skills + 1)}
+    jobs = []
+    for j in synthetic_jobs(6, 40, 120, seed=3):
+        bank = tuple(replace(b, skill_ids=fold(b.skill_ids)) for b in j.bank)
+        history = tuple(replace(a, skill_ids=fold(a.skill_ids)) for a in j.history)
+        jobs.append(replace(j, bank=bank, history=history, skill_names=names))
     first = jobs[0].history[0]
     old_miss = replace(first, correct=False, answered_at=first.answered_at - timedelta(days=3))
     jobs[0] = replace(jobs[0], history=(old_miss, *jobs[0].history[1:]))
-    plans = engine.plan_batch(jobs)
+    # Jobs of one activity share one bank tuple, as the worker's batches do.
+    return [replace(j, bank=jobs[0].bank) for j in jobs]
+
+
+def test_catalogue_says_what_the_engine_says() -> None:
+    """On a real worker plan (engine, id mapping, skill names), the catalogue's English gives
+    back the engine's own sentences, so the words moved without changing."""
+    from workers.engine import load_engine
+
+    engine = load_engine(None, "cpu", "test")
+    plans = engine.plan_batch(_jobs(engine.model.n_skills))  # one slot per skill: no folding
     reasons = set()
     for plan in plans:
         for item in plan.items:
@@ -98,3 +112,47 @@ def test_catalogue_says_what_the_engine_says() -> None:
             assert said[key] == plan.feedback[key], key
     assert len(reasons) >= 2
     assert any("Topic" in item["why"] for plan in plans for item in plan.items)
+
+
+def test_reasons_name_the_items_own_skills_when_the_model_has_fewer() -> None:
+    """A bank with more skills than the model's slots folds several onto one slot; the page
+    still names each question's own skills."""
+    from workers.engine import load_engine
+
+    engine = load_engine(None, "cpu", "test")
+    jobs = _jobs(engine.model.n_skills + 2)
+    skills_of = {b.item_id: b.skill_ids for b in jobs[0].bank}
+    names = jobs[0].skill_names
+    folded = 0
+    for plan in engine.plan_batch(jobs):
+        for item in plan.items:
+            own = skills_of[item["item_id"]]
+            folded += any(k > engine.model.n_skills for k in own)
+            assert tuple(item["skills"]) == own
+            assert item["detail"]["skill_names"] == [names[k] for k in own]
+            if "skill" in item["detail"]:
+                assert item["detail"]["skill"] in own
+                assert practice_text.why(item).count(names[item["detail"]["skill"]]) == 1
+    assert folded  # some chosen question has a skill that shares its slot with another
+
+
+@pytest.mark.parametrize("detail", [
+    {"p": float("nan")}, {"p": "x"}, {"p": None}, {"p": 0.7, "band": "ab"},
+    {"p": 0.7, "ago_s": float("nan")}, {"p": 0.7, "skill_name": "A", "mastery": None},
+    {"p": 0.7, "skill_names": None}, {"p": [1]},
+])
+def test_odd_stored_numbers_never_break_the_page(detail: dict) -> None:
+    for reason in ("band", "review", "weakness", "explore", None):
+        said = practice_text.why({"reason": reason, "why": "stored", "detail": detail})
+        assert isinstance(said, str) and "nan" not in said
+
+
+@pytest.mark.parametrize("detail", [
+    {"next": None}, {"next": {"kind": "practise", "mastery": "x"}}, {"next": {}, "moved": [None]},
+    {"next": {}, "moved": "12"}, {"next": {}, "mastered": None, "level": float("inf")},
+])
+def test_odd_stored_feedback_never_breaks_the_page(detail: dict) -> None:
+    fb = {"summary": "stored", "next_step": "n", "changes": [], "detail": detail,
+          "skills": [{"skill": 1, "mastery": 0.5, "change": 0.1}, {"mastery": 1}]}
+    said = practice_text.feedback(fb)
+    assert isinstance(said["summary"], str) and isinstance(said["changes"], list)

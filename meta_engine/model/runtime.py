@@ -248,15 +248,14 @@ def adapt_windows(model: Model, windows: list[_Window], n_answers: list[int]
 class PreparedBank:
     """A bank's items as the arrays every prediction on it needs, built once.
 
-    A worker plans many students on the same bank in one batch; building these arrays is a
-    Python loop over the bank, so it is done once per bank rather than once per student.
+    A worker plans many students on the same bank in one batch; building these arrays walks
+    the whole bank, so it is done once per bank rather than once per student.
     """
 
     items: list[Item]
     ids: np.ndarray  # (N,) model item ids
-    skills: np.ndarray  # (N, K) skill ids, 0 = padding
+    skills: np.ndarray  # (N, K) skill ids the model knows, 0 = padding
     prior: np.ndarray  # (N,) difficulty_prior in logits, NaN where none
-    row_of: dict[int, int]  # item id -> its first row
 
     def __len__(self) -> int:
         return len(self.items)
@@ -267,17 +266,17 @@ def prepare_bank(model: Model, items: list[Item] | PreparedBank) -> PreparedBank
         return items
     n = len(items)
     ids = np.fromiter((it.id for it in items), dtype=np.int64, count=n)
-    kk = max([model.net.cfg.max_skills] + [len(it.skills) for it in items])
-    skills = np.zeros((n, kk), dtype=np.int64)
-    prior = np.full(n, np.nan, dtype=np.float32)
-    row_of: dict[int, int] = {}
-    for r, it in enumerate(items):
-        sk = it.skills
-        skills[r, : len(sk)] = sk
-        if it.difficulty_prior is not None:
-            prior[r] = it.difficulty_prior
-        row_of.setdefault(it.id, r)
-    return PreparedBank(list(items), ids, _known_skills(skills, model.n_skills), prior, row_of)
+    widths = np.fromiter((len(it.skills) for it in items), dtype=np.int64, count=n)
+    skills = np.zeros((n, max(model.net.cfg.max_skills, int(widths.max(initial=0)))),
+                      dtype=np.int64)
+    # One scatter of every item's skills, row by row and slot by slot.
+    rows = np.repeat(np.arange(n), widths)
+    slots = np.arange(len(rows)) - np.repeat(np.cumsum(widths) - widths, widths)
+    skills[rows, slots] = np.fromiter((k for it in items for k in it.skills), dtype=np.int64,
+                                      count=len(rows))
+    prior = np.fromiter((np.nan if it.difficulty_prior is None else it.difficulty_prior
+                         for it in items), dtype=np.float32, count=n)
+    return PreparedBank(list(items), ids, _known_skills(skills, model.n_skills), prior)
 
 
 @torch.no_grad()

@@ -118,3 +118,16 @@ def test_untagged_items_are_not_taken_for_the_weakest(model: api.Model) -> None:
             assert "nan" not in it.why
         assert all(np.isfinite(v) for v in it.detail.values() if isinstance(v, float))
     assert sum(it.item_id < 100_000 for it in plan.items) >= 3
+
+
+def test_prepare_bank_arrays(model: api.Model) -> None:
+    n = model.n_skills
+    bank = [Item(5, (2, 1, 3)), Item(6, ()), Item(7, (n + 4,), difficulty_prior=1.5),
+            Item(8, (1,), difficulty_prior=-0.5)]
+    pb = api.prepare_bank(model, bank)
+    assert pb.ids.tolist() == [5, 6, 7, 8] and len(pb) == 4
+    assert pb.skills[:, :3].tolist() == [[2, 1, 3], [0, 0, 0], [0, 0, 0], [1, 0, 0]]
+    assert not pb.skills[:, 3:].any()
+    assert np.isnan(pb.prior[:2]).all() and pb.prior[2:].tolist() == [1.5, -0.5]
+    assert api.prepare_bank(model, pb) is pb
+    assert len(api.prepare_bank(model, [])) == 0

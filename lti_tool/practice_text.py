@@ -35,9 +35,15 @@ def ago(seconds: float) -> str:
     return t("student.ago.seconds", n=int(seconds))
 
 
+def _skill(skill: Any, name: Any) -> str:
+    return str(name) if name else t("student.mastery.skill", id=skill)
+
+
 def _skills(detail: dict[str, Any]) -> str:
-    names = [str(n) for n in detail.get("skill_names") or []]
-    return ", ".join(names) if names else t("student.why.no_skill")
+    names = list(detail.get("skill_names") or [])
+    said = [_skill(k, names[i] if i < len(names) else None)
+            for i, k in enumerate(detail.get("skills") or [])]
+    return ", ".join(said) if said else t("student.why.no_skill")
 
 
 # What odd stored numbers raise; the engine's own sentence is shown instead.
@@ -71,8 +77,9 @@ def _why(entry: dict[str, Any]) -> str:
         return t("student.why.review", ago=ago(float(d["ago_s"])), p=p)
     if reason == "explore":
         return t("student.why.explore", skills=_skills(d), p=p)
-    if reason == "weakness" and "skill_name" in d:
-        return t("student.why.weakness", skill=d["skill_name"], mastery=pct(d["mastery"]), p=p)
+    if reason == "weakness" and "skill" in d:
+        return t("student.why.weakness", skill=_skill(d["skill"], d.get("skill_name")),
+                 mastery=pct(d["mastery"]), p=p)
     key = "student.why.band" if lo <= float(d["p"]) <= hi else "student.why.band_nearest"
     return t(key, skills=_skills(d), p=p, lo=pct(lo), hi=pct(hi))
 
@@ -89,7 +96,7 @@ def _feedback(fb: dict[str, Any]) -> dict[str, Any]:
             continue
         now, change = float(row["mastery"]), float(row["change"])
         key = "student.feedback.rose" if change > 0 else "student.feedback.fell"
-        changes.append(t(key, skill=row.get("name") or t("student.mastery.skill", id=skill),
+        changes.append(t(key, skill=_skill(skill, row.get("name")),
                          old=pct(now - change), new=pct(now)))
     if d.get("compared") and not changes:
         changes.append(t("student.feedback.none_moved"))
@@ -100,7 +107,8 @@ def _feedback(fb: dict[str, Any]) -> dict[str, Any]:
     elif kind == "practise":
         key = ("student.feedback.next_practise_unsure" if nxt.get("unsure")
                else "student.feedback.next_practise")
-        next_step = t(key, skill=nxt.get("skill_name", ""), mastery=pct(nxt.get("mastery", 0)))
+        next_step = t(key, skill=_skill(nxt.get("skill"), nxt.get("skill_name")),
+                      mastery=pct(nxt.get("mastery", 0)))
     else:
         next_step = t("student.feedback.next_done")
     summary = t("student.feedback.summary", mastered=d.get("mastered", 0),

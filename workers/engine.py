@@ -169,10 +169,11 @@ def _our_detail(m: IdMap, detail: dict[str, Any], names: dict[int, str],
     if "skills" in d:
         d["skills"] = (list(item_skills) if item_skills is not None
                        else [m.our_skill(int(k)) for k in d["skills"]])
-        d["skill_names"] = [_skill_name(k, names) for k in d["skills"]]
+        # None for a skill without a name: the page says it in its own words.
+        d["skill_names"] = [names.get(k) for k in d["skills"]]
     if "skill" in d:
         d["skill"] = ours(int(d["skill"]))
-        d["skill_name"] = _skill_name(d["skill"], names)
+        d["skill_name"] = names.get(d["skill"])
     if "moved" in d:
         d["moved"] = [m.our_skill(int(k)) for k in d["moved"]]
     if isinstance(d.get("next"), dict):

@@ -38,7 +38,11 @@ def test_each_reason_in_catalogue_words() -> None:
         "You missed this question 2 days ago; bringing it back now (predicted success 71%) "
         "helps it stick.")
     assert "1 hour ago" in practice_text.why(_entry("review", ago_s=3600))
-    assert practice_text.why(_entry("explore", skill_names=[])) == (
+    assert practice_text.why(_entry("band", skill_names=[None, "Ratios"])).startswith(
+        "A well-matched challenge on Skill 4, Ratios:")  # a skill without a name
+    assert practice_text.why(_entry("weakness", skill=4, skill_name=None, mastery=0.2)).startswith(
+        "Practises Skill 4, one of your weakest (mastery 20%)")
+    assert practice_text.why(_entry("explore", skills=[], skill_names=[])) == (
         "We know little yet about your no tagged skill; this question (predicted success 71%) "
         "will tell us the most.")
 

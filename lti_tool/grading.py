@@ -29,10 +29,18 @@ from typing import Any, Protocol
 
 MAX_TEXT = 500
 _DIGITS = re.compile(r"[0-9]{1,6}")
+NOT_AN_OPTION = "the chosen option is not one of the question's options"
 
 
 class GradingError(ValueError):
-    """The submitted form cannot be graded; the message is safe to show to the student."""
+    """The submitted form cannot be graded. `key` is the sentence the student reads, in the
+    message catalogue (filled with `params`); the English text is for logs and for callers
+    without a catalogue."""
+
+    def __init__(self, key: str, text: str, **params: Any) -> None:
+        super().__init__(text)
+        self.key = key
+        self.params = params
 
 
 class GradableItem(Protocol):
@@ -54,7 +62,9 @@ def grade(item: GradableItem, form: Mapping[str, str]) -> Grade:
                "truefalse": _truefalse, "numeric": _numeric, "shortanswer": _shortanswer}
     grader = graders.get(item.kind)
     if grader is None:
-        raise GradingError(f"this question type ({item.kind!r}) cannot be answered here")
+        raise GradingError("student.grading.kind",
+                           f"this question type ({item.kind!r}) cannot be answered here",
+                           kind=item.kind)
     return grader(item, form)
 
 
@@ -74,19 +84,20 @@ def _choice_feedback(item: GradableItem, chosen: list[int]) -> str:
 def _field(form: Mapping[str, str], name: str) -> str:
     value = (form.get(name) or "").strip()
     if not value:
-        raise GradingError("please give an answer before submitting")
+        raise GradingError("student.grading.empty", "please give an answer before submitting")
     if len(value) > MAX_TEXT:
-        raise GradingError(f"the answer is longer than {MAX_TEXT} characters")
+        raise GradingError("student.grading.too_long",
+                           f"the answer is longer than {MAX_TEXT} characters", max=MAX_TEXT)
     return value
 
 
 def _option(raw: str, count: int) -> int:
     # ASCII digits only: int() also takes "１", "٣", "+1" and "1_0", none of which a form sends.
     if not _DIGITS.fullmatch(raw):
-        raise GradingError("the chosen option is not one of the question's options")
+        raise GradingError("student.grading.not_an_option", NOT_AN_OPTION)
     chosen = int(raw)
     if not 0 <= chosen < count:
-        raise GradingError("the chosen option is not one of the question's options")
+        raise GradingError("student.grading.not_an_option", NOT_AN_OPTION)
     return chosen
 
 
@@ -106,9 +117,10 @@ def _multiresponse(item: GradableItem, form: Mapping[str, str]) -> Grade:
     raw = getlist("choice") if callable(getlist) else [form.get("choice") or ""]
     values = [str(v).strip() for v in raw if str(v).strip()]
     if not values:
-        raise GradingError("please tick at least one option before submitting")
+        raise GradingError("student.grading.tick_one",
+                           "please tick at least one option before submitting")
     if len(values) > max(len(item.choices), 1):
-        raise GradingError("the chosen option is not one of the question's options")
+        raise GradingError("student.grading.not_an_option", NOT_AN_OPTION)
     chosen = sorted({_option(v, len(item.choices)) for v in values})
     return Grade(correct=set(chosen) == _right_choices(item), response={"choices": chosen},
                  feedback=_choice_feedback(item, chosen))
@@ -127,9 +139,9 @@ def _numeric(item: GradableItem, form: Mapping[str, str]) -> Grade:
     try:
         value = float(raw)
     except ValueError:
-        raise GradingError("please enter a number") from None
+        raise GradingError("student.grading.number", "please enter a number") from None
     if not math.isfinite(value):
-        raise GradingError("please enter a number")
+        raise GradingError("student.grading.number", "please enter a number")
     target = float(item.answer["value"])
     tolerance = abs(float(item.answer.get("tolerance", 0.0)))
     return Grade(correct=_close(value, target, tolerance), response={"value": value},

@@ -185,7 +185,7 @@ def answer(launch_id: str) -> ResponseReturnValue:
 
     def refuse(message: str, status: int = 400, item_id: int | None = None
                ) -> ResponseReturnValue:
-        return _refused(place, launch_id, wants_json, _sentence(message), status, item_id)
+        return _refused(place, launch_id, wants_json, message, status, item_id)
 
     try:
         item_id = int(request.form.get("item_id", ""))
@@ -199,7 +199,7 @@ def answer(launch_id: str) -> ResponseReturnValue:
     except events.UnknownItem:
         return refuse(t("student.error.unknown_item"), 404)
     except events.GradingError as exc:
-        return refuse(str(exc), 400, item_id)
+        return refuse(t(exc.key, **exc.params), 400, item_id)
     # Grade + store + enqueue, for `metis bench pipeline` and browser dev tools.
     timing = {"Server-Timing": f"submit;dur={(time.perf_counter() - started) * 1000:.2f}"}
     if not wants_json:
@@ -224,16 +224,6 @@ def _refused(place: Place, launch_id: str, wants_json: bool, message: str, statu
     if wants_json:
         return jsonify(error=message), status
     return _render_page(place, launch_id, error=message, error_for=item_id, status=status)
-
-
-def _sentence(message: str) -> str:
-    """Grading messages are lower-case clauses ("please enter a number"); on their own next to
-    a question they read as a sentence."""
-    text = message.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
 
 
 @bp.get("/student/<launch_id>/events")

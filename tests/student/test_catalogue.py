@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = [ROOT / "templates/student/practice.html", ROOT / "templates/student/_parts.html",
              ROOT / "templates/base.html"]
 SCRIPT = ROOT / "lti_tool/static/practice.js"
-VIEWS = [ROOT / "lti_tool/views/student.py", ROOT / "lti_tool/practice_text.py"]
+VIEWS = [ROOT / "lti_tool/views/student.py", ROOT / "lti_tool/practice_text.py",
+         ROOT / "lti_tool/grading.py"]
 CATALOGUE = json.loads((ROOT / "lti_tool/messages/en.json").read_text(encoding="utf-8"))
 KEY = r"""["']((?:student|app)\.[a-z0-9_.]+)["']"""
 ENDPOINT = re.compile(r"url_for\(\s*['\"][\w.]+['\"]")  # "student.page" is a view, not a key

@@ -108,8 +108,13 @@ def _render_page(place: Place, launch_id: str, *, answered: dict[str, Any] | Non
     in_set = {item["item_id"] for item in state["items"]}
     if error_for not in in_set:
         error_for = None
-    shown = {i: _shown_hints(place, i, n)
-             for i, n in _opened_hints(request.args).items() if i in in_set}
+    # After a refused answer without JS the open hints come in the posted form: the question
+    # answered keeps its own count too.
+    opened = _opened_hints(request.values)
+    seen = request.form.get(events.HINTS_FIELD, "")
+    if error_for is not None and seen.isdigit() and int(seen) > 0:
+        opened[error_for] = min(int(seen), MAX_HINTS)
+    shown = {i: _shown_hints(place, i, n) for i, n in opened.items() if i in in_set}
     html = render_template(
         "student/practice.html", launch_id=launch_id, place=place, state=state,
         answered=answered, shown_hints={i: h for i, h in shown.items() if h},

@@ -99,6 +99,19 @@ def test_without_script_hints_open_on_two_questions_are_both_counted(learner: Le
     assert _stored(learner, answered_numeric)[0] == {"value": 3.5, "hints": 1}
 
 
+def test_without_script_a_refused_answer_keeps_the_open_hints(learner: Learner) -> None:
+    rich, numeric = learner.items[0], learner.items[3]
+    page = learner.page(**{f"h{rich}": "2", "hints_for": str(numeric), "hints": "1"}).text
+    form = _hidden(_form(page, numeric, "answer-form"))
+    assert form["hints_seen"] == "1" and form[f"h{rich}"] == "2"
+    again = learner.browser.post(f"{learner.url}/answer", headers={"Referer": learner.url},
+                                 data={**form, "value": "seven"})
+    assert again.status_code == 400
+    assert "HINT-TWO" in _item_html(again.text, rich)
+    assert "HINT-HALF" in _item_html(again.text, numeric)
+    assert _hidden(_form(again.text, numeric, "answer-form"))["hints_seen"] == "1"
+
+
 def test_odd_hint_counts_in_the_url_are_ignored(learner: Learner) -> None:
     rich = learner.items[0]
     for params in ({f"h{rich}": "-1"}, {f"h{rich}": "x"}, {"h": "2"}, {"h99999999": "3"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import torch
@@ -265,17 +266,18 @@ def prepare_bank(model: Model, items: list[Item] | PreparedBank) -> PreparedBank
     if isinstance(items, PreparedBank):
         return items
     n = len(items)
-    ids = np.fromiter((it.id for it in items), dtype=np.int64, count=n)
-    widths = np.fromiter((len(it.skills) for it in items), dtype=np.int64, count=n)
+    ids = np.array([it.id for it in items], dtype=np.int64)
+    lists = [it.skills for it in items]
+    widths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
     skills = np.zeros((n, max(model.net.cfg.max_skills, int(widths.max(initial=0)))),
                       dtype=np.int64)
     # One scatter of every item's skills, row by row and slot by slot.
     rows = np.repeat(np.arange(n), widths)
     slots = np.arange(len(rows)) - np.repeat(np.cumsum(widths) - widths, widths)
-    skills[rows, slots] = np.fromiter((k for it in items for k in it.skills), dtype=np.int64,
+    skills[rows, slots] = np.fromiter(chain.from_iterable(lists), dtype=np.int64,
                                       count=len(rows))
-    prior = np.fromiter((np.nan if it.difficulty_prior is None else it.difficulty_prior
-                         for it in items), dtype=np.float32, count=n)
+    prior = np.array([np.nan if it.difficulty_prior is None else it.difficulty_prior
+                      for it in items], dtype=np.float32)
     return PreparedBank(list(items), ids, _known_skills(skills, model.n_skills), prior)
 
 

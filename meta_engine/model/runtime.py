@@ -5,8 +5,10 @@ Everything a worker calls goes through here; `meta_engine.api` re-exports the su
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -130,10 +132,29 @@ def _window(model: Model, history: list[Interaction]) -> _Window:
 BATCH_FEATURIZE_MIN = 64
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch builds thousands of plain lists: none
+    of them form cycles, yet each collection walks them all (measured: almost half the time
+    of featurising 4,096 histories)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _windows(model: Model, histories: list[list[Interaction]]) -> list[_Window]:
     """Featurise many histories: the typical ones together, the few much longer ones alone.
     `featurize_batch` steps through time up to its longest history at a fixed cost per step,
     so one student with thousands of answers would make the whole batch wait."""
+    with _no_gc():
+        return _featurise_windows(model, histories)
+
+
+def _featurise_windows(model: Model, histories: list[list[Interaction]]) -> list[_Window]:
     lengths = np.array([len(h) for h in histories])
     together = lengths <= 2 * np.median(lengths) + 16 if len(histories) else lengths > 0
     if together.sum() < BATCH_FEATURIZE_MIN:
@@ -240,9 +261,11 @@ def adapt_windows(model: Model, windows: list[_Window], n_answers: list[int]
         var = laplace_variance(fast, sup["base"], sup["q"], sup["w"], cfg.prior_precision)
     fast = {k: v.cpu() for k, v in fast.items()}
     var = {k: v.cpu() for k, v in var.items()}
-    return [_state(model, {k: v[i] for k, v in fast.items()}, {k: v[i] for k, v in var.items()},
-                   windows[i].state, n_answers[i], windows[i].recent)
-            for i in range(len(windows))]
+    with _no_gc():
+        return [_state(model, {k: v[i] for k, v in fast.items()},
+                       {k: v[i] for k, v in var.items()}, windows[i].state, n_answers[i],
+                       windows[i].recent)
+                for i in range(len(windows))]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from itertools import chain
 import numpy as np
 import torch
 
-from meta_engine.meta.inner import adapt_many, adapt_one, laplace_variance
+from meta_engine.meta.inner import adapt_many, adapt_single, laplace_variance
 from meta_engine.model.features import (
     FeatureState,
     SequenceFeatures,
@@ -232,7 +232,8 @@ def adapt(model: Model, history: list[Interaction]) -> StudentState:
     with torch.no_grad():
         fast0 = {k: v.detach() for k, v in net.init_fast().items()}
         lrs = {k: v.detach() for k, v in net.inner_lrs().items()}
-    fast = adapt_one(fast0, lrs, sup["base"], sup["q"], sup["y"], sup["w"], net.cfg.inner_steps)
+    fast = adapt_single(fast0, lrs, sup["base"], sup["q"], sup["y"], sup["w"],
+                        net.cfg.inner_steps)
     fast = {k: v.detach() for k, v in fast.items()}
     with torch.no_grad():
         var = laplace_variance(fast, sup["base"], sup["q"], sup["w"], net.cfg.prior_precision)

@@ -8,6 +8,7 @@ from meta_engine.meta.inner import (
     adapt_many,
     adapt_one,
     adapt_prefix,
+    adapt_single,
     inner_loss_one,
     inner_step,
     support_weights,
@@ -66,6 +67,23 @@ def test_vmap_adaptation_equals_loop() -> None:
         torch.testing.assert_close(batched["theta"][i], one["theta"])
         torch.testing.assert_close(batched["alpha"][i], one["alpha"])
     assert not torch.allclose(batched["alpha"][0], batched["alpha"][1])
+
+
+def test_single_student_autograd_path_equals_torch_func() -> None:
+    """The serving path for one student (torch.autograd.grad) takes the same steps as the
+    torch.func one that vmap batches."""
+    fast0 = {"theta": torch.tensor([0.1], dtype=torch.float64),
+             "alpha": torch.linspace(-0.2, 0.2, 6, dtype=torch.float64)}
+    lrs = {"theta": torch.tensor([0.3], dtype=torch.float64),
+           "alpha": torch.full((6,), 0.2, dtype=torch.float64)}
+    for seed in range(3):
+        task = _task(seed=seed)
+        one, single = adapt_one(fast0, lrs, *task, steps=3), adapt_single(fast0, lrs, *task, 3)
+        for k in one:
+            torch.testing.assert_close(single[k], one[k], rtol=1e-12, atol=1e-12)
+            assert not single[k].requires_grad
+        assert not torch.equal(single["alpha"], fast0["alpha"])
+    assert not fast0["alpha"].requires_grad  # the initialisation is left alone
 
 
 def test_prefix_adaptation_equals_per_prefix_loop() -> None:

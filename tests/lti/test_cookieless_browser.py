@@ -15,26 +15,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Frame, Page, Response, sync_playwright
+from playwright.sync_api import BrowserContext, Frame, Page, Response
 from sqlalchemy import select
 
 from lti_tool.db.models import Platform
 from lti_tool.lti.security import forget_platform_origins
 from tests.lti.conftest import LtiWorld
+from tests.support.browser import CHROMIUM, NO_THIRD_PARTY_COOKIES, chromium, new_context
 from tests.support.practice import seeded_practice_link
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # Block third-party cookies (Chrome's "phase-out" mode), the condition under test.
-    "--test-third-party-cookie-phaseout",
-]
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs {CHROMIUM}")
 SCREENSHOTS = os.environ.get("METIS_SCREENSHOT_DIR")
 TITLE = "Fractions practice"
 STUDENT_PAGE = re.compile(r"/student/[^/]+")
@@ -60,15 +50,12 @@ def practice_link(lti_world: LtiWorld) -> str:
 
 @pytest.fixture()
 def context() -> Iterator[BrowserContext]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        ctx = browser.new_context(ignore_https_errors=True)
-        ctx.set_default_timeout(15_000)
+    with chromium(NO_THIRD_PARTY_COOKIES) as browser:
+        ctx = new_context(browser)
         try:
             yield ctx
         finally:
             ctx.close()
-            browser.close()
 
 
 def _record_launches(context: BrowserContext) -> list[int]:

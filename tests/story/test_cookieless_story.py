@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext
 
 from tests.lti.conftest import LtiWorld
 from tests.lti.test_cookieless_browser import (  # noqa: F401
@@ -30,7 +30,7 @@ from tests.lti.test_cookieless_browser import (  # noqa: F401
     practice_link,
 )
 from tests.pipeline.worker import WorkerProcess, worker_env
-from tests.student.test_browser import ARGS, CHROMIUM
+from tests.support.browser import chromium, new_context
 
 pytestmark = [
     pytest.mark.browser,
@@ -74,17 +74,12 @@ def no_cookies(lti_world: LtiWorld) -> Iterator[NoCookies]:
 
 @pytest.fixture()
 def context() -> Iterator[BrowserContext]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(ignore_https_errors=True, viewport={"width": 1000, "height": 900})
-        ctx.set_default_timeout(15_000)
+    with chromium() as browser:
+        ctx = new_context(browser, width=1000)
         try:
             yield ctx
         finally:
             ctx.close()
-            browser.close()
 
 
 def test_student_and_teacher_pages_without_any_cookie(

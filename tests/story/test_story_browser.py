@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import FrameLocator, Locator, Page, sync_playwright
+from playwright.sync_api import FrameLocator, Locator, Page
 from sqlalchemy import select
 
 from lti_tool.db.models import (
@@ -33,7 +33,7 @@ from lti_tool.demo.seed import ACTIVITY_TITLE, seed_demo
 from lti_tool.registration import manual
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.worker import WorkerProcess, worker_env
-from tests.student.test_browser import ARGS, CHROMIUM
+from tests.support.browser import chromium, new_context
 
 pytestmark = [
     pytest.mark.browser,
@@ -123,19 +123,11 @@ class Story:
 
 @pytest.fixture()
 def story(lti_world: LtiWorld, default_model_dir: Path, tmp_path: Path) -> Iterator[Story]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
     env = worker_env(lti_world.settings.effective_database_url, lti_world.settings.redis_url,
                      default_model_dir.parent, METIS_TEST_ENGINE="real")
-    with WorkerProcess(env, tmp_path / "worker.log"), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(ignore_https_errors=True,
-                                          viewport={"width": 1100, "height": 900})
-            context.set_default_timeout(15_000)
-            yield Story(lti_world, context.new_page(), artifacts())
-        finally:
-            browser.close()
+    with chromium() as browser, WorkerProcess(env, tmp_path / "worker.log"):
+        context = new_context(browser, width=1100)
+        yield Story(lti_world, context.new_page(), artifacts())
 
 
 def test_the_whole_story(story: Story, demo_course: int, pending_platform: int) -> None:

@@ -10,7 +10,16 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -128,23 +137,21 @@ def _display(q: Question) -> dict[str, Any]:
     }
 
 
-def _bank(bank_id: int) -> tuple[str, list[Question]] | None:
-    """The launch's course's bank (name, questions), or None when it is not this course's."""
+def _bank(bank_id: int) -> tuple[str, list[Question]]:
+    """The launch's course's bank (name, questions); the 404 page when it is not this
+    course's."""
     platform_id, context_id = launch_course()
     with database().session() as s:
         bank = course_bank(s, bank_id, platform_id, context_id)
         if bank is None:
-            return None
+            abort(make_response(_refused(404, "there is no such item bank in this course")))
         return bank.name, load_questions(s, bank)
 
 
 @bp.get("/teacher/<launch_id>/banks/<int:bank_id>")
 @require_launch(Role.instructor)
 def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
-    found = _bank(bank_id)
-    if found is None:
-        return _refused(404, "there is no such item bank in this course")
-    name, questions = found
+    name, questions = _bank(bank_id)
     return render_template("teacher/banks_show.html", launch_id=launch_id, bank_id=bank_id,
                            name=name, items=[_display(q) for q in questions])
 
@@ -152,10 +159,7 @@ def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/banks/<int:bank_id>/export.xml")
 @require_launch(Role.instructor)
 def export(launch_id: str, bank_id: int) -> ResponseReturnValue:
-    found = _bank(bank_id)
-    if found is None:
-        return _refused(404, "there is no such item bank in this course")
-    name, questions = found
+    name, questions = _bank(bank_id)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or f"bank-{bank_id}"
     return Response(moodle_xml.export(questions), mimetype="application/xml", headers={
         "Content-Disposition": f'attachment; filename="{filename}.xml"'})

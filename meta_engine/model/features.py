@@ -125,31 +125,14 @@ class FeatureState:
         """
         valid = (skills > 0) & (skills <= self.n_skills)
         sk = np.where(valid, skills, 0)
-        nk = valid.sum(1)
-        m = np.maximum(nk, 1).astype(np.float64)
         wins, fails = np.asarray(self.wins), np.asarray(self.fails)
-        ew, ef = np.asarray(self.ewins), np.asarray(self.efails)
-        seen = np.asarray(self.last_seen)
+        g = np.empty((items.shape[0], N_GLOBAL), dtype=np.float64)
+        _global_features(
+            g, valid, self.n, np.asarray(self.last)[sk], np.asarray(self.last_seen)[sk],
+            np.asarray(self.ewins)[sk], np.asarray(self.efails)[sk],
+            (self.total_wins, self.total_fails, self.last_answer, self.g_ewins, self.g_efails),
+            _lookup(self.item_wins, items), _lookup(self.item_fails, items))
         vf = valid.astype(np.float64)
-        s_seen = seen[sk]
-        never = (s_seen < 0) & valid
-        gap = np.where(valid & ~never, np.log1p(self.n - s_seen), 0.0)
-        rate = np.where(valid, (ew[sk] - ef[sk]) / (ew[sk] + ef[sk] + 1.0), 0.0)
-        iw = _lookup(self.item_wins, items)
-        if_ = _lookup(self.item_fails, items)
-        n = items.shape[0]
-        g = np.empty((n, N_GLOBAL), dtype=np.float64)
-        g[:, 0] = math.log1p(self.total_wins)
-        g[:, 1] = math.log1p(self.total_fails)
-        g[:, 2] = self.last_answer
-        g[:, 3] = (np.asarray(self.last)[sk] * vf).sum(1) / m
-        g[:, 4] = gap.sum(1) / m
-        g[:, 5] = np.where(nk > 0, never.sum(1) / m, 1.0)
-        g[:, 6] = np.log1p(iw)
-        g[:, 7] = np.log1p(if_)
-        g[:, 8] = rate.sum(1) / m
-        g[:, 9] = (self.g_ewins - self.g_efails) / (self.g_ewins + self.g_efails + 1.0)
-        g[:, 10] = np.maximum(nk - 1, 0)
         cnt = np.stack([np.log1p(wins[sk]) * vf, np.log1p(fails[sk]) * vf], axis=-1)
         return g, cnt
 
@@ -165,6 +148,33 @@ class FeatureState:
         d["item_wins"] = {int(k): int(v) for k, v in d["item_wins"].items()}
         d["item_fails"] = {int(k): int(v) for k, v in d["item_fails"].items()}
         return cls(**d)
+
+
+def _global_features(out: np.ndarray, valid: np.ndarray, n: int, last: np.ndarray,
+                     seen: np.ndarray, ewins: np.ndarray, efails: np.ndarray,
+                     totals: tuple, item_wins: np.ndarray, item_fails: np.ndarray) -> None:
+    """`FeatureState.features`'s global features for many rows at once, into `out` (R, G):
+    the per-skill statistics come gathered for each row's skills (R, K) with `valid` marking
+    real skills; `totals` (wins, fails, last answer, decayed wins, decayed fails) are scalars
+    or (R,) arrays; `n` answers so far. One formula for the bank and the batch paths."""
+    tot_w, tot_f, last_ans, g_ew, g_ef = totals
+    vf = valid.astype(np.float64)
+    nk = valid.sum(1)
+    m = np.maximum(nk, 1).astype(np.float64)
+    never = (seen < 0) & valid
+    gap = np.where(valid & ~never, np.log1p(n - seen), 0.0)
+    rate = np.where(valid, (ewins - efails) / (ewins + efails + 1.0), 0.0)
+    out[:, 0] = np.log1p(tot_w)
+    out[:, 1] = np.log1p(tot_f)
+    out[:, 2] = last_ans
+    out[:, 3] = (last * vf).sum(1) / m
+    out[:, 4] = gap.sum(1) / m
+    out[:, 5] = np.where(nk > 0, never.sum(1) / m, 1.0)
+    out[:, 6] = np.log1p(item_wins)
+    out[:, 7] = np.log1p(item_fails)
+    out[:, 8] = rate.sum(1) / m
+    out[:, 9] = (g_ew - g_ef) / (g_ew + g_ef + 1.0)
+    out[:, 10] = np.maximum(nk - 1, 0)
 
 
 def _lookup(counts: dict[int, int], items: np.ndarray) -> np.ndarray:
@@ -292,26 +302,11 @@ def featurize_batch(histories: list[tuple[np.ndarray, np.ndarray, np.ndarray]], 
         a = int(active_at[t])  # rows 0..a-1 have an answer at step t
         rows = np.arange(a)[:, None]
         st, v = sk_ok[:a, t], valid[:a, t]
+        _global_features(
+            glob[:a, t], v, t, last[rows, st], last_seen[rows, st], ewins[rows, st],
+            efails[rows, st], (tot_w[:a], tot_f[:a], last_ans[:a], g_ew[:a], g_ef[:a]),
+            iw[:a, t], if_[:a, t])
         vf = v.astype(np.float64)
-        nk = v.sum(1)
-        m = np.maximum(nk, 1).astype(np.float64)
-        seen = last_seen[rows, st]
-        never = (seen < 0) & v
-        gap = np.where(v & ~never, np.log1p(t - seen), 0.0)
-        ew, ef = ewins[rows, st], efails[rows, st]
-        rate = np.where(v, (ew - ef) / (ew + ef + 1.0), 0.0)
-        g = glob[:a, t]
-        g[:, 0] = np.log1p(tot_w[:a])
-        g[:, 1] = np.log1p(tot_f[:a])
-        g[:, 2] = last_ans[:a]
-        g[:, 3] = (last[rows, st] * vf).sum(1) / m
-        g[:, 4] = gap.sum(1) / m
-        g[:, 5] = np.where(nk > 0, never.sum(1) / m, 1.0)
-        g[:, 6] = np.log1p(iw[:a, t])
-        g[:, 7] = np.log1p(if_[:a, t])
-        g[:, 8] = rate.sum(1) / m
-        g[:, 9] = (g_ew[:a] - g_ef[:a]) / (g_ew[:a] + g_ef[:a] + 1.0)
-        g[:, 10] = np.maximum(nk - 1, 0)
         counts[:a, t, :, 0] = np.log1p(wins[rows, st]) * vf
         counts[:a, t, :, 1] = np.log1p(fails[rows, st]) * vf
         c = correct[:a, t]

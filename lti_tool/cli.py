@@ -71,14 +71,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 BENCH_COMMANDS: dict[str, tuple[str, str]] = {
-    "launch": ("lti_tool.bench.launch:launch", "Full LTI login+launch cost (p50/p99, launches/s)."),
+    "launch": ("lti_tool.devkit.bench_launch:launch", "Full LTI login+launch cost (p50/p99, launches/s)."),
     "engine": ("meta_engine.bench.cli:engine", "Metis vs baselines on real data (strict)."),
     "throughput": ("meta_engine.bench.throughput:throughput",
                    "Batched adaptation students/s per batch size (CPU or CUDA)."),
-    "worker-batch": ("workers.bench_batch:worker_batch",
+    "worker-batch": ("workers.bench.batch:worker_batch",
                      "The adapt worker's batched step (adapt + select), CPU or CUDA."),
     "policy": ("meta_engine.cli:policy", "Practice-set policies compared in simulation."),
-    "pipeline": ("workers.bench_pipeline:pipeline", "Answer -> new set on the page, end to end."),
+    "pipeline": ("workers.bench.pipeline:pipeline", "Answer -> new set on the page, end to end."),
 }
 
 

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lti_tool.app import create_app
-from lti_tool.db import Database
-from lti_tool.db.migrate import upgrade
-from lti_tool.embedded import PostgresServer, RedisServer
+from lti_tool.core.db import Database
+from lti_tool.core.db.migrate import upgrade
+from lti_tool.devkit.embedded import PostgresServer, RedisServer
 from lti_tool.settings import Settings, load_settings
+from lti_tool.web.app import create_app
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import time
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import EventStatus, GradeEvent
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import EventStatus, GradeEvent
 
 CLAIM_TTL_S = 60
 

@@ -30,7 +30,7 @@ def create_worker_app() -> Celery:
 
     @worker_process_init.connect(weak=False)
     def _init(**_: Any) -> None:
-        from workers.runtime import init_process
+        from workers.process import init_process
 
         init_process(settings)
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 from sqlalchemy import select, update
 
-from lti_tool.db import Database
-from lti_tool.db.models import (
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
     Answer,
     GradeEvent,
     Item,
@@ -23,7 +23,7 @@ from lti_tool.db.models import (
 )
 
 if TYPE_CHECKING:
-    from workers.runtime import Runtime
+    from workers.process import Runtime
 
 log = logging.getLogger("metis.maintenance")
 
@@ -95,7 +95,7 @@ def retrain_deployment(rt: Runtime, deployment_id: int, **train_opts: Any) -> di
     from meta_engine.data.answer_log import dataset_from_answer_log
     from meta_engine.metrics import auc as auc_of
     from meta_engine.train import meta_train, predict_dataset
-    from workers.engine import DB_ID_SPACE
+    from workers.engine_adapter import DB_ID_SPACE
 
     records = answer_records(rt.db, deployment_id)
     students = {r["student"] for r in records}

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import redis
 from sqlalchemy import update
 
-from lti_tool.db import Database
-from lti_tool.db.models import (
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
     Activity,
     PassbackStatus,
     ResourceLink,

@@ -20,10 +20,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lti_tool import practice_cache
-from lti_tool.activity_settings import is_digits, item_in_scope
-from lti_tool.db import Database
-from lti_tool.db.models import (
+from lti_tool.core.activities import is_digits, item_in_scope
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
     Activity,
     Answer,
     EventStatus,
@@ -34,8 +33,9 @@ from lti_tool.db.models import (
     ScorePassback,
     Skill,
 )
-from workers import scoring
-from workers.engine import Answered, BankItem, Engine, Job, Plan
+from lti_tool.core.gradebook import policies as scoring
+from lti_tool.core.practice import live as practice_cache
+from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan
 
 log = logging.getLogger("metis.pipeline")
 
@@ -93,7 +93,7 @@ def candidates(
     bank: tuple[BankItem, ...], categories_of: dict[int, str], settings: dict[str, Any]
 ) -> tuple[BankItem, ...]:
     """The items a practice set may draw from: the bank narrowed to the activity's chosen
-    skills and categories (lti_tool.activity_settings.item_in_scope). When the choice leaves
+    skills and categories (lti_tool.core.activities.item_in_scope). When the choice leaves
     nothing (the bank changed since), the whole bank, so that students are never stuck."""
     skills = [int(k) for k in settings.get("skills") or [] if is_digits(str(k))]
     categories = [str(c) for c in settings.get("categories") or [] if c]
@@ -164,7 +164,7 @@ def score_fraction(session: Session, user_id: int, activity_id: int, upto_answer
 
 
 def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer) -> float:
-    """The score fraction by the activity's grading policy (workers.scoring), from the answers
+    """The score fraction by the activity's grading policy (lti_tool.core.gradebook.policies), from the answers
     up to this event and, for "mastery", the practice set this event produced, so it is the
     same whenever the event is processed."""
     policy = scoring.ScoringPolicy.from_settings(activity.settings)

@@ -9,13 +9,13 @@ from typing import Any
 from celery import Celery, Task
 from redis import RedisError
 
-from lti_tool.events import ADAPT_TASK
+from lti_tool.core.answers.submit import ADAPT_TASK
+from lti_tool.core.outbox import relay
 from lti_tool.lms.tokens import TransientServiceError
-from lti_tool.outbox import relay
 from workers import batching, maintenance
 from workers.passback import LmsPoster, backoff_s, deliver, give_up
 from workers.pipeline import process_events, record_timings
-from workers.runtime import current
+from workers.process import current
 
 log = logging.getLogger("metis.tasks")
 

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from lti_tool import admin_accounts
-from lti_tool.db import Database
+from lti_tool.core import accounts as admin_accounts
+from lti_tool.core.db import Database
 from lti_tool.settings import load_settings
 
 

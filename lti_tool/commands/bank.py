@@ -8,11 +8,11 @@ import click
 from sqlalchemy import select
 
 from lti_tool.commands.platform import cli_session
-from lti_tool.db.models import ItemBank, Platform
-from lti_tool.itembank import FORMATS, ImportFileError, moodle_xml, read_bank
-from lti_tool.itembank.demo_bank import ensure_demo_bank
-from lti_tool.itembank.model import ImportReport
-from lti_tool.itembank.store import course_banks, course_context, load_questions, save_import
+from lti_tool.core.db.models import ItemBank, Platform
+from lti_tool.core.itembank import FORMATS, ImportFileError, moodle_xml, read_bank
+from lti_tool.core.itembank.demo_bank import ensure_demo_bank
+from lti_tool.core.itembank.model import ImportReport
+from lti_tool.core.itembank.store import course_banks, course_context, load_questions, save_import
 
 
 @click.group()

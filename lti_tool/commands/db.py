@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.db.migrate import upgrade
+from lti_tool.core.db.migrate import upgrade
 from lti_tool.settings import load_settings
 
 

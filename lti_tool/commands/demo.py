@@ -27,7 +27,7 @@ import click
 @click.option("--no-worker", is_flag=True, help="Do not start a Celery worker.")
 def demo(port: int, platform_port: int | None, data_dir: Path, no_worker: bool) -> None:
     """Run Metis, Redis, a worker and a demo LMS course on this machine over HTTPS."""
-    from lti_tool.demo.runner import DemoOptions, run_demo
+    from lti_tool.devkit.demo.runner import DemoOptions, run_demo
 
     if platform_port == port:
         raise click.BadParameter("must differ from --port", param_hint="--platform-port")

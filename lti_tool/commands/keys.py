@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.db import Database
+from lti_tool.core.db import Database
 from lti_tool.lti import keys as tool_keys
 from lti_tool.settings import load_settings
 

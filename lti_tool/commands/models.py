@@ -9,8 +9,8 @@ import click
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import ModelVersion
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import ModelVersion
 from lti_tool.settings import load_settings
 
 

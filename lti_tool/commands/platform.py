@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from lti_tool.db import Database
-from lti_tool.registration import manual
+from lti_tool.core.db import Database
+from lti_tool.lti.registration import manual
 from lti_tool.settings import Settings, load_settings
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import redis
 
-from lti_tool import privacy as student_data
-from lti_tool.db import Database
+from lti_tool.core import privacy as student_data
+from lti_tool.core.db import Database
 from lti_tool.settings import load_settings
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from lti_tool.commands.platform import cli_session
-from lti_tool.registration import tokens
-from lti_tool.registration.tool_urls import tool_urls
+from lti_tool.lti.registration import tokens
+from lti_tool.lti.registration.tool_urls import tool_urls
 
 
 @click.command("registration-url")

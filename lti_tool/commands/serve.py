@@ -14,7 +14,7 @@ import click
 
 from lti_tool.settings import load_settings
 
-APP_SPEC = "lti_tool.app:create_app()"
+APP_SPEC = "lti_tool.web.app:create_app()"
 WORKER_APP = "workers.main"
 QUEUES = "adapt,passback,maintenance"
 

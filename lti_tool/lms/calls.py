@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from lti_tool.lms.http import FetchError, Reply, send
 from lti_tool.lms.services import ServiceContext
 from lti_tool.lms.tokens import PermanentServiceError, TransientServiceError
+from lti_tool.lti.http import FetchError, Reply, send
 
 
 def authorised(

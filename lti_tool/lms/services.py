@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import redis
 
-from lti_tool.db import Database
-from lti_tool.db.models import Platform
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Platform
 from lti_tool.lms.tokens import ServiceRegistration, TokenCache, ToolSigner
 from lti_tool.lti import keys
 from lti_tool.settings import Settings

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import jwt
 import redis
 
-from lti_tool.lms.http import FetchError, send
+from lti_tool.lti.http import FetchError, send
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Refresh this long before the platform's expiry so a token never dies mid-request.

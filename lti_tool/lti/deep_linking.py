@@ -12,9 +12,9 @@ from pylti1p3.lineitem import LineItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.activity_settings import ActivitySettings, SettingsInvalid
-from lti_tool.db.models import Activity, Item, ItemBank, Platform, Skill
-from lti_tool.itembank.demo_bank import DEMO_BANK_NAME, ensure_demo_bank
+from lti_tool.core.activities import ActivitySettings, SettingsInvalid
+from lti_tool.core.db.models import Activity, Item, ItemBank, Platform, Skill
+from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME, ensure_demo_bank
 from lti_tool.lti import keys
 from lti_tool.lti.tool_conf import registration_for
 

@@ -18,7 +18,7 @@ from jwcrypto.jwk import JWK
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.db.models import KeyStatus, ToolKey
+from lti_tool.core.db.models import KeyStatus, ToolKey
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import Deployment, Platform, utcnow
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Deployment, Platform, utcnow
 from lti_tool.lti import claims as C
 from lti_tool.lti import keys
 from lti_tool.lti.conflicts import retry_on_conflict

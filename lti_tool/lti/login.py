@@ -17,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import Platform, PlatformStatus
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Platform, PlatformStatus
 from lti_tool.lti.errors import LtiError
 
 STATE_COOKIE_PREFIX = "metis-lti-state-"

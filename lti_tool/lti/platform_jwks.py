@@ -12,8 +12,8 @@ from typing import Any
 import redis
 from jwcrypto.jwk import JWK
 
-from lti_tool.lms.http import FetchError, send
 from lti_tool.lti.errors import LtiError
+from lti_tool.lti.http import FetchError, send
 
 
 class PlatformKeys:

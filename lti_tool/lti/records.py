@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.db.models import Activity, Context, Launch, ResourceLink, User
+from lti_tool.core.db.models import Activity, Context, Launch, ResourceLink, User
 from lti_tool.lti import claims as C
 from lti_tool.lti.roles import Role, role_from_claims
 

@@ -9,8 +9,8 @@ from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import Deployment, Platform, PlatformStatus
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Deployment, Platform, PlatformStatus
 from lti_tool.lti import keys
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Activity, ResourceLink
+from lti_tool.core.db.models import Activity, ResourceLink
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import Form, first_form, login_and_launch, submit
 

@@ -10,13 +10,10 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
-from lti_tool.db import Database
-from lti_tool.db.models import Activity, GradeEvent, Item, ScorePassback
-from lti_tool.events import store_answer
-from tests.pipeline.course import Course
-from workers.engine import Job, Plan
-from workers.pipeline import build_jobs, process_events
-from workers.scoring import (
+from lti_tool.core.answers.submit import store_answer
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Activity, GradeEvent, Item, ScorePassback
+from lti_tool.core.gradebook.policies import (
     ScoringPolicy,
     best_set,
     completion,
@@ -24,6 +21,9 @@ from workers.scoring import (
     mastery_by_skill,
     score,
 )
+from tests.pipeline.course import Course
+from workers.engine_adapter import Job, Plan
+from workers.pipeline import build_jobs, process_events
 
 R, W = True, False
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from lti_tool.activity_settings import (
+from lti_tool.core.activities import (
     ActivitySettings,
     SettingsInvalid,
     blank_form,
@@ -16,7 +16,7 @@ from lti_tool.activity_settings import (
     item_in_scope,
     parse_form,
 )
-from lti_tool.db.models import Activity
+from lti_tool.core.db.models import Activity
 
 GOOD = {
     "title": "  Fractions practice ",

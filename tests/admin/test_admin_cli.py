@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from lti_tool import admin_accounts
 from lti_tool.commands.admin import admin
-from lti_tool.db import Database
-from lti_tool.db.models import AdminAccount
+from lti_tool.core import accounts as admin_accounts
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import AdminAccount
 from lti_tool.settings import Settings
 
 Invoke = Callable[..., Result]

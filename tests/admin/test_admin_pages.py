@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 import pytest
 from sqlalchemy import select
 
-from lti_tool.db.models import (
+from lti_tool.core.db.models import (
     Deployment,
     KeyStatus,
     ModelStatus,

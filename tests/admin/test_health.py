@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from lti_tool.db.models import (
+from lti_tool.core.answers.submit import Learner, store_answer
+from lti_tool.core.db.models import (
     EventStatus,
     GradeEvent,
     PassbackStatus,
     ScorePassback,
 )
-from lti_tool.events import Learner, store_answer
-from lti_tool.registration import overview
-from lti_tool.views.admin import PROBE_KEY
+from lti_tool.core import operations
+from lti_tool.web.views.admin import PROBE_KEY
 from tests.admin.support import Admin
 from tests.pipeline.course import seed_course
 from tests.pipeline.worker import WorkerProcess, worker_env
@@ -74,7 +74,7 @@ def test_rates_failures_and_queue_lengths(admin: Admin, redis_url: str) -> None:
 def test_redis_down_is_reported_not_raised(admin: Admin) -> None:
     app = admin.world.app
     # A Redis nobody listens on: every probe fails at once (connection refused).
-    app.extensions[PROBE_KEY] = overview.probe_client("redis://127.0.0.1:1/0")
+    app.extensions[PROBE_KEY] = operations.probe_client("redis://127.0.0.1:1/0")
     try:
         started = time.perf_counter()
         r = admin.get("/health")
@@ -107,8 +107,8 @@ def test_worker_status_without_broker_returns_fast() -> None:
             raise AssertionError("Celery must not be asked when Redis is down")
 
     started = time.perf_counter()
-    status = overview.worker_status(
-        overview.probe_client("redis://127.0.0.1:1/0"),
+    status = operations.worker_status(
+        operations.probe_client("redis://127.0.0.1:1/0"),
         NoCelery(),
     )
     assert not status.reachable and status.workers == ()

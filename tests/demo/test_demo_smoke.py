@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from lti_tool.embedded import free_port, wait_for_port
+from lti_tool.devkit.embedded import free_port, wait_for_port
 from tests.lti.flows import first_form, submit
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import socket
 import click
 import pytest
 
-from lti_tool.demo.runner import ensure_ports_free
+from lti_tool.devkit.demo.runner import ensure_ports_free
 
 
 def test_busy_port_is_refused_with_a_clear_message() -> None:

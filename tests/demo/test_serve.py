@@ -13,9 +13,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from lti_tool.certs import ensure_self_signed
 from lti_tool.cli import cli
-from lti_tool.embedded import free_port
+from lti_tool.devkit.certs import ensure_self_signed
+from lti_tool.devkit.embedded import free_port
 from lti_tool.settings import Settings
 
 METIS = str(Path(sys.executable).parent / "metis")

@@ -33,7 +33,7 @@ def test_leeway_is_bounded() -> None:
 
 
 def test_migrations_create_every_table(database_url: str) -> None:
-    from lti_tool.db.models import Base
+    from lti_tool.core.db.models import Base
 
     engine = sa.create_engine(database_url)
     tables = set(sa.inspect(engine).get_table_names())
@@ -49,7 +49,7 @@ def test_health_checks_real_services(client: FlaskClient) -> None:
 
 def test_web_app_never_imports_torch() -> None:
     code = (
-        "import sys; from lti_tool.app import create_app; "
+        "import sys; from lti_tool.web.app import create_app; "
         "from lti_tool.settings import load_settings; "
         "create_app(load_settings(mode='demo')); "
         "assert 'torch' not in sys.modules, 'torch imported'; "

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from lti_tool.cli import cli
-from lti_tool.db import Database
-from lti_tool.db.models import Platform
-from lti_tool.itembank import moodle_xml
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Platform
+from lti_tool.core.itembank import moodle_xml
 from lti_tool.settings import Settings
 from tests.itembank.conftest import SAMPLES
 from tests.itembank.hostile import billion_laughs

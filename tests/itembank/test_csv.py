@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.itembank import csv_format
-from lti_tool.itembank.model import ImportFileError
+from lti_tool.core.itembank import csv_format
+from lti_tool.core.itembank.model import ImportFileError
 from tests.itembank.conftest import sample
 
 

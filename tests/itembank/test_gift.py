@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lti_tool.itembank import gift
-from lti_tool.itembank.model import ImportFileError
+from lti_tool.core.itembank import gift
+from lti_tool.core.itembank.model import ImportFileError
 from tests.itembank.conftest import sample
 
 

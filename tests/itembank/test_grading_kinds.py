@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from lti_tool.grading import GradingError, grade
-from lti_tool.itembank import moodle_xml
+from lti_tool.core.answers.check import GradingError, grade
+from lti_tool.core.itembank import moodle_xml
 from tests.itembank.conftest import sample
 from tests.pipeline.test_grading import Q
 

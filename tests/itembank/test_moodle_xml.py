@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool.itembank import moodle_xml, read_bank
-from lti_tool.itembank.model import MAX_FILE_BYTES, ImportFileError, Question
-from lti_tool.itembank.sanitize import MAX_IMPORT_IMAGE_BYTES, MAX_QUESTION_IMAGE_BYTES
+from lti_tool.core.itembank import moodle_xml, read_bank
+from lti_tool.core.itembank.model import MAX_FILE_BYTES, ImportFileError, Question
+from lti_tool.core.itembank.sanitize import MAX_IMPORT_IMAGE_BYTES, MAX_QUESTION_IMAGE_BYTES
 from tests.itembank.conftest import sample
 from tests.itembank.hostile import (
     XSS,

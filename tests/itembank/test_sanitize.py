@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.itembank.sanitize import MAX_IMAGE_BYTES, Cleaner, clean_html
+from lti_tool.core.itembank.sanitize import MAX_IMAGE_BYTES, Cleaner, clean_html
 from tests.itembank.hostile import XSS
 
 PNG_URI = "data:image/png;base64,iVBORw0KGgo="

@@ -8,19 +8,19 @@ from collections import Counter
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from lti_tool.db import Database
-from lti_tool.db.models import Activity, Context, Item, ItemBank, Platform, Skill
-from lti_tool.demo.seed import ACTIVITY_SKILLS, seed_demo
-from lti_tool.grading import grade
-from lti_tool.itembank import moodle_xml
-from lti_tool.itembank.demo_bank import DEMO_BANK_NAME, demo_questions, ensure_demo_bank
-from lti_tool.itembank.store import (
+from lti_tool.core.answers.check import grade
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Activity, Context, Item, ItemBank, Platform, Skill
+from lti_tool.core.itembank import moodle_xml
+from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME, demo_questions, ensure_demo_bank
+from lti_tool.core.itembank.store import (
     course_bank,
     course_banks,
     course_context,
     load_questions,
     save_import,
 )
+from lti_tool.devkit.demo.seed import ACTIVITY_SKILLS, seed_demo
 from tests.itembank.conftest import sample
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import requests
 
-from lti_tool.itembank import moodle_xml
-from lti_tool.itembank.model import MAX_FILE_BYTES
-from lti_tool.views.banks import MAX_UPLOAD_BYTES
+from lti_tool.core.itembank import moodle_xml
+from lti_tool.core.itembank.model import MAX_FILE_BYTES
+from lti_tool.web.views.banks import MAX_UPLOAD_BYTES
 from tests.itembank.conftest import sample
 from tests.itembank.hostile import (
     XSS,

@@ -12,13 +12,13 @@ import requests
 from flask import Blueprint, Flask, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from lti_tool.app import create_app
-from lti_tool.db import Database
-from lti_tool.demo.seed import register_demo_platform
-from lti_tool.demo_platform import PlatformStore, ToolEndpoints, create_platform_app
-from lti_tool.lti.access import require_launch
+from lti_tool.core.db import Database
+from lti_tool.devkit.demo.seed import register_demo_platform
+from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.lti.roles import Role
 from lti_tool.settings import Settings, load_settings
+from lti_tool.web.access import require_launch
+from lti_tool.web.app import create_app
 from tests.support.https import HttpsServer
 
 

@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Frame, Page, Response
 from sqlalchemy import select
 
-from lti_tool.db.models import Platform
-from lti_tool.lti.security import forget_platform_origins
+from lti_tool.core.db.models import Platform
+from lti_tool.web.security import forget_platform_origins
 from tests.lti.conftest import LtiWorld
 from tests.support.browser import CHROMIUM, NO_THIRD_PARTY_COOKIES, chromium, new_context
 from tests.support.practice import seeded_practice_link

@@ -17,7 +17,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from lti_tool.db.models import Item
+from lti_tool.core.db.models import Item
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import Form, first_form, forms, login_and_launch, submit
 from tests.lti.test_cookieless_browser import practice_link  # noqa: F401

@@ -8,8 +8,8 @@ from urllib.parse import urljoin
 import pytest
 from sqlalchemy import select
 
-from lti_tool.db.models import Activity, Item, ItemBank, Launch, ResourceLink, Skill
-from lti_tool.demo_platform import LaunchTweaks
+from lti_tool.core.db.models import Activity, Item, ItemBank, Launch, ResourceLink, Skill
+from lti_tool.devkit.demo_lms import LaunchTweaks
 from lti_tool.lti import claims as C
 from lti_tool.lti.deep_linking import DEMO_BANK_NAME
 from tests.lti.conftest import LtiWorld

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from lti_tool.db.models import Context, Launch, ResourceLink, User
+from lti_tool.core.db.models import Context, Launch, ResourceLink, User
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 
@@ -90,7 +90,7 @@ def test_roles_and_browsers_are_kept_apart(lti_world: LtiWorld) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_same_context_id_on_two_platforms_stays_apart(lti_world: LtiWorld) -> None:
-    from lti_tool.db.models import Deployment, Platform, PlatformStatus
+    from lti_tool.core.db.models import Deployment, Platform, PlatformStatus
     from lti_tool.lti import claims as C
     from lti_tool.lti.records import record_launch
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Deployment
-from lti_tool.demo_platform import LaunchTweaks
+from lti_tool.core.db.models import Deployment
+from lti_tool.devkit.demo_lms import LaunchTweaks
 from lti_tool.lti import claims as C
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import first_form, login_and_launch, submit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask, get_flashed_messages
 
-from lti_tool.lti import notices
+from lti_tool.web import notices
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -12,11 +12,11 @@ import pytest
 from flask import Flask
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from lti_tool.app import create_app
-from lti_tool.lti import page_token
-from lti_tool.lti.page_token import PageTokens
-from lti_tool.lti.security import RedactPageTokens, redact_page_tokens
 from lti_tool.settings import load_settings
+from lti_tool.web import page_token
+from lti_tool.web.app import create_app
+from lti_tool.web.page_token import PageTokens
+from lti_tool.web.security import RedactPageTokens, redact_page_tokens
 
 LAUNCH, OTHER = "6f1c0a52-launch-a", "9b7e4411-launch-b"
 TTL_S = 3600

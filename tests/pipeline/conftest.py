@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.db import Database
+from lti_tool.core.db import Database
 from tests.pipeline.course import Course, seed_course
 from tests.pipeline.engines import RecordingEngine
 

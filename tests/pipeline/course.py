@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lti_tool.db import Database
-from lti_tool.db.models import (
+from lti_tool.core.answers.submit import Learner
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
     Activity,
     Context,
     Deployment,
@@ -18,7 +19,6 @@ from lti_tool.db.models import (
     Skill,
     User,
 )
-from lti_tool.events import Learner
 
 
 @dataclass

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.engine import Job, Plan
+from workers.engine_adapter import Job, Plan
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.engine import DEFAULT_CHECKPOINT
+from workers.engine_adapter import DEFAULT_CHECKPOINT
 
 pytestmark = pytest.mark.slow
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool import events
-from lti_tool.db import Database
-from lti_tool.db.models import Answer, EventStatus, GradeEvent
-from lti_tool.events import GradingError, UnknownItem, enqueue, store_answer, submit
-from lti_tool.outbox import relay
+from lti_tool.core.answers import submit as events
+from lti_tool.core.answers.submit import GradingError, UnknownItem, enqueue, store_answer, submit
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Answer, EventStatus, GradeEvent
+from lti_tool.core.outbox import relay
 from tests.pipeline.course import Course
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lti_tool.grading import GradingError, grade
+from lti_tool.core.answers.check import GradingError, grade
 
 
 @dataclass

@@ -7,8 +7,8 @@ import redis
 from click.testing import CliRunner
 
 from lti_tool.cli import cli
-from lti_tool.db import Database
-from lti_tool.db.models import ModelStatus, ModelVersion
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import ModelStatus, ModelVersion
 from lti_tool.settings import Settings
 from workers.maintenance import ACTIVE_MODEL_KEY
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from lti_tool.db.models import PassbackStatus, ScorePassback
-from lti_tool.events import ADAPT_TASK, submit
+from lti_tool.core.answers.submit import ADAPT_TASK, submit
+from lti_tool.core.db.models import PassbackStatus, ScorePassback
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.course import seed_course
 from tests.pipeline.worker import WorkerProcess, worker_env

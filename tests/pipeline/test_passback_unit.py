@@ -7,9 +7,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import PassbackStatus, ScorePassback
-from lti_tool.events import store_answer
+from lti_tool.core.answers.submit import store_answer
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import PassbackStatus, ScorePassback
 from lti_tool.lms.ags import Score, ScoreOutcome
 from lti_tool.lms.tokens import ServiceError, error_for_status
 from tests.pipeline.course import Course

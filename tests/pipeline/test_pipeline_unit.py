@@ -6,10 +6,16 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from lti_tool import practice_cache
-from lti_tool.db import Database
-from lti_tool.db.models import EventStatus, GradeEvent, PassbackStatus, PracticeSet, ScorePassback
-from lti_tool.events import store_answer
+from lti_tool.core.answers.submit import store_answer
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
+    EventStatus,
+    GradeEvent,
+    PassbackStatus,
+    PracticeSet,
+    ScorePassback,
+)
+from lti_tool.core.practice import live as practice_cache
 from tests.pipeline.course import Course
 from tests.pipeline.engines import RecordingEngine
 from workers import batching
@@ -113,7 +119,6 @@ def test_two_first_scores_racing_for_the_gradebook_row_both_count(
     """The newer event's worker lost the race to create the student's gradebook row: its
     insert conflicts, and it uses the row the other made instead of giving up."""
     from workers import pipeline
-
     older = answer(db, course, 0, 0, False)
     newer = answer(db, course, 0, 1, True)
     with db.session() as s:

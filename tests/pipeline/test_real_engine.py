@@ -10,11 +10,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import Item, PracticeSet
-from lti_tool.events import store_answer
+from lti_tool.core.answers.submit import store_answer
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Item, PracticeSet
 from tests.pipeline.course import Course
-from workers.engine import MetaEngine, load_engine
+from workers.engine_adapter import MetaEngine, load_engine
 from workers.pipeline import process_events
 
 pytestmark = pytest.mark.slow

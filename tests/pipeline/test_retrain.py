@@ -11,8 +11,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from lti_tool.db import Database
-from lti_tool.db.models import (
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import (
     Answer,
     EventStatus,
     GradeEvent,
@@ -23,9 +23,9 @@ from lti_tool.db.models import (
 )
 from lti_tool.settings import Settings
 from tests.pipeline.course import Course, seed_course
-from workers.engine import MetaEngine
+from workers.engine_adapter import MetaEngine
 from workers.maintenance import ACTIVE_MODEL_KEY, retrain_deployment
-from workers.runtime import Runtime
+from workers.process import Runtime
 
 pytestmark = pytest.mark.slow
 

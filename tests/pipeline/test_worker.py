@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool.db import Database
-from lti_tool.db.models import EventStatus, GradeEvent, PracticeSet
-from lti_tool.embedded import RedisServer
-from lti_tool.events import ADAPT_TASK, submit
-from lti_tool.outbox import relay
+from lti_tool.core.answers.submit import ADAPT_TASK, submit
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import EventStatus, GradeEvent, PracticeSet
+from lti_tool.core.outbox import relay
+from lti_tool.devkit.embedded import RedisServer
 from lti_tool.settings import Settings
 from tests.pipeline.course import Course
 from tests.pipeline.worker import WorkerProcess, worker_env

@@ -5,7 +5,7 @@ for training the default model. `METIS_TEST_ENGINE=real` in worker_env uses work
 from __future__ import annotations
 
 from tests.pipeline import engines
-from workers import runtime
+from workers import process as runtime
 
 
 def _recording(model_path: str | None, device: str, version: str,

@@ -15,8 +15,9 @@ import redis
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from lti_tool import practice_cache, privacy
-from lti_tool.db.models import (
+from lti_tool.core import privacy
+from lti_tool.core.answers.submit import Learner, store_answer
+from lti_tool.core.db.models import (
     Activity,
     Answer,
     GradeEvent,
@@ -26,13 +27,14 @@ from lti_tool.db.models import (
     ScorePassback,
     User,
 )
-from lti_tool.events import Learner, store_answer
-from lti_tool.teaching.roster import ROSTER_KEY
+from lti_tool.core.practice import live as practice_cache
+from lti_tool.lms.roster import ROSTER_KEY
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
 from tests.pipeline.engines import RecordingEngine
-from workers import batching, item_calibration, pipeline
+from workers import batching, pipeline
+from workers import calibration_store as item_calibration
 from workers.maintenance import answer_records
 from workers.pipeline import process_events
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from lti_tool.cli import cli
-from lti_tool.db import Database
-from lti_tool.db.models import Deployment, Platform, PlatformStatus, RegistrationToken
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Deployment, Platform, PlatformStatus, RegistrationToken
 from lti_tool.settings import Settings
 
 Invoke = Callable[..., Result]

@@ -12,12 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from lti_tool.app import create_app
-from lti_tool.db import Database
-from lti_tool.db.models import Deployment, Platform, PlatformStatus, RegistrationToken
-from lti_tool.registration import tokens
-from lti_tool.registration.dynamic import SCOPES, TOOL_CONFIG_CLAIM
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Deployment, Platform, PlatformStatus, RegistrationToken
+from lti_tool.lti.registration import tokens
+from lti_tool.lti.registration.dynamic import SCOPES, TOOL_CONFIG_CLAIM
 from lti_tool.settings import Settings
+from lti_tool.web.app import create_app
 from tests.registration.fake_platform import PlatformState
 
 AppFactory = Callable[..., FlaskClient]

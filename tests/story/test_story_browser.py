@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import FrameLocator, Locator, Page
 from sqlalchemy import select
 
-from lti_tool.db.models import (
+from lti_tool.core.db.models import (
     Activity,
     Deployment,
     Item,
@@ -29,8 +29,8 @@ from lti_tool.db.models import (
     PlatformStatus,
     Skill,
 )
-from lti_tool.demo.seed import ACTIVITY_TITLE, seed_demo
-from lti_tool.registration import manual
+from lti_tool.devkit.demo.seed import ACTIVITY_TITLE, seed_demo
+from lti_tool.lti.registration import manual
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.worker import WorkerProcess, worker_env
 from tests.support.browser import chromium, new_context
@@ -61,8 +61,8 @@ def artifacts() -> Path:
 
 @pytest.fixture()
 def demo_course(lti_world: LtiWorld) -> int:
-    """The course `make demo` seeds (lti_tool.demo.seed) and the link its LMS shows for it
-    (lti_tool.demo.platform_wsgi); returns the seeded activity's id."""
+    """The course `make demo` seeds (lti_tool.devkit.demo.seed) and the link its LMS shows for it
+    (lti_tool.devkit.demo.platform_wsgi); returns the seeded activity's id."""
     store = lti_world.store
     with lti_world.db.session() as s:
         course = seed_demo(s, issuer=store.issuer, client_id=store.client_id,

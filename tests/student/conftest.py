@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from lti_tool.db.models import Activity, Item
+from lti_tool.core.db.models import Activity, Item
 from tests.lti.conftest import LtiWorld, lti_world  # noqa: F401
 from tests.pipeline.course import Course
 from tests.support.practice import seeded_practice_link

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Answer, Item
+from lti_tool.core.db.models import Answer, Item
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.worker import WorkerProcess, worker_env
 from tests.student.conftest import RICH
 from tests.support.browser import chromium, new_context
 from tests.support.practice import seeded_practice_link
-from workers.engine import DEFAULT_CHECKPOINT
+from workers.engine_adapter import DEFAULT_CHECKPOINT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool import messages
+from lti_tool.web import messages
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = [ROOT / "templates/student/practice.html", ROOT / "templates/student/_parts.html",
              ROOT / "templates/base.html"]
-SCRIPT = ROOT / "lti_tool/static/practice.js"
-VIEWS = [ROOT / "lti_tool/views/student.py", ROOT / "lti_tool/practice_text.py",
-         ROOT / "lti_tool/grading.py"]
-CATALOGUE = json.loads((ROOT / "lti_tool/messages/en.json").read_text(encoding="utf-8"))
+SCRIPT = ROOT / "lti_tool/web/static/practice.js"
+VIEWS = [ROOT / "lti_tool/web/views/student.py", ROOT / "lti_tool/web/practice_text.py",
+         ROOT / "lti_tool/core/answers/check.py"]
+CATALOGUE = json.loads((ROOT / "lti_tool/web/messages/en.json").read_text(encoding="utf-8"))
 KEY = r"""["']((?:student|app)\.[a-z0-9_.]+)["']"""
 ENDPOINT = re.compile(r"url_for\(\s*['\"][\w.]+['\"]")  # "student.page" is a view, not a key
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lti_tool.db import Database
-from lti_tool.db.models import Answer, PracticeSet
-from lti_tool.practice import current_set, place_of
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Answer, PracticeSet
+from lti_tool.core.practice.page_state import current_set, place_of
 from tests.pipeline.course import seed_course
 
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from lti_tool.db.models import Answer, Item, ItemBank
+from lti_tool.core.db.models import Answer, Item, ItemBank
 from tests.student.conftest import Learner
 
 

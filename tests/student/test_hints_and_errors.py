@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 from sqlalchemy import select
 
-from lti_tool.db.models import Answer, GradeEvent
+from lti_tool.core.db.models import Answer, GradeEvent
 from tests.student.conftest import Learner
 
 

@@ -1,4 +1,4 @@
-"""The engine's reasons and feedback said from the catalogue (lti_tool.practice_text)."""
+"""The engine's reasons and feedback said from the catalogue (lti_tool.web.practice_text)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from lti_tool import messages, practice_text
+from lti_tool.web import messages, practice_text
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +81,7 @@ def test_feedback_in_catalogue_words() -> None:
 def _jobs(n_skills: int) -> list:
     """The worker benchmark's synthetic jobs on `n_skills` named skills, one with an old miss
     (so that a review reason can come up)."""
-    from workers.bench_batch import synthetic_jobs
+    from workers.bench.batch import synthetic_jobs
 
     def fold(skills: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(sorted({(k - 1) % n_skills + 1 for k in skills}))
@@ -102,7 +102,7 @@ def _jobs(n_skills: int) -> list:
 def test_catalogue_says_what_the_engine_says() -> None:
     """On a real worker plan (engine, id mapping, skill names), the catalogue's English gives
     back the engine's own sentences, so the words moved without changing."""
-    from workers.engine import load_engine
+    from workers.engine_adapter import load_engine
 
     engine = load_engine(None, "cpu", "test")
     plans = engine.plan_batch(_jobs(engine.model.n_skills))  # one slot per skill: no folding
@@ -121,7 +121,7 @@ def test_catalogue_says_what_the_engine_says() -> None:
 def test_reasons_name_the_items_own_skills_when_the_model_has_fewer() -> None:
     """A bank with more skills than the model's slots folds several onto one slot; the page
     still names each question's own skills."""
-    from workers.engine import load_engine
+    from workers.engine_adapter import load_engine
 
     engine = load_engine(None, "cpu", "test")
     jobs = _jobs(engine.model.n_skills + 2)

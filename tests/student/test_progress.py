@@ -3,7 +3,7 @@ activity's goal and the gradebook score, on the page and in the state JSON."""
 
 from __future__ import annotations
 
-from lti_tool.db.models import PassbackStatus, PracticeSet, ScorePassback, Skill
+from lti_tool.core.db.models import PassbackStatus, PracticeSet, ScorePassback, Skill
 from tests.student.conftest import Learner
 
 
@@ -37,7 +37,7 @@ def _skills(learner: Learner) -> list[int]:
 
 
 def _bank(learner: Learner) -> int:
-    from lti_tool.db.models import Activity
+    from lti_tool.core.db.models import Activity
 
     with learner.world.db.session() as s:
         activity = s.get(Activity, learner.course.activity_id)

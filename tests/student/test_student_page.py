@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from lti_tool.db.models import Answer, Item, Launch, ResourceLink
+from lti_tool.core.db.models import Answer, Item, Launch, ResourceLink
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course

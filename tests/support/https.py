@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from lti_tool.certs import ensure_self_signed
+from lti_tool.devkit.certs import ensure_self_signed
 
 
 class HttpsServer:

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from sqlalchemy import select, update
 
-from lti_tool.db.models import Activity, Launch, ResourceLink
+from lti_tool.core.db.models import Activity, Launch, ResourceLink
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import Course, seed_course

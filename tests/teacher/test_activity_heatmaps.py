@@ -15,8 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from lti_tool.db.models import Activity, Item, ItemBank, ResourceLink, Skill
-from lti_tool.teaching.overview import overview
+from lti_tool.core.db.models import Activity, Item, ItemBank, ResourceLink, Skill
+from lti_tool.core.teaching.overview import overview
 from tests.teacher.pages import row_of, svg, table_by_caption, tables
 from tests.teacher.test_course_data import counted
 from tests.teacher.test_dashboards import (

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from sqlalchemy import event, select
 
-from lti_tool.db import Database
-from lti_tool.db.models import Answer, Item, PracticeSet, ScorePassback, User
-from lti_tool.teaching.course import Cell, MasteryPoint, load_course
-from lti_tool.teaching.export import items_csv, safe_cell, to_csv
-from lti_tool.teaching.items import item_report
-from lti_tool.teaching.overview import overview
-from lti_tool.teaching.risk import RiskRules, risk_reasons
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Answer, Item, PracticeSet, ScorePassback, User
+from lti_tool.core.teaching.course import Cell, MasteryPoint, load_course
+from lti_tool.core.teaching.export import items_csv, safe_cell, to_csv
+from lti_tool.core.teaching.items import item_report
+from lti_tool.core.teaching.overview import overview
+from lti_tool.core.teaching.risk import RiskRules, risk_reasons
 from tests.pipeline.course import Course, seed_course
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -175,8 +175,8 @@ def test_csv_cells_cannot_become_formulas(value: str | float | None, shown: str)
 
 
 def test_the_answer_in_words_says_how_many_hints_came_first() -> None:
-    from lti_tool.db.models import Item
-    from lti_tool.teaching.student import describe_response
+    from lti_tool.core.db.models import Item
+    from lti_tool.core.teaching.student import describe_response
 
     item = Item(kind="multichoice", choices=["3/4", "2/6"], answer={"choice": 0})
     assert describe_response(item, {"choice": 0}) == "3/4"

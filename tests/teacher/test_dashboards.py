@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.db.models import (
+from lti_tool.core.db.models import (
     Activity,
     Answer,
     Context,
@@ -28,8 +28,8 @@ from lti_tool.db.models import (
     ScorePassback,
     Skill,
 )
-from lti_tool.demo_platform.store import LEARNER, Member
-from lti_tool.teaching.roster import ROSTER_KEY
+from lti_tool.devkit.demo_lms.store import LEARNER, Member
+from lti_tool.lms.roster import ROSTER_KEY
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.course import seed_course
 from tests.teacher.pages import row_of, svg, table, table_by_caption

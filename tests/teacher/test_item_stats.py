@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lti_tool.teaching.item_stats import (
+from lti_tool.core.teaching.item_stats import (
     MIN_ATTEMPTS_FOR_FLAGS,
     Response,
     fit_rasch,

@@ -11,7 +11,8 @@ import redis
 import requests
 from sqlalchemy import select, update
 
-from lti_tool.db.models import (
+from lti_tool.core.answers.submit import Learner, store_answer
+from lti_tool.core.db.models import (
     Activity,
     Deployment,
     Launch,
@@ -21,8 +22,7 @@ from lti_tool.db.models import (
     ResourceLink,
     ScorePassback,
 )
-from lti_tool.demo_platform import PlatformStore, ToolEndpoints, create_platform_app
-from lti_tool.events import Learner, store_answer
+from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course

@@ -1,0 +1,300 @@
+"""A practice activity's settings: parsed from the teacher's form, stored on the Activity row.
+
+`Activity.title` and `Activity.points` hold the title and the maximum points (the gradebook
+column); everything else lives in the `Activity.settings` JSON under the keys the workers read
+("set_size", "band", "mastery_threshold", "skills", "categories", "due", "grading", "goal").
+
+The form shows percentages (a teacher thinks "60 to 80% right", not "0.6"); the stored values
+are fractions. No Flask and no database here: the checks that need the course's banks live in
+`lti_tool.lti.deep_linking`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, cast
+
+from werkzeug.datastructures import MultiDict
+
+from lti_tool.core.db.models import Activity
+
+# A submitted form (`request.form`): a field like "skills" may come several times.
+FormData = MultiDict[str, str]
+
+GradingPolicy = Literal["mastery", "best_set", "completion"]
+GRADING_POLICIES: dict[str, str] = {
+    "mastery": "Mastery: the share of the chosen skills the student has mastered",
+    "best_set": "Best practice set: the student's best share of right answers in one set",
+    "completion": "Completion: the number of answers, up to the goal",
+}
+DEFAULT_GRADING: GradingPolicy = "mastery"
+SET_SIZE_RANGE = (1, 20)
+BAND_RANGE = (0.05, 0.95)
+THRESHOLD_RANGE = (0.5, 0.99)
+GOAL_RANGE = (1, 1000)
+MAX_POINTS = 1000.0
+MAX_TITLE = 255
+
+
+class SettingsInvalid(ValueError):
+    """The form has mistakes; `errors` maps each form field to a message for the teacher."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()))
+
+
+@dataclass(frozen=True)
+class ActivitySettings:
+    title: str
+    bank: str  # an ItemBank id, or "demo" for the course's copy of the built-in demo bank
+    points: float = 10.0
+    skills: tuple[int, ...] = ()  # Skill ids of the bank; empty: every skill
+    categories: tuple[str, ...] = ()  # Item category paths; empty: every category
+    set_size: int = 5
+    band: tuple[float, float] = (0.6, 0.8)
+    mastery_threshold: float = 0.8
+    due: date | None = None
+    grading: GradingPolicy = DEFAULT_GRADING
+    goal: int = 20  # answers for full marks under "completion"
+
+    def settings_json(self) -> dict[str, Any]:
+        """The `Activity.settings` JSON (title, points and bank have their own columns)."""
+        return {
+            "set_size": self.set_size,
+            "band": [self.band[0], self.band[1]],
+            "mastery_threshold": self.mastery_threshold,
+            "skills": list(self.skills),
+            "categories": list(self.categories),
+            "due": self.due.isoformat() if self.due else None,
+            "grading": self.grading,
+            "goal": self.goal,
+        }
+
+    def apply_to(self, activity: Activity, bank_id: int) -> None:
+        activity.title = self.title
+        activity.points = self.points
+        activity.bank_id = bank_id
+        # Keys this form does not manage (set by other tools or later versions) are kept.
+        activity.settings = {**(activity.settings or {}), **self.settings_json()}
+
+    @property
+    def end_date_time(self) -> str | None:
+        """The due date as an LTI date-time: the end of that day in UTC."""
+        return f"{self.due.isoformat()}T23:59:59Z" if self.due else None
+
+    def gradebook_fields(self) -> tuple[str, float, str | None]:
+        """What the LMS's gradebook column shows: a change means the line item needs updating."""
+        return self.title, self.points, self.end_date_time
+
+    def form_values(self) -> dict[str, Any]:
+        """The values to show in the form (percentages, as the teacher typed them)."""
+        return {
+            "title": self.title,
+            "bank": self.bank,
+            "points": _plain(self.points),
+            "skills": [str(k) for k in self.skills],
+            "categories": list(self.categories),
+            "set_size": str(self.set_size),
+            "band_low": _plain(self.band[0] * 100),
+            "band_high": _plain(self.band[1] * 100),
+            "mastery_threshold": _plain(self.mastery_threshold * 100),
+            "due": self.due.isoformat() if self.due else "",
+            "grading": self.grading,
+            "goal": str(self.goal),
+        }
+
+
+def from_activity(activity: Activity, *, demo: bool = False) -> ActivitySettings:
+    """The settings stored on an activity; values missing or unusable fall back to defaults
+    (activities created before a setting existed). `demo`: the bank is the demo bank."""
+    raw = dict(activity.settings or {})
+    base = ActivitySettings(title=activity.title, bank="")
+    band = raw.get("band")
+    grading = raw.get("grading")
+    due = raw.get("due")
+    return ActivitySettings(
+        title=activity.title,
+        bank="demo" if demo else str(activity.bank_id or ""),
+        points=float(activity.points),
+        skills=tuple(int(k) for k in raw.get("skills") or [] if _is_int(k)),
+        categories=tuple(str(c) for c in raw.get("categories") or []),
+        set_size=_int_or(raw.get("set_size"), base.set_size),
+        band=(float(band[0]), float(band[1]))
+        if isinstance(band, list | tuple) and len(band) == 2
+        else base.band,
+        mastery_threshold=_float_or(raw.get("mastery_threshold"), base.mastery_threshold),
+        due=_date_or_none(due),
+        grading=cast(GradingPolicy, grading) if grading in GRADING_POLICIES else DEFAULT_GRADING,
+        goal=_int_or(raw.get("goal"), base.goal),
+    )
+
+
+def blank_form() -> dict[str, Any]:
+    """The form of a new activity: the defaults, no title yet, the demo bank chosen."""
+    return {**ActivitySettings(title="", bank="demo").form_values(), "title": ""}
+
+
+def raw_form(form: FormData) -> dict[str, Any]:
+    """The submitted values as typed, to show the form again next to its error messages."""
+    values: dict[str, Any] = {
+        key: str(form.get(key) or "").strip()
+        for key in ("title", "bank", "points", "set_size", "band_low", "band_high",
+                    "mastery_threshold", "due", "grading", "goal")
+    }
+    values["skills"] = [str(v) for v in form.getlist("skills")]
+    values["categories"] = [str(v) for v in form.getlist("categories")]
+    return values
+
+
+def parse_form(form: FormData) -> ActivitySettings:
+    """The settings from the teacher's form, or SettingsInvalid with one message per field."""
+    raw = raw_form(form)
+    errors: dict[str, str] = {}
+
+    title = raw["title"]
+    if not title:
+        errors["title"] = "Please give the activity a title."
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"The title is longer than {MAX_TITLE} characters."
+
+    bank = raw["bank"]
+    if bank != "demo" and not is_digits(bank):
+        errors["bank"] = "Please choose an item bank."
+
+    points = _number(raw["points"], "points", "Maximum points", errors)
+    if points is not None and not 0 < points <= MAX_POINTS:
+        errors["points"] = f"Maximum points must be more than 0 and at most {MAX_POINTS:g}."
+
+    skills: list[int] = []
+    for value in raw["skills"]:
+        if not is_digits(value):
+            errors["skills"] = "One of the chosen skills is not valid; please choose again."
+            break
+        skills.append(int(value))
+    categories = [c for c in raw["categories"] if c]
+
+    set_size = _whole(raw["set_size"], "set_size", "Questions per set", SET_SIZE_RANGE, errors)
+
+    low = _number(raw["band_low"], "band_low", "The lower end of the target range", errors)
+    high = _number(raw["band_high"], "band_high", "The upper end of the target range", errors)
+    lo_pct, hi_pct = BAND_RANGE[0] * 100, BAND_RANGE[1] * 100
+    if low is not None and high is not None:
+        if not (lo_pct <= low < high <= hi_pct):
+            errors["band_low"] = (
+                f"The target range must lie between {lo_pct:g}% and {hi_pct:g}%, "
+                "with the lower end below the upper end."
+            )
+
+    threshold = _number(raw["mastery_threshold"], "mastery_threshold", "The mastery level",
+                        errors)
+    lo_t, hi_t = THRESHOLD_RANGE[0] * 100, THRESHOLD_RANGE[1] * 100
+    if threshold is not None and not lo_t <= threshold <= hi_t:
+        errors["mastery_threshold"] = (
+            f"The mastery level must be between {lo_t:g}% and {hi_t:g}%."
+        )
+
+    due: date | None = None
+    if raw["due"]:
+        due = _date_or_none(raw["due"])
+        if due is None:
+            errors["due"] = "The due date must be a date like 2026-12-31, or left empty."
+
+    grading = raw["grading"] or DEFAULT_GRADING
+    if grading not in GRADING_POLICIES:
+        errors["grading"] = "Please choose how the activity is graded."
+
+    goal = _whole(raw["goal"], "goal", "The completion goal", GOAL_RANGE, errors)
+
+    if errors:
+        raise SettingsInvalid(errors)
+    assert points is not None and set_size is not None and goal is not None
+    assert low is not None and high is not None and threshold is not None
+    return ActivitySettings(
+        title=title,
+        bank=bank,
+        points=points,
+        skills=tuple(dict.fromkeys(skills)),
+        categories=tuple(dict.fromkeys(categories)),
+        set_size=set_size,
+        band=(round(low / 100, 4), round(high / 100, 4)),
+        mastery_threshold=round(threshold / 100, 4),
+        due=due,
+        grading=cast(GradingPolicy, grading),
+        goal=goal,
+    )
+
+
+def item_in_scope(
+    item_skills: Iterable[int], item_category: str, skills: Sequence[int],
+    categories: Sequence[str],
+) -> bool:
+    """Whether an item may be practised under the activity's chosen skills and categories.
+
+    No choice means everything. An item qualifies when it practises at least one chosen skill,
+    and its category is a chosen one or lies below one ("Top/Fractions" takes
+    "Top/Fractions/Adding" too, as Moodle's question bank nests categories).
+    """
+    if skills and not set(int(k) for k in item_skills) & set(skills):
+        return False
+    if categories:
+        own = item_category.rstrip("/")
+        return any(own == c.rstrip("/") or own.startswith(c.rstrip("/") + "/")
+                   for c in categories)
+    return True
+
+
+# --- small parsers ---------------------------------------------------------------------------
+
+
+def _number(text: str, field: str, what: str, errors: dict[str, str]) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        errors[field] = f"{what} must be a number."
+        return None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
+        errors[field] = f"{what} must be a number."
+        return None
+    return value
+
+
+def is_digits(text: str) -> bool:
+    """Only ASCII 0-9: `str.isdigit` also accepts "²" or "①", which `int()` then refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _whole(text: str, field: str, what: str, bounds: tuple[int, int],
+           errors: dict[str, str]) -> int | None:
+    if not is_digits(text) or not bounds[0] <= int(text) <= bounds[1]:
+        errors[field] = f"{what} must be a whole number from {bounds[0]} to {bounds[1]}."
+        return None
+    return int(text)
+
+
+def _date_or_none(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) or (isinstance(value, str) and is_digits(value))
+
+
+def _int_or(value: Any, default: int) -> int:
+    return int(value) if _is_int(value) else default
+
+
+def _float_or(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def _plain(value: float) -> str:
+    """60.0 -> "60", 62.5 -> "62.5": what a teacher would have typed."""
+    return f"{round(value, 4):g}"

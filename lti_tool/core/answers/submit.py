@@ -1,0 +1,186 @@
+"""The grade event: an answer graded on the server, stored with its outbox row in one
+transaction, then handed to Redis by task name. Nothing here imports Celery tasks or torch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from lti_tool.core.answers.check import GradingError, grade
+from lti_tool.core.db import Database
+from lti_tool.core.db.models import Activity, Answer, EventStatus, GradeEvent, Item, new_uuid
+
+log = logging.getLogger("metis.events")
+
+ADAPT_TASK = "metis.adapt"
+
+# Sends one event id to the queue; raises when the broker cannot take it.
+Sender = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Learner:
+    """Who answers where, as restored from the launch (never from the form)."""
+
+    platform_id: int
+    deployment_id: int
+    context_id: int
+    activity_id: int
+    user_id: int
+    resource_link_id: int | None = None  # whose line item receives the score
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    event_id: str
+    answer_id: int
+    item_id: int
+    correct: bool
+    queued: bool = False
+    # The item's feedback for this particular answer (Grade.feedback), for the page to show.
+    feedback: str = ""
+
+
+class UnknownItem(LookupError):
+    """The item does not exist or does not belong to this activity's bank."""
+
+
+def load_item(session: Session, learner: Learner, item_id: int) -> Item:
+    activity = session.get(Activity, learner.activity_id)
+    item = session.get(Item, item_id)
+    if (
+        activity is None
+        or item is None
+        or activity.platform_id != learner.platform_id
+        or activity.bank_id is None
+        or item.bank_id != activity.bank_id
+    ):
+        raise UnknownItem(item_id)
+    return item
+
+
+HINTS_FIELD = "hints_seen"  # the answer form's hidden field: hints opened before answering
+
+
+def hints_seen(form: Mapping[str, str], item: Item) -> int:
+    """How many hints the page says the student opened before answering: 0 when the field is
+    missing or malformed, never more than the item has. The browser reports it, so it is kept
+    for teachers only and never touches grading."""
+    try:
+        count = int(str(form.get(HINTS_FIELD) or "0").strip())
+    except ValueError:
+        return 0
+    return max(0, min(count, len(item.hints or [])))
+
+
+def store_answer(
+    db: Database,
+    learner: Learner,
+    item_id: int,
+    form: Mapping[str, str],
+    *,
+    now: datetime | None = None,
+) -> StoredAnswer:
+    """Grade and store the answer and its grade event atomically (both or neither)."""
+    now = now or datetime.now(UTC)
+    event_id = new_uuid()
+    with db.session() as s:
+        item = load_item(s, learner, item_id)
+        result = grade(item, form)
+        # Graded first, then the hint count joins what is stored (only when hints were used).
+        response = dict(result.response)
+        hints = hints_seen(form, item)
+        if hints:
+            response["hints"] = hints
+        answer = Answer(
+            event_id=event_id,
+            user_id=learner.user_id,
+            activity_id=learner.activity_id,
+            item_id=item.id,
+            response=response,
+            correct=result.correct,
+            answered_at=now,
+        )
+        s.add(answer)
+        s.flush()
+        s.add(
+            GradeEvent(
+                event_id=event_id,
+                answer_id=answer.id,
+                user_id=learner.user_id,
+                activity_id=learner.activity_id,
+                status=EventStatus.stored,
+                created_at=now,
+                payload={
+                    "event_id": event_id,
+                    "platform_id": learner.platform_id,
+                    "deployment_id": learner.deployment_id,
+                    "context_id": learner.context_id,
+                    "activity_id": learner.activity_id,
+                    "user_id": learner.user_id,
+                    "resource_link_id": learner.resource_link_id,
+                    "item_id": item.id,
+                    "response": response,
+                    "correct": result.correct,
+                    "answered_at": now.isoformat(),
+                },
+            )
+        )
+        answer_id = answer.id
+    return StoredAnswer(event_id, answer_id, item_id, result.correct, feedback=result.feedback)
+
+
+def enqueue(db: Database, event_id: str, send: Sender) -> bool:
+    """Put a stored event on the queue; False (event left `stored`) when the broker is down."""
+    try:
+        send(event_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the event to the relay
+        log.warning("event %s left for the outbox relay: %s", event_id, type(exc).__name__)
+        with db.session() as s:
+            s.execute(
+                update(GradeEvent)
+                .where(GradeEvent.event_id == event_id)
+                .values(attempts=GradeEvent.attempts + 1, last_error=f"enqueue: {exc}"[:500])
+            )
+        return False
+    mark_enqueued(db, event_id)
+    return True
+
+
+def mark_enqueued(db: Database, event_id: str) -> None:
+    # Conditional: a fast worker may already have marked the event processed.
+    with db.session() as s:
+        s.execute(
+            update(GradeEvent)
+            .where(GradeEvent.event_id == event_id, GradeEvent.status == EventStatus.stored)
+            .values(status=EventStatus.enqueued, enqueued_at=datetime.now(UTC))
+        )
+
+
+def submit(
+    db: Database, learner: Learner, item_id: int, form: Mapping[str, str], send: Sender
+) -> StoredAnswer:
+    """The answer endpoint's whole job: grade, store, enqueue."""
+    stored = store_answer(db, learner, item_id, form)
+    queued = enqueue(db, stored.event_id, send)
+    return StoredAnswer(stored.event_id, stored.answer_id, stored.item_id, stored.correct, queued,
+                        stored.feedback)
+
+
+__all__ = [
+    "ADAPT_TASK",
+    "GradingError",
+    "Learner",
+    "StoredAnswer",
+    "UnknownItem",
+    "enqueue",
+    "hints_seen",
+    "mark_enqueued",
+    "store_answer",
+    "submit",
+]

@@ -1,0 +1,386 @@
+"""Moodle XML (the question bank export of Moodle 3.x/4.x): import and export.
+
+Import is parsed with defusedxml with DTDs forbidden: Moodle never writes a DTD, and one is how
+external entities (XXE) and entity bombs get in, so such a file is refused as a whole.
+
+What maps where:
+- `<question type="category">` sets the category of the questions after it; its path is kept
+  without Moodle's `$course$/top/` prefix ("Fractions/Adding").
+- Skills: the question's `<tags>` when it has any, otherwise the last segment of its category,
+  otherwise "General". (Tags are how Moodle teachers label skills across categories; the
+  category is the fallback that every bank has.)
+- multichoice -> "multichoice" (`<single>true`: the answers with the highest fraction, normally
+  100, are right) or "multiresponse" (`<single>false`: the answers with fraction > 0 are right and
+  must all be ticked). truefalse, shortanswer (fraction-100 answers accepted, `<usecase>`),
+  numerical (the fraction-100 answer's value and tolerance).
+- `<generalfeedback>` -> feedback["general"], `<correctfeedback>`/`<incorrectfeedback>`,
+  per-answer `<feedback>` -> feedback["choices"], `<hint>` -> hints, `<idnumber>` -> external id.
+- The worked solution has no Moodle field; export writes it as `<solution>`, which Moodle's
+  importer ignores and Metis reads back.
+Other question types (essay, matching, cloze...) are rejected one by one, with their position.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from lti_tool.core.itembank.model import (
+    ImportFileError,
+    ParseResult,
+    Question,
+    QuestionError,
+    Rejected,
+    check_size,
+    parse_number,
+)
+from lti_tool.core.itembank.sanitize import Cleaner, ImageBudget
+
+SUPPORTED = {"multichoice", "truefalse", "shortanswer", "numerical"}
+NOT_QUESTIONS = {"description": "a description is text only, not a question"}
+MAX_NAME = 255
+
+
+def parse(data: bytes) -> ParseResult:
+    """Parse a Moodle XML export. Raises ImportFileError when the file as a whole is unusable;
+    single unsupported or broken questions are reported in the result instead."""
+    check_size(data)
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise ImportFileError(
+            "the file declares a DTD or XML entities, which Metis refuses for safety "
+            "(Moodle's own exports never contain them)"
+        ) from None
+    except ET.ParseError as exc:
+        raise ImportFileError(f"the file is not well-formed XML ({exc})") from None
+    if root.tag != "quiz":
+        raise ImportFileError("this is not a Moodle XML question file (it has no <quiz> element)")
+
+    result = ParseResult()
+    budget = ImageBudget()
+    category = ""
+    position = 0
+    for element in root.findall("question"):
+        qtype = element.get("type", "")
+        if qtype == "category":
+            category = _category_path(_text(element.find("category")))
+            continue
+        position += 1
+        name = _text(element.find("name")) or f"Question {position}"
+        if qtype not in SUPPORTED:
+            reason = NOT_QUESTIONS.get(qtype) or (
+                f"{qtype or 'untyped'} questions are not supported (Metis imports multiple "
+                "choice, true/false, short answer and numerical questions)"
+            )
+            result.rejected.append(Rejected(position, name, reason))
+            continue
+        remaining = budget.remaining
+        try:
+            question = _question(element, qtype, name[:MAX_NAME], category, result.warnings,
+                                 position, budget)
+        except QuestionError as exc:
+            budget.remaining = remaining  # a rejected question stores no images
+            result.rejected.append(Rejected(position, name, str(exc)))
+            continue
+        result.questions.append(question)
+    if position == 0:
+        result.warnings.append("the file contains no questions")
+    return result
+
+
+def _text(element: ET.Element | None) -> str:
+    """The `<text>` child's content (or the element's own text), stripped."""
+    if element is None:
+        return ""
+    inner = element.find("text")
+    value = (inner.text if inner is not None else element.text) or ""
+    return value.strip()
+
+
+def _category_path(raw: str) -> str:
+    """"$course$/top/Fractions/Adding" -> "Fractions/Adding" (Moodle's context and top removed)."""
+    parts = [p.strip() for p in raw.split("/") if p.strip()]
+    if parts and parts[0].startswith("$") and parts[0].endswith("$"):
+        parts = parts[1:]
+    if parts and parts[0].lower() == "top":
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _files(element: ET.Element) -> dict[str, bytes]:
+    """Every `<file name=... encoding="base64">` below the question, by name."""
+    found: dict[str, bytes] = {}
+    for file in element.iter("file"):
+        name = file.get("name")
+        if not name or file.get("encoding", "base64") != "base64":
+            continue
+        try:
+            found[name] = base64.b64decode((file.text or "").strip(), validate=False)
+        except (binascii.Error, ValueError):
+            continue
+    return found
+
+
+def _fraction(answer: ET.Element) -> float:
+    try:
+        value = float(answer.get("fraction", "0"))
+    except ValueError:
+        raise QuestionError(
+            f"an answer has an invalid fraction {answer.get('fraction')!r}") from None
+    if not math.isfinite(value):
+        raise QuestionError("an answer has an invalid fraction")
+    return value
+
+
+def _html(element: ET.Element | None, cleaner: Cleaner) -> str:
+    if element is None:
+        return ""
+    raw = _text(element)
+    if element.get("format") in ("plain_text", "markdown"):
+        return cleaner.text(raw)
+    return cleaner.html(raw)
+
+
+def _question(
+    element: ET.Element, qtype: str, name: str, category: str, warnings: list[str], position: int,
+    budget: ImageBudget,
+) -> Question:
+    cleaner = Cleaner(files=_files(element), budget=budget)
+    text = _html(element.find("questiontext"), cleaner)
+    if not text:
+        raise QuestionError("the question has no text")
+    feedback: dict[str, Any] = {}
+    for key, tag in (("general", "generalfeedback"), ("correct", "correctfeedback"),
+                     ("incorrect", "incorrectfeedback")):
+        value = _html(element.find(tag), cleaner)
+        if value:
+            feedback[key] = value
+    hints = [h for h in (_html(e, cleaner) for e in element.findall("hint")) if h]
+    tags = [t for t in (_text(e) for e in element.findall("tags/tag")) if t]
+    last = category.rsplit("/", 1)[-1] if category else ""
+    question = Question(
+        name=name,
+        kind=qtype,
+        text=text,
+        category=category,
+        feedback=feedback,
+        hints=hints,
+        solution=_html(element.find("solution"), cleaner),
+        skills=list(dict.fromkeys(tags)) or [last or "General"],
+        external_id=(_text(element.find("idnumber")) or None),
+    )
+    answers = element.findall("answer")
+    {"multichoice": _multichoice, "truefalse": _truefalse, "shortanswer": _shortanswer,
+     "numerical": _numerical}[qtype](question, element, answers, cleaner)
+    for warning in dict.fromkeys(cleaner.warnings):
+        warnings.append(f"question {position} ({name}): {warning}")
+    return question
+
+
+def _multichoice(q: Question, element: ET.Element, answers: list[ET.Element],
+                 cleaner: Cleaner) -> None:
+    if len(answers) < 2:
+        raise QuestionError("a multiple choice question needs at least two answers")
+    fractions = [_fraction(a) for a in answers]
+    q.choices = [_html(a, cleaner) for a in answers]
+    if any(not c for c in q.choices):
+        raise QuestionError("an answer of this multiple choice question is empty")
+    choice_feedback = [_html(a.find("feedback"), cleaner) for a in answers]
+    if any(choice_feedback):
+        q.feedback["choices"] = choice_feedback
+    best = max(fractions)
+    if best <= 0:
+        raise QuestionError("no answer is marked right (every fraction is 0 or less)")
+    single = (_text(element.find("single")) or "true").lower() in ("true", "1")
+    if single:
+        right = [i for i, f in enumerate(fractions) if f >= best - 1e-9]
+        q.kind = "multichoice"
+        q.answer = {"choice": right[0]} if len(right) == 1 else {"choices": right}
+    else:
+        q.kind = "multiresponse"
+        q.answer = {"choices": [i for i, f in enumerate(fractions) if f > 0]}
+
+
+def _truefalse(q: Question, element: ET.Element, answers: list[ET.Element],
+               cleaner: Cleaner) -> None:
+    by_value: dict[str, ET.Element] = {}
+    for a in answers:
+        by_value[_text(a).lower()] = a
+    if set(by_value) != {"true", "false"}:
+        raise QuestionError("a true/false question needs one 'true' and one 'false' answer")
+    q.choices = ["True", "False"]
+    q.answer = {"choice": 0 if _fraction(by_value["true"]) > _fraction(by_value["false"]) else 1}
+    choice_feedback = [_html(by_value[v].find("feedback"), cleaner) for v in ("true", "false")]
+    if any(choice_feedback):
+        q.feedback["choices"] = choice_feedback
+
+
+def _shortanswer(q: Question, element: ET.Element, answers: list[ET.Element],
+                 cleaner: Cleaner) -> None:
+    accepted: list[str] = []
+    others: list[dict[str, Any]] = []
+    right_feedback: dict[str, str] = {}
+    for a in answers:
+        value = " ".join(_text(a).split())
+        if not value:
+            continue
+        fb = _html(a.find("feedback"), cleaner)
+        if _fraction(a) >= 100 - 1e-9:
+            accepted.append(value)
+            if fb:
+                right_feedback[value] = fb
+        elif fb:
+            others.append({"match": value, "feedback": fb})
+    if not accepted:
+        raise QuestionError("no answer is worth 100%, so no answer could ever be right")
+    q.kind = "shortanswer"
+    q.answer = {"accepted": accepted,
+                "case_sensitive": _text(element.find("usecase")) in ("1", "true")}
+    entries = [{"match": a, "feedback": right_feedback[a]} for a in accepted
+               if a in right_feedback]
+    # Right answers first, the catch-all last: the grader takes the first entry that matches.
+    entries += [e for e in others if e["match"] != "*"] + [e for e in others if e["match"] == "*"]
+    if entries:
+        q.feedback["choices"] = entries
+
+
+def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
+               cleaner: Cleaner) -> None:
+    right: tuple[float, float] | None = None
+    entries: list[dict[str, Any]] = []
+    catch_all: list[dict[str, Any]] = []
+    for a in answers:
+        raw = _text(a)
+        fb = _html(a.find("feedback"), cleaner)
+        if raw == "*":
+            if fb:
+                catch_all.append({"match": "*", "feedback": fb})
+            continue
+        value = parse_number(raw, "answer")
+        tolerance = abs(parse_number(_text(a.find("tolerance")) or "0", "tolerance"))
+        if _fraction(a) >= 100 - 1e-9 and right is None:
+            right = (value, tolerance)
+            if fb:
+                entries.insert(0, {"match": value, "tolerance": tolerance, "feedback": fb})
+        elif fb:
+            entries.append({"match": value, "tolerance": tolerance, "feedback": fb})
+    if right is None:
+        raise QuestionError("no numerical answer is worth 100%")
+    if element.find("units/unit") is not None:
+        cleaner.warnings.append("units are ignored: only the number is graded")
+    q.kind = "numeric"
+    q.answer = {"value": right[0], "tolerance": right[1]}
+    if entries or catch_all:
+        q.feedback["choices"] = entries + catch_all
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _add_text(parent: ET.Element, tag: str, value: str, *, html: bool = True) -> ET.Element:
+    element = ET.SubElement(parent, tag, {"format": "html"} if html else {})
+    ET.SubElement(element, "text").text = value
+    return element
+
+
+def _answer(parent: ET.Element, fraction: str, text: str, feedback: str) -> ET.Element:
+    answer = ET.SubElement(parent, "answer", {"fraction": fraction, "format": "html"})
+    ET.SubElement(answer, "text").text = text
+    _add_text(answer, "feedback", feedback)
+    return answer
+
+
+def export(questions: list[Question]) -> bytes:
+    """Moodle XML for `questions`, importable by Moodle and by `parse` (round trip)."""
+    root = ET.Element("quiz")
+    current: str | None = None
+    for q in questions:
+        if q.category != current:
+            current = q.category
+            cat = ET.SubElement(root, "question", {"type": "category"})
+            path = "$course$/top" + (f"/{q.category}" if q.category else "")
+            _add_text(cat, "category", path, html=False)
+        root.append(_export_question(q))
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def _export_question(q: Question) -> ET.Element:
+    moodle_type = {"multiresponse": "multichoice", "numeric": "numerical"}.get(q.kind, q.kind)
+    element = ET.Element("question", {"type": moodle_type})
+    _add_text(element, "name", q.name, html=False)
+    _add_text(element, "questiontext", q.text)
+    _add_text(element, "generalfeedback", q.feedback.get("general", ""))
+    ET.SubElement(element, "defaultgrade").text = "1"
+    ET.SubElement(element, "penalty").text = "0.3333333"
+    ET.SubElement(element, "hidden").text = "0"
+    ET.SubElement(element, "idnumber").text = q.external_id or ""
+    fb = q.feedback
+    if q.kind in ("multichoice", "multiresponse"):
+        right = set(q.answer.get("choices", [q.answer.get("choice")]))
+        ET.SubElement(element, "single").text = "true" if q.kind == "multichoice" else "false"
+        ET.SubElement(element, "shuffleanswers").text = "true"
+        ET.SubElement(element, "answernumbering").text = "abc"
+        _add_text(element, "correctfeedback", fb.get("correct", ""))
+        _add_text(element, "partiallycorrectfeedback", "")
+        _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
+        per_choice = fb.get("choices") or [""] * len(q.choices)
+        share = _fmt(100 / max(len(right), 1)) if q.kind == "multiresponse" else "100"
+        wrong = "-100" if q.kind == "multiresponse" else "0"
+        for i, choice in enumerate(q.choices):
+            _answer(element, share if i in right else wrong, choice, per_choice[i])
+    elif q.kind == "truefalse":
+        per_choice = fb.get("choices") or ["", ""]
+        right_index = int(q.answer.get("choice", 0))
+        for i, word in enumerate(("true", "false")):
+            _answer(element, "100" if i == right_index else "0", word, per_choice[i])
+        _add_text(element, "correctfeedback", fb.get("correct", ""))
+        _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
+    elif q.kind == "shortanswer":
+        ET.SubElement(element, "usecase").text = "1" if q.answer.get("case_sensitive") else "0"
+        entries = list(fb.get("choices", []))
+        by_match = {str(e["match"]): e["feedback"] for e in entries}
+        accepted = [str(a) for a in q.answer.get("accepted", [])]
+        for a in accepted:
+            _answer(element, "100", a, by_match.get(a, ""))
+        for e in entries:
+            if str(e["match"]) not in accepted:
+                _answer(element, "0", str(e["match"]), e["feedback"])
+        _add_text(element, "correctfeedback", fb.get("correct", ""))
+        _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
+    elif q.kind == "numeric":
+        target, tolerance = float(q.answer["value"]), float(q.answer.get("tolerance", 0))
+        entries = list(fb.get("choices", []))
+        right_fb = ""
+        if entries and entries[0]["match"] != "*" and float(entries[0]["match"]) == target \
+                and float(entries[0].get("tolerance", 0)) == tolerance:
+            right_fb = entries.pop(0)["feedback"]
+        right_answer = _answer(element, "100", _fmt(target), right_fb)
+        ET.SubElement(right_answer, "tolerance").text = _fmt(tolerance)
+        for e in entries:
+            match = "*" if e["match"] == "*" else _fmt(float(e["match"]))
+            other = _answer(element, "0", match, e["feedback"])
+            ET.SubElement(other, "tolerance").text = _fmt(float(e.get("tolerance", 0)))
+        _add_text(element, "correctfeedback", fb.get("correct", ""))
+        _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
+    for hint in q.hints:
+        _add_text(element, "hint", hint)
+    if q.solution:
+        _add_text(element, "solution", q.solution)
+    if q.skills:
+        tags = ET.SubElement(element, "tags")
+        for skill in q.skills:
+            ET.SubElement(ET.SubElement(tags, "tag"), "text").text = skill
+    return element

@@ -1,0 +1,300 @@
+"""What the student page shows: the current practice set with its items (never their answers),
+read from the database or the Redis cache the workers fill; what an answer reveals (feedback and
+worked solution, only after it is graded); hints one at a time; progress toward the activity's
+goal and the score sent to the gradebook. Plain data, no Flask and no wording: the page's words
+come from the message catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from lti_tool.core.activities import item_in_scope
+from lti_tool.core.answers.check import GradingError, grade
+from lti_tool.core.db.models import (
+    Activity,
+    Answer,
+    EventStatus,
+    GradeEvent,
+    Item,
+    PracticeSet,
+    ResourceLink,
+    ScorePassback,
+    Skill,
+)
+from lti_tool.web import practice_text
+
+FIRST_SET_SIZE = 5
+DEFAULT_THRESHOLD = 0.8  # Activity.settings["mastery_threshold"] when the teacher set none
+DEFAULT_GOAL = 20  # answers for the "completion" policy when the teacher set none
+DEFAULT_SET_SIZE = 5
+
+
+@dataclass(frozen=True)
+class Place:
+    """The activity a launch practises in, checked against the launch's platform."""
+
+    activity_id: int
+    bank_id: int | None
+    title: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def place_of(session: Session, platform_id: int, resource_link_id: int | None) -> Place | None:
+    if resource_link_id is None:
+        return None
+    link = session.get(ResourceLink, resource_link_id)
+    if link is None or link.platform_id != platform_id or link.activity_id is None:
+        return None
+    activity = session.get(Activity, link.activity_id)
+    if activity is None or activity.platform_id != platform_id:
+        return None
+    return Place(activity.id, activity.bank_id, activity.title, dict(activity.settings or {}))
+
+
+def public_item(item: Item, why: str = "") -> dict[str, Any]:
+    """An item as the browser may see it before answering: no `answer`, no feedback, no
+    solution, and only the number of hints (their text comes one at a time from `hint`)."""
+    return {"item_id": item.id, "kind": item.kind, "text": item.text,
+            "choices": list(item.choices or []), "why": why, "hints": len(item.hints or [])}
+
+
+def set_view(session: Session, place: Place, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [int(e["item_id"]) for e in entries]
+    items = {i.id: i for i in session.scalars(
+        select(Item).where(Item.id.in_(ids), Item.bank_id == place.bank_id))}
+    return [public_item(items[int(e["item_id"])], practice_text.why(e))
+            for e in entries if int(e["item_id"]) in items]
+
+
+def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
+    """The set made from the student's newest answer, or the bank's first items before any.
+
+    Ordered by answer, not by when the set was stored: a redelivered older event can be stored
+    after a newer one, and its set must not replace the newer set on the page."""
+    ps = session.scalars(
+        select(PracticeSet)
+        .outerjoin(Answer, Answer.event_id == PracticeSet.event_id)
+        .where(PracticeSet.user_id == user_id, PracticeSet.activity_id == place.activity_id)
+        .order_by(Answer.id.desc().nulls_last(), PracticeSet.id.desc())
+        .limit(1)
+    ).first()
+    if ps is not None:
+        return {"event_id": ps.event_id, "set_id": ps.id,
+                "items": set_view(session, place, ps.items), "feedback": ps.feedback}
+    return {"event_id": None, "set_id": None,
+            # No "why" yet: the page says in its own words that this is a first look.
+            "items": [public_item(i) for i in first_set(session, place)],
+            "feedback": {}}
+
+
+def first_set(session: Session, place: Place) -> list[Item]:
+    """Before any answer: `set_size` items of the activity's skills and categories, one skill
+    after another, so the first answers give the model evidence on every skill."""
+    activity = session.get(Activity, place.activity_id)
+    cfg = (activity.settings if activity is not None else None) or {}
+    size = int(cfg.get("set_size") or FIRST_SET_SIZE)
+    skills = [int(k) for k in cfg.get("skills") or []]
+    categories = [str(c) for c in cfg.get("categories") or []]
+    bank = list(session.scalars(
+        select(Item).where(Item.bank_id == place.bank_id).order_by(Item.id)))
+    scoped = [i for i in bank
+              if item_in_scope(i.skill_ids or [], i.category or "", skills, categories)] or bank
+    by_skill: dict[int, list[Item]] = {}
+    for item in scoped:
+        by_skill.setdefault(int((item.skill_ids or [0])[0]), []).append(item)
+    queues = list(by_skill.values())
+    picked: list[Item] = []
+    while len(picked) < size and any(queues):
+        for queue in queues:
+            if queue and len(picked) < size:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def pending_count(session: Session, place: Place, user_id: int) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(GradeEvent).where(
+            GradeEvent.user_id == user_id,
+            GradeEvent.activity_id == place.activity_id,
+            GradeEvent.status != EventStatus.processed,
+        )
+    ) or 0)
+
+
+# --- What an answer reveals ---------------------------------------------------------------
+
+
+def bank_item(session: Session, place: Place, item_id: int) -> Item | None:
+    """The item when it belongs to this activity's bank, else None (never another bank's)."""
+    item = session.get(Item, item_id)
+    if item is None or place.bank_id is None or item.bank_id != place.bank_id:
+        return None
+    return item
+
+
+def reveal(item: Item, correct: bool, answer_feedback: str = "") -> dict[str, Any]:
+    """What the student sees once the answer is graded: the feedback for this answer, the
+    item's feedback for a right or wrong answer, its general feedback, and the worked solution.
+    All of it is item HTML, sanitised when the bank was imported."""
+    fb = item.feedback or {}
+    parts = [str(fb.get("correct" if correct else "incorrect") or ""), answer_feedback,
+             str(fb.get("general") or "")]
+    unique: list[str] = []
+    for part in parts:
+        if part.strip() and part not in unique:
+            unique.append(part)
+    return {"item_id": item.id, "correct": correct, "question": item.text,
+            "feedback": unique, "solution": item.solution or ""}
+
+
+def _as_form(response: dict[str, Any]) -> MultiDict[str, str]:
+    """A stored (normalised) response as the form it came from, to grade it again."""
+    form: MultiDict[str, str] = MultiDict()
+    if "choices" in response:
+        for n in response["choices"]:
+            form.add("choice", str(n))
+    for key in ("choice", "value", "text"):
+        if key in response:
+            form.add(key, str(response[key]))
+    return form
+
+
+def answered(session: Session, place: Place, user_id: int, event_id: str) -> dict[str, Any] | None:
+    """The reveal for one of this student's answers in this activity (the page after a form
+    POST without JS). The per-answer feedback is not stored, so the stored response is graded
+    again: grading is a pure function of the item and the response."""
+    answer = session.scalars(
+        select(Answer).where(Answer.event_id == event_id, Answer.user_id == user_id,
+                             Answer.activity_id == place.activity_id)
+    ).first()
+    if answer is None:
+        return None
+    item = bank_item(session, place, answer.item_id)
+    if item is None:
+        return None
+    try:
+        answer_feedback = grade(item, _as_form(dict(answer.response or {}))).feedback
+    except GradingError:
+        answer_feedback = ""  # the item changed since; the rest of the reveal still holds
+    return reveal(item, answer.correct, answer_feedback)
+
+
+def hint(session: Session, place: Place, item_id: int, n: int) -> tuple[str, int] | None:
+    """Hint `n` (from 0) of an item of this activity's bank and how many there are, or None.
+    Only hints: never the answer, the feedback or the solution."""
+    item = bank_item(session, place, item_id)
+    hints = list(item.hints or []) if item is not None else []
+    if not 0 <= n < len(hints):
+        return None
+    return str(hints[n]), len(hints)
+
+
+# --- Mastery, progress and the gradebook ----------------------------------------------------
+
+
+def _share(x: Any) -> float:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(1.0, max(0.0, value))
+
+
+def threshold(place: Place) -> float:
+    return _share(place.settings.get("mastery_threshold", DEFAULT_THRESHOLD)) or DEFAULT_THRESHOLD
+
+
+def mastery_rows(feedback: dict[str, Any], level: float) -> list[dict[str, Any]]:
+    """The feedback's skills with whole percentages for the bars and whether each reached the
+    activity's threshold (the mean, as the score's "mastery" policy counts it)."""
+    rows = []
+    for sk in feedback.get("skills") or []:
+        mean, low, high = _share(sk.get("mastery")), _share(sk.get("low")), _share(sk.get("high"))
+        low, high = min(low, mean), max(high, mean)
+        rows.append({**sk, "mastery": mean, "low": low, "high": high,
+                     "pct": round(100 * mean), "low_pct": round(100 * low),
+                     "high_pct": round(100 * high), "mastered": mean >= level})
+    return rows
+
+
+def _scope_skills(session: Session, place: Place) -> list[int]:
+    chosen = [int(s) for s in place.settings.get("skills") or []]
+    if chosen:
+        return chosen
+    return list(session.scalars(select(Skill.id).where(Skill.bank_id == place.bank_id)))
+
+
+def _best_set(corrects: list[bool], size: int) -> int:
+    """Right answers in the student's best set, as lti_tool.core.gradebook.policies counts it for the score:
+    consecutive runs of `size` answers in answer order, an unfinished run out of `size` too."""
+    return max((sum(corrects[i:i + size]) for i in range(0, len(corrects), size)), default=0)
+
+
+def progress(session: Session, place: Place, user_id: int,
+             feedback: dict[str, Any]) -> dict[str, Any]:
+    """Where the student stands against the activity's goal, as numbers for the page. Counted
+    the way lti_tool.core.gradebook.policies turns them into the gradebook score (not imported: lti_tool does not
+    depend on the workers package)."""
+    level = threshold(place)
+    policy = str(place.settings.get("grading") or "")
+    corrects = [bool(c) for c in session.scalars(
+        select(Answer.correct)
+        .where(Answer.user_id == user_id, Answer.activity_id == place.activity_id)
+        .order_by(Answer.id)
+    )]
+    skills = _scope_skills(session, place)
+    mastered = {int(r["skill"]) for r in mastery_rows(feedback, level)
+                if r["mastered"] and r.get("skill") is not None}
+    try:
+        goal = max(1, int(place.settings.get("goal") or DEFAULT_GOAL))
+        size = max(1, int(place.settings.get("set_size") or DEFAULT_SET_SIZE))
+    except (TypeError, ValueError):
+        goal, size = DEFAULT_GOAL, DEFAULT_SET_SIZE
+    return {
+        # "" is an activity from before grading policies: its score is the share of right answers.
+        "policy": policy if policy in ("mastery", "best_set", "completion") else "",
+        "threshold_pct": round(100 * level),
+        "skills_total": len(skills),
+        "skills_mastered": len(mastered & set(skills)),
+        "answers": len(corrects),
+        "right": sum(corrects),
+        "goal": goal,
+        "goal_pct": min(100, round(100 * len(corrects) / goal)),
+        "best_right": _best_set(corrects, size),
+        "best_of": size,
+    }
+
+
+def gradebook(session: Session, place: Place, user_id: int) -> dict[str, Any] | None:
+    """The score last computed for the LMS gradebook and whether it got there, or None."""
+    row = session.scalars(
+        select(ScorePassback).where(ScorePassback.user_id == user_id,
+                                    ScorePassback.activity_id == place.activity_id)
+    ).first()
+    if row is None:
+        return None
+    return {"given": round(row.score_given, 2), "maximum": round(row.score_maximum, 2),
+            "status": str(row.status)}
+
+
+def page_state(session: Session, place: Place, user_id: int) -> dict[str, Any]:
+    """Everything the page shows besides a reveal: the set, the mastery rows, the progress
+    toward the goal, the gradebook score, and how many answers are still being processed."""
+    state = current_set(session, place, user_id)
+    return with_standing(session, place, user_id, state)
+
+
+def with_standing(session: Session, place: Place, user_id: int,
+                  state: dict[str, Any]) -> dict[str, Any]:
+    """`state` (a stored or just-published set) with mastery rows, progress and gradebook."""
+    feedback = practice_text.feedback(dict(state.get("feedback") or {}))
+    feedback["skills"] = mastery_rows(feedback, threshold(place))
+    return {**state, "feedback": feedback,
+            "progress": progress(session, place, user_id, feedback),
+            "gradebook": gradebook(session, place, user_id),
+            "pending": pending_count(session, place, user_id)}

@@ -1,6 +1,0 @@
-"""Database schema and sessions, shared by the web app and the workers (never imports torch)."""
-
-from lti_tool.db.models import Base
-from lti_tool.db.session import Database
-
-__all__ = ["Base", "Database"]

@@ -1,0 +1,165 @@
+"""Teacher pages for the course's item banks: list, upload (Moodle XML, GIFT, CSV) with a
+report, a bank's items, and the Moodle XML export. Thin: parsing and storage live in
+lti_tool.core.itembank. Every bank is looked up within the launch's platform and course (404
+otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from lti_tool.core.itembank import FORMATS, ImportFileError, moodle_xml, read_bank
+from lti_tool.core.itembank.model import MAX_FILE_BYTES, Question
+from lti_tool.core.itembank.sanitize import clean_html
+from lti_tool.core.itembank.store import course_bank, course_banks, load_questions, save_import
+from lti_tool.lti.roles import Role
+from lti_tool.web.access import launch_course, require_launch
+from lti_tool.web.extensions import database
+from lti_tool.web.security import csrf, platform_origins
+
+log = logging.getLogger("metis.banks")
+bp = Blueprint("banks", __name__)
+
+# The file plus the form's other fields and multipart overhead.
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 64 * 1024
+KIND_NAMES = {"multichoice": "Multiple choice", "multiresponse": "Multiple answers",
+              "truefalse": "True/false", "numeric": "Numerical", "shortanswer": "Short answer"}
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    # The upload may be larger than the app-wide request limit, so this view checks CSRF
+    # itself, after raising the limit for its own request (see import_bank).
+    csrf(app).exempt(import_bank)
+
+
+@bp.after_request
+def _strict_csp(response: Response) -> Response:
+    # These pages show imported HTML: even if something slipped through the sanitiser it may
+    # not run script, load anything from elsewhere, or post anywhere but here.
+    sources = " ".join(["'self'", *platform_origins(current_app)])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"form-action 'self'; base-uri 'none'; frame-ancestors {sources}"
+    )
+    return response
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
+    return _refused(413, f"the file is too large: files up to "
+                         f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported")
+
+
+def _refused(status: int, reason: str) -> ResponseReturnValue:
+    launch_id = (request.view_args or {}).get("launch_id", "")
+    return render_template("teacher/banks_error.html", reason=reason, status=status,
+                           launch_id=launch_id), status
+
+
+@bp.get("/teacher/<launch_id>/banks")
+@require_launch(Role.instructor)
+def index(launch_id: str) -> ResponseReturnValue:
+    platform_id, context_id = launch_course()
+    with database().session() as s:
+        banks = course_banks(s, platform_id, context_id)
+    return render_template("teacher/banks.html", launch_id=launch_id, banks=banks,
+                           formats=FORMATS, max_mb=MAX_FILE_BYTES // 1024 // 1024)
+
+
+@bp.post("/teacher/<launch_id>/banks/import")
+@require_launch(Role.instructor)
+def import_bank(launch_id: str) -> ResponseReturnValue:
+    platform_id, context_id = launch_course()
+    request.max_content_length = MAX_UPLOAD_BYTES
+    csrf(current_app).protect()  # raises CSRFError (400) like every other form
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _refused(400, "please choose a file to import")
+    data = upload.stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return _refused(413, f"the file is too large: files up to "
+                             f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported")
+    chosen = request.form.get("format", "auto")
+    bank_name = (request.form.get("bank") or "").strip() or _stem(upload.filename)
+    try:
+        parsed = read_bank(upload.filename, data, chosen)
+    except ImportFileError as exc:
+        log.info("bank import refused: %s", exc)
+        return _refused(400, f"{upload.filename} cannot be imported: {exc}")
+    with database().session() as s:
+        report = save_import(s, parsed, platform_id=platform_id, context_id=context_id,
+                             bank_name=bank_name)
+    log.info("bank %s: %s imported, %s updated, %s rejected", report.bank_id, report.imported,
+             report.updated, len(report.rejected))
+    return render_template("teacher/banks_report.html", launch_id=launch_id, report=report,
+                           filename=upload.filename)
+
+
+def _stem(filename: str) -> str:
+    name = re.split(r"[\\/]", filename)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _display(q: Question) -> dict[str, Any]:
+    """A question ready for the page: HTML sanitised again (items may predate the importer)."""
+    right = set(q.answer.get("choices", [q.answer.get("choice")]))
+    if q.kind == "numeric":
+        answer = f"{q.answer.get('value')} (± {q.answer.get('tolerance', 0)})"
+    elif q.kind == "shortanswer":
+        answer = " | ".join(str(a) for a in q.answer.get("accepted", []))
+    else:
+        answer = ""
+    return {
+        "name": q.name, "kind": KIND_NAMES.get(q.kind, q.kind), "skills": q.skills,
+        "category": q.category, "text": Markup(clean_html(q.text)),
+        "choices": [(Markup(clean_html(str(c))), i in right) for i, c in enumerate(q.choices)],
+        "answer": answer, "hints": [Markup(clean_html(str(h))) for h in q.hints],
+        "solution": Markup(clean_html(q.solution)),
+        "general": Markup(clean_html(str(q.feedback.get("general", "")))),
+    }
+
+
+def _bank(bank_id: int) -> tuple[str, list[Question]]:
+    """The launch's course's bank (name, questions); the 404 page when it is not this
+    course's."""
+    platform_id, context_id = launch_course()
+    with database().session() as s:
+        bank = course_bank(s, bank_id, platform_id, context_id)
+        if bank is None:
+            abort(make_response(_refused(404, "there is no such item bank in this course")))
+        return bank.name, load_questions(s, bank)
+
+
+@bp.get("/teacher/<launch_id>/banks/<int:bank_id>")
+@require_launch(Role.instructor)
+def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
+    name, questions = _bank(bank_id)
+    return render_template("teacher/banks_show.html", launch_id=launch_id, bank_id=bank_id,
+                           name=name, items=[_display(q) for q in questions])
+
+
+@bp.get("/teacher/<launch_id>/banks/<int:bank_id>/export.xml")
+@require_launch(Role.instructor)
+def export(launch_id: str, bank_id: int) -> ResponseReturnValue:
+    name, questions = _bank(bank_id)
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or f"bank-{bank_id}"
+    return Response(moodle_xml.export(questions), mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{filename}.xml"'})

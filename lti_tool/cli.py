@@ -71,7 +71,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 BENCH_COMMANDS: dict[str, tuple[str, str]] = {
-    "launch": ("lti_tool.devkit.bench_launch:launch", "Full LTI login+launch cost (p50/p99, launches/s)."),
+    "launch": ("lti_tool.devkit.bench_launch:launch",
+               "Full LTI login+launch cost (p50/p99, launches/s)."),
     "engine": ("meta_engine.bench.cli:engine", "Metis vs baselines on real data (strict)."),
     "throughput": ("meta_engine.bench.throughput:throughput",
                    "Batched adaptation students/s per batch size (CPU or CUDA)."),

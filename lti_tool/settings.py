@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where Redis listens when METIS_REDIS_URL is not set (demo and development machines).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 class SettingsError(RuntimeError):
     """Start-up configuration is invalid; the message names the setting."""
@@ -82,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'metis.db').resolve()}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or DEFAULT_REDIS_URL
 
     @property
     def is_demo(self) -> bool:

@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from lti_tool.core.activities import ActivitySettings
+
 
 @dataclass(frozen=True)
 class Answered:
@@ -38,7 +40,7 @@ class Job:
     event_id: str
     history: tuple[Answered, ...]
     bank: tuple[BankItem, ...]
-    settings: dict[str, Any]
+    settings: ActivitySettings
     now: datetime
     skill_names: dict[int, str] = field(default_factory=dict)  # for the texts the student reads
     bank_id: int = 0  # keys the online item-difficulty estimates
@@ -48,7 +50,6 @@ class Job:
 class Plan:
     items: list[dict[str, Any]]  # [{"item_id": int, "why": str, ...}]
     feedback: dict[str, Any]
-    state: dict[str, Any]
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -134,20 +135,11 @@ class IdMap:
 _SKILL_REF = re.compile(r"\b[Ss]kill (\d+)\b")
 
 
-def practice_settings(raw: dict[str, Any]) -> Any:
-    """Activity settings -> meta_engine PracticeSettings, ignoring keys it does not know."""
+def practice_settings(settings: ActivitySettings) -> Any:
+    """The activity's settings in meta_engine's terms: the set's size and the target band."""
     from meta_engine.api import PracticeSettings
 
-    known = {f.name for f in dataclasses.fields(PracticeSettings)}
-    picked = {k: v for k, v in raw.items() if k in known}
-    if "set_size" in raw and "n_items" not in picked:  # the activity's name for it
-        picked["n_items"] = raw["set_size"]
-    if "band" in picked:
-        picked["band"] = tuple(picked["band"])
-    try:
-        return PracticeSettings(**picked)
-    except (TypeError, ValueError):
-        return PracticeSettings()
+    return PracticeSettings(n_items=settings.set_size, band=settings.band)
 
 
 def _skill_name(skill: int, names: dict[int, str]) -> str:
@@ -256,7 +248,6 @@ class MetaEngine:
                 Plan(
                     items=items,
                     feedback=_jsonable(fb),
-                    state=_jsonable(state.to_dict()),
                     timings_ms={"adapt": adapt_ms, "select": select_ms},
                 )
             )

@@ -12,8 +12,8 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from lti_tool.settings import load_settings
-from workers.celery_app import create_celery
-from workers.tasks import RELAY_TASK, RETRAIN_TASK, register
+from lti_tool.task_queue import RELAY_TASK, RETRAIN_TASK, create_celery
+from workers.tasks import register
 
 RELAY_EVERY_S = 15.0
 RETRAIN_EVERY_S = 24 * 3600.0

@@ -8,7 +8,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import redis
 from sqlalchemy import select, update
 
 from lti_tool.core.db import Database
@@ -21,13 +20,13 @@ from lti_tool.core.db.models import (
     PassbackStatus,
     ScorePassback,
 )
+from lti_tool.core.model_versions import promote
 
 if TYPE_CHECKING:
     from workers.process import Runtime
 
 log = logging.getLogger("metis.maintenance")
 
-ACTIVE_MODEL_KEY = "metis:model:active-version"
 STALE_PASSBACK = timedelta(minutes=2)
 MIN_ANSWERS = 500
 MIN_STUDENTS = 20
@@ -47,37 +46,20 @@ def stale_passbacks(db: Database, *, now: datetime | None = None) -> list[int]:
         )
 
 
-def promote(db: Database, client: redis.Redis | None, version: str) -> None:
-    """Make `version` the active model; running workers pick it up on their next batch."""
-    with db.session() as s:
-        row = s.scalars(select(ModelVersion).where(ModelVersion.version == version)).first()
-        if row is None:
-            raise LookupError(f"no model version {version!r}")
-        s.execute(
-            update(ModelVersion)
-            .where(ModelVersion.status == ModelStatus.active, ModelVersion.id != row.id)
-            .values(status=ModelStatus.retired)
-        )
-        row.status = ModelStatus.active
-        row.promoted_at = datetime.now(UTC)
-    if client is not None:
-        client.set(ACTIVE_MODEL_KEY, version)
-
-
 def answer_records(db: Database, deployment_id: int) -> list[dict[str, Any]]:
     """The answer log of one deployment, in meta_engine's record format."""
     with db.session() as s:
         rows = s.execute(
             select(Answer.user_id, Answer.item_id, Item.skill_ids, Answer.correct,
-                   Answer.answered_at, GradeEvent.payload)
+                   Answer.answered_at)
             .join(GradeEvent, GradeEvent.answer_id == Answer.id)
             .join(Item, Item.id == Answer.item_id)
+            .where(GradeEvent.deployment_id == deployment_id)
         )
         return [
             {"student": str(u), "item": i, "skills": list(sk or []), "correct": c,
              "timestamp": at}
-            for u, i, sk, c, at, payload in rows
-            if (payload or {}).get("deployment_id") == deployment_id
+            for u, i, sk, c, at in rows
         ]
 
 
@@ -141,8 +123,7 @@ def retrain_deployment(rt: Runtime, deployment_id: int, **train_opts: Any) -> di
 
 def retrain_all(rt: Runtime) -> list[dict[str, Any]]:
     with rt.db.session() as s:
-        deployments = sorted({
-            int(p["deployment_id"]) for p in s.scalars(select(GradeEvent.payload))
-            if p and p.get("deployment_id") is not None
-        })
+        deployments = sorted(d for d in s.scalars(
+            select(GradeEvent.deployment_id).where(GradeEvent.deployment_id.is_not(None))
+            .distinct()) if d is not None)
     return [retrain_deployment(rt, d) for d in deployments]

@@ -29,7 +29,6 @@ from lti_tool.lms.ags import Score, ScoreOutcome
 from lti_tool.lms.services import service_context
 from lti_tool.lms.tokens import PermanentServiceError, ServiceError
 from lti_tool.settings import Settings
-from workers.pipeline import aware, next_score_timestamp
 
 
 class ScorePoster(Protocol):
@@ -82,7 +81,7 @@ def prepare(db: Database, passback_id: int) -> ScoreToSend | None:
             row.status = PassbackStatus.failed
             row.last_error = "the LMS gave no grade column (line item) for this activity"
             return None
-        stamp = aware(row.score_timestamp)
+        stamp = row.score_timestamp
         score = Score(user.sub, round(row.score_given, 6), row.score_maximum, stamp)
         return ScoreToSend(row.id, activity.platform_id, link.lineitem_url, stamp, score)
 
@@ -125,27 +124,3 @@ def deliver(db: Database, poster: ScorePoster, passback_id: int) -> str:
         return "superseded"
     _finish(db, send, status=PassbackStatus.sent, sent_at=datetime.now(UTC), last_error=None)
     return "sent"
-
-
-def give_up(db: Database, passback_id: int, reason: str) -> None:
-    with db.session() as s:
-        s.execute(
-            update(ScorePassback)
-            .where(ScorePassback.id == passback_id, ScorePassback.status == PassbackStatus.pending)
-            .values(status=PassbackStatus.failed, last_error=reason[:500])
-        )
-
-
-def mark_for_resend(db: Database, passback_id: int, *, now: datetime | None = None) -> bool:
-    """Teacher's "resend": the same score under a new, strictly newer timestamp (the LMS
-    rejects a repeated one with 409)."""
-    now = now or datetime.now(UTC)
-    with db.session() as s:
-        row = s.get(ScorePassback, passback_id)
-        if row is None:
-            return False
-        row.score_timestamp = next_score_timestamp(now, row.score_timestamp)
-        row.status = PassbackStatus.pending
-        row.attempts = 0
-        row.last_error = None
-        return True

@@ -12,15 +12,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lti_tool.core.activities import is_digits, item_in_scope
+from lti_tool.core.activities import ActivitySettings, from_activity
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import (
     Activity,
@@ -28,36 +28,16 @@ from lti_tool.core.db.models import (
     EventStatus,
     GradeEvent,
     Item,
-    PassbackStatus,
     PracticeSet,
-    ScorePassback,
     Skill,
 )
-from lti_tool.core.gradebook import policies as scoring
+from lti_tool.core.gradebook.records import record_score
 from lti_tool.core.practice import live as practice_cache
 from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan
 
 log = logging.getLogger("metis.pipeline")
 
 PassbackSender = Callable[[int], None]  # ScorePassback.id -> queue
-
-
-def aware(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone columns; they were stored as UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def next_score_timestamp(candidate: datetime, previous: datetime | None) -> datetime:
-    """The timestamp for a new score: whole seconds, strictly after the previous one.
-
-    Moodle keeps a grade's time in whole seconds and answers 409 to a score that is not newer,
-    so two scores within one second would drop the second. Stepping a second past the previous
-    score keeps every newer score newer on the LMS side too (at worst a few seconds ahead).
-    """
-    stamp = aware(candidate).replace(microsecond=0)
-    if previous is not None:
-        stamp = max(stamp, aware(previous).replace(microsecond=0) + timedelta(seconds=1))
-    return stamp
 
 
 @dataclass
@@ -90,18 +70,15 @@ def _bank_items(session: Session, bank_id: int) -> tuple[tuple[BankItem, ...], d
 
 
 def candidates(
-    bank: tuple[BankItem, ...], categories_of: dict[int, str], settings: dict[str, Any]
+    bank: tuple[BankItem, ...], categories_of: dict[int, str], settings: ActivitySettings
 ) -> tuple[BankItem, ...]:
     """The items a practice set may draw from: the bank narrowed to the activity's chosen
-    skills and categories (lti_tool.core.activities.item_in_scope). When the choice leaves
-    nothing (the bank changed since), the whole bank, so that students are never stuck."""
-    skills = [int(k) for k in settings.get("skills") or [] if is_digits(str(k))]
-    categories = [str(c) for c in settings.get("categories") or [] if c]
-    if not skills and not categories:
+    skills and categories (`ActivitySettings.in_scope`). When the choice leaves nothing (the
+    bank changed since), the whole bank, so that students are never stuck."""
+    if not settings.skills and not settings.categories:
         return bank
     narrowed = tuple(
-        b for b in bank
-        if item_in_scope(b.skill_ids, categories_of.get(b.item_id, ""), skills, categories)
+        b for b in bank if settings.in_scope(b.skill_ids, categories_of.get(b.item_id, ""))
     )
     if not narrowed:
         log.warning("activity settings select no item of the bank; using the whole bank")
@@ -139,109 +116,14 @@ def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> lis
             .order_by(Answer.id)
         )
         history = tuple(
-            Answered(item_id, skills.get(item_id, ()), bool(correct), aware(at))
+            Answered(item_id, skills.get(item_id, ()), bool(correct), at)
             for item_id, correct, at in rows
         )
-        settings = dict(activity.settings or {})
+        settings = from_activity(activity)
         bank = candidates(banks[bank_id], categories[bank_id], settings)
         jobs.append(Job(ev.event_id, history, bank, settings, now,
                         names[bank_id], bank_id=bank_id))
     return jobs
-
-
-def score_fraction(session: Session, user_id: int, activity_id: int, upto_answer_id: int) -> float:
-    """The score: fraction of the student's answers in the activity that were correct, counting
-    every answer up to this event (so it is the same whenever the event is processed)."""
-    total, right = session.execute(
-        select(func.count(), func.count().filter(Answer.correct.is_(True)))
-        .where(
-            Answer.user_id == user_id,
-            Answer.activity_id == activity_id,
-            Answer.id <= upto_answer_id,
-        )
-    ).one()
-    return float(right) / float(total) if total else 0.0
-
-
-def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer) -> float:
-    """The score fraction by the activity's grading policy (lti_tool.core.gradebook.policies), from the answers
-    up to this event and, for "mastery", the practice set this event produced, so it is the
-    same whenever the event is processed."""
-    policy = scoring.ScoringPolicy.from_settings(activity.settings)
-    if policy.grading is None:
-        return score_fraction(session, ev.user_id, ev.activity_id, answer.id)
-    answers = [
-        bool(c)
-        for c in session.scalars(
-            select(Answer.correct)
-            .where(
-                Answer.user_id == ev.user_id,
-                Answer.activity_id == ev.activity_id,
-                Answer.id <= answer.id,
-            )
-            .order_by(Answer.id)
-        )
-    ]
-    mastery: dict[int, float] = {}
-    bank_skills: list[int] = []
-    if policy.grading == "mastery":
-        feedback = session.scalar(
-            select(PracticeSet.feedback).where(PracticeSet.event_id == ev.event_id)
-        )
-        mastery = scoring.mastery_by_skill(feedback)
-        if not policy.skills and activity.bank_id is not None:
-            bank_skills = list(
-                session.scalars(select(Skill.id).where(Skill.bank_id == activity.bank_id))
-            )
-    return scoring.score(policy, answers, mastery=mastery, bank_skills=bank_skills)
-
-
-def _score_row(session: Session, ev: GradeEvent) -> ScorePassback | None:
-    return session.scalars(
-        select(ScorePassback)
-        .where(ScorePassback.user_id == ev.user_id, ScorePassback.activity_id == ev.activity_id)
-        .with_for_update()
-    ).first()
-
-
-def record_score(
-    session: Session, ev: GradeEvent, resource_link_id: int | None
-) -> ScorePassback | None:
-    """Upsert the gradebook row unless it already holds a newer score. Returns it if changed."""
-    answer = session.get(Answer, ev.answer_id)
-    activity = session.get(Activity, ev.activity_id)
-    if answer is None or activity is None:
-        return None
-    stamp = next_score_timestamp(answer.answered_at, None)
-    score = activity_score(session, activity, ev, answer) * activity.points
-    row = _score_row(session, ev)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(ScorePassback(user_id=ev.user_id, activity_id=ev.activity_id,
-                                          attempts=0))
-                session.flush()
-        except IntegrityError:
-            pass  # another event of this student made the row a moment ago: use that one
-        row = _score_row(session, ev)
-        assert row is not None
-    if row.event_id is not None:
-        # Ordered by answer, not by clock: an older (or the same) event never overwrites.
-        current = session.scalar(select(Answer.id).where(Answer.event_id == row.event_id))
-        if current is not None and current >= answer.id:
-            return None
-        # Strictly increasing for the LMS, even after a teacher's resend moved it forward.
-        stamp = next_score_timestamp(answer.answered_at, row.score_timestamp)
-    row.resource_link_id = resource_link_id or row.resource_link_id
-    row.score_given = score
-    row.score_maximum = activity.points
-    row.score_timestamp = stamp
-    row.event_id = ev.event_id
-    row.status = PassbackStatus.pending
-    row.attempts = 0
-    row.last_error = None
-    session.flush()
-    return row
 
 
 def _store(s: Session, event_id: str, plan: Plan, version: str) -> tuple[bool, int | None]:
@@ -255,7 +137,7 @@ def _store(s: Session, event_id: str, plan: Plan, version: str) -> tuple[bool, i
             event_id=event_id,
             items=plan.items,
             feedback=plan.feedback,
-            state={**plan.state, "timings_ms": plan.timings_ms},
+            timings_ms=plan.timings_ms,
             model_version=version,
         )
     )
@@ -266,8 +148,7 @@ def _store(s: Session, event_id: str, plan: Plan, version: str) -> tuple[bool, i
         .where(GradeEvent.event_id == event_id)
         .values(status=EventStatus.processed, processed_at=now, last_error=None)
     )
-    link = ev.payload.get("resource_link_id") if ev.payload else None
-    row = record_score(s, ev, link)
+    row = record_score(s, ev)
     return True, (row.id if row is not None else None)
 
 
@@ -309,7 +190,7 @@ def page_payload(ps: PracticeSet, queued_at: datetime | None) -> dict[str, Any]:
         "items": ps.items,
         "feedback": ps.feedback,
         "model_version": ps.model_version,
-        "timings_ms": ps.state.get("timings_ms", {}),
+        "timings_ms": ps.timings_ms,
         "queued_at": queued_at.isoformat() if queued_at else None,
     }
 

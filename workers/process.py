@@ -11,18 +11,19 @@ import logging
 from dataclasses import dataclass, field
 
 import redis
-from sqlalchemy import select
 
 from lti_tool.core.db import Database
-from lti_tool.core.db.models import ModelStatus, ModelVersion
+from lti_tool.core.model_versions import (
+    ACTIVE_MODEL_KEY,
+    DEFAULT_VERSION,
+    active_model,
+    checkpoint_path,
+)
 from lti_tool.settings import Settings
 from workers.calibration_store import ItemCalibrationStore
 from workers.engine_adapter import Engine, MetaEngine, load_engine
-from workers.maintenance import ACTIVE_MODEL_KEY
 
 log = logging.getLogger("metis.worker")
-
-DEFAULT_VERSION = "default"
 
 
 @dataclass
@@ -47,33 +48,18 @@ class Runtime:
         if raw is not None:
             return raw.decode() if isinstance(raw, bytes) else str(raw)
         # Not announced yet (fresh Redis): the database decides, and Redis remembers.
-        version = active_version(self.db)[0]
+        version = active_model(self.db).version
         self.redis.set(ACTIVE_MODEL_KEY, version)
         return version
 
     def _load(self, version: str) -> Engine:
-        path = None
-        if version != DEFAULT_VERSION:
-            with self.db.session() as s:
-                path = s.scalar(select(ModelVersion.path).where(ModelVersion.version == version))
+        path = checkpoint_path(self.db, version)
         log.info("loading model %s on %s", version, self.device)
         name = version if path else DEFAULT_VERSION
         engine = load_engine(path, self.device, name, default_dir=self.settings.data_dir / "models")
         if isinstance(engine, MetaEngine):  # online item calibration, per model version
             engine.calibration = ItemCalibrationStore(self.redis, name)
         return engine
-
-
-def active_version(db: Database) -> tuple[str, str | None]:
-    """(version, checkpoint path) of the promoted model, or the built-in default."""
-    with db.session() as s:
-        row = s.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.status == ModelStatus.active)
-            .order_by(ModelVersion.promoted_at.desc(), ModelVersion.id.desc())
-            .limit(1)
-        ).first()
-        return (row.version, row.path) if row else (DEFAULT_VERSION, None)
 
 
 _current: Runtime | None = None
@@ -89,7 +75,7 @@ def init_process(settings: Settings) -> Runtime:
     _current = Runtime(
         settings=settings,
         db=Database(settings.effective_database_url),
-        redis=redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0"),
+        redis=redis.Redis.from_url(settings.effective_redis_url),
         device=device,
     )
     return _current

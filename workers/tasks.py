@@ -9,19 +9,17 @@ from typing import Any
 from celery import Celery, Task
 from redis import RedisError
 
-from lti_tool.core.answers.submit import ADAPT_TASK
+from lti_tool.core.gradebook.records import give_up
 from lti_tool.core.outbox import relay
 from lti_tool.lms.tokens import TransientServiceError
+from lti_tool.task_queue import ADAPT_TASK, PASSBACK_TASK, RELAY_TASK, RETRAIN_TASK
 from workers import batching, maintenance
-from workers.passback import LmsPoster, backoff_s, deliver, give_up
+from workers.passback import LmsPoster, backoff_s, deliver
 from workers.pipeline import process_events, record_timings
 from workers.process import current
 
 log = logging.getLogger("metis.tasks")
 
-PASSBACK_TASK = "metis.passback"
-RELAY_TASK = "metis.relay_outbox"
-RETRAIN_TASK = "metis.retrain"
 PASSBACK_MAX_RETRIES = 8
 
 

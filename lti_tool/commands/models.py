@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import ModelVersion
+from lti_tool.core.model_versions import promote
 from lti_tool.settings import load_settings
 
 
@@ -49,8 +50,6 @@ def list_models(as_json: bool) -> None:
 @click.argument("version")
 def promote_model(version: str) -> None:
     """Make VERSION the active model; running workers switch on their next batch."""
-    from workers.maintenance import promote
-
     settings = load_settings()
     db = Database(settings.effective_database_url)
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None

@@ -1,12 +1,16 @@
-"""A practice activity's settings: parsed from the teacher's form, stored on the Activity row.
+"""A practice activity's settings: one typed object, parsed and validated once, used by the pages,
+the gradebook rules and the workers alike.
 
 `Activity.title` and `Activity.points` hold the title and the maximum points (the gradebook
-column); everything else lives in the `Activity.settings` JSON under the keys the workers read
-("set_size", "band", "mastery_threshold", "skills", "categories", "due", "grading", "goal").
+column); the rest lives in the `Activity.settings` JSON, written by `ActivitySettings.settings_json`
+with a `version`. `from_activity` is the only reader of that JSON: every other module receives the
+typed object, never the raw dict (seven readers of one dict had drifted apart, with different
+defaults). Settings stored before versions existed (version 1) are read as what they meant then:
+no `grading` was the share of right answers in the gradebook, so it stays that, explicitly.
 
 The form shows percentages (a teacher thinks "60 to 80% right", not "0.6"); the stored values
 are fractions. No Flask and no database here: the checks that need the course's banks live in
-`lti_tool.lti.deep_linking`.
+`lti_tool.core.activity_store`.
 """
 
 from __future__ import annotations
@@ -14,28 +18,37 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, cast
-
-from werkzeug.datastructures import MultiDict
+from typing import Any, Literal, Protocol, cast
 
 from lti_tool.core.db.models import Activity
+from lti_tool.core.parsing import parse_float, parse_id, parse_int
 
-# A submitted form (`request.form`): a field like "skills" may come several times.
-FormData = MultiDict[str, str]
+SETTINGS_VERSION = 2
 
-GradingPolicy = Literal["mastery", "best_set", "completion"]
+GradingPolicy = Literal["mastery", "best_set", "completion", "fraction_correct"]
 GRADING_POLICIES: dict[str, str] = {
     "mastery": "Mastery: the share of the chosen skills the student has mastered",
     "best_set": "Best practice set: the student's best share of right answers in one set",
     "completion": "Completion: the number of answers, up to the goal",
+    "fraction_correct": "Right answers: the share of all the student's answers that were right",
 }
 DEFAULT_GRADING: GradingPolicy = "mastery"
+# Version 1 settings had no "grading" for the share of right answers.
+LEGACY_GRADING: GradingPolicy = "fraction_correct"
 SET_SIZE_RANGE = (1, 20)
 BAND_RANGE = (0.05, 0.95)
 THRESHOLD_RANGE = (0.5, 0.99)
 GOAL_RANGE = (1, 1000)
 MAX_POINTS = 1000.0
 MAX_TITLE = 255
+
+
+class FormData(Protocol):
+    """A submitted form (werkzeug's MultiDict has this shape): a field may come several times."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def getlist(self, key: str, /) -> list[str]: ...
 
 
 class SettingsInvalid(ValueError):
@@ -63,6 +76,7 @@ class ActivitySettings:
     def settings_json(self) -> dict[str, Any]:
         """The `Activity.settings` JSON (title, points and bank have their own columns)."""
         return {
+            "version": SETTINGS_VERSION,
             "set_size": self.set_size,
             "band": [self.band[0], self.band[1]],
             "mastery_threshold": self.mastery_threshold,
@@ -89,6 +103,13 @@ class ActivitySettings:
         """What the LMS's gradebook column shows: a change means the line item needs updating."""
         return self.title, self.points, self.end_date_time
 
+    def is_mastered(self, mastery: float) -> bool:
+        """The one meaning of "mastered" in Metis: at or above this activity's threshold."""
+        return mastery >= self.mastery_threshold
+
+    def in_scope(self, item_skills: Iterable[int], item_category: str) -> bool:
+        return item_in_scope(item_skills, item_category, self.skills, self.categories)
+
     def form_values(self) -> dict[str, Any]:
         """The values to show in the form (percentages, as the teacher typed them)."""
         return {
@@ -108,28 +129,38 @@ class ActivitySettings:
 
 
 def from_activity(activity: Activity, *, demo: bool = False) -> ActivitySettings:
-    """The settings stored on an activity; values missing or unusable fall back to defaults
-    (activities created before a setting existed). `demo`: the bank is the demo bank."""
+    """The settings stored on an activity, the one reader of `Activity.settings`.
+
+    Values missing or unusable fall back to the defaults (an activity created before a setting
+    existed); fractions written as percentages (80 for 0.8) are read as the percentage they are,
+    and every value is brought into the range the form allows. `demo`: the bank is the demo bank.
+    """
     raw = dict(activity.settings or {})
+    legacy = parse_int(raw.get("version"), 1, SETTINGS_VERSION) in (None, 1)
     base = ActivitySettings(title=activity.title, bank="")
-    band = raw.get("band")
     grading = raw.get("grading")
-    due = raw.get("due")
+    if grading not in GRADING_POLICIES:
+        grading = LEGACY_GRADING if legacy and grading is None else DEFAULT_GRADING
     return ActivitySettings(
         title=activity.title,
         bank="demo" if demo else str(activity.bank_id or ""),
         points=float(activity.points),
-        skills=tuple(int(k) for k in raw.get("skills") or [] if _is_int(k)),
-        categories=tuple(str(c) for c in raw.get("categories") or []),
-        set_size=_int_or(raw.get("set_size"), base.set_size),
-        band=(float(band[0]), float(band[1]))
-        if isinstance(band, list | tuple) and len(band) == 2
-        else base.band,
-        mastery_threshold=_float_or(raw.get("mastery_threshold"), base.mastery_threshold),
-        due=_date_or_none(due),
-        grading=cast(GradingPolicy, grading) if grading in GRADING_POLICIES else DEFAULT_GRADING,
-        goal=_int_or(raw.get("goal"), base.goal),
+        skills=tuple(dict.fromkeys(k for k in map(parse_id, _list(raw.get("skills")))
+                                   if k is not None)),
+        categories=tuple(dict.fromkeys(str(c) for c in _list(raw.get("categories")) if c)),
+        set_size=_whole_or(raw.get("set_size"), SET_SIZE_RANGE, base.set_size),
+        band=_band_or(raw.get("band"), base.band),
+        mastery_threshold=_share_or(raw.get("mastery_threshold"), THRESHOLD_RANGE,
+                                    base.mastery_threshold),
+        due=_date_or_none(raw.get("due")),
+        grading=cast(GradingPolicy, grading),
+        goal=_whole_or(raw.get("goal"), GOAL_RANGE, base.goal),
     )
+
+
+def upgraded_settings_json(activity: Activity, *, demo: bool = False) -> dict[str, Any]:
+    """The activity's stored settings rewritten at the current version (keys kept)."""
+    return {**(activity.settings or {}), **from_activity(activity, demo=demo).settings_json()}
 
 
 def blank_form() -> dict[str, Any]:
@@ -161,7 +192,7 @@ def parse_form(form: FormData) -> ActivitySettings:
         errors["title"] = f"The title is longer than {MAX_TITLE} characters."
 
     bank = raw["bank"]
-    if bank != "demo" and not is_digits(bank):
+    if bank != "demo" and parse_id(bank) is None:
         errors["bank"] = "Please choose an item bank."
 
     points = _number(raw["points"], "points", "Maximum points", errors)
@@ -170,10 +201,11 @@ def parse_form(form: FormData) -> ActivitySettings:
 
     skills: list[int] = []
     for value in raw["skills"]:
-        if not is_digits(value):
+        skill = parse_id(value)
+        if skill is None:
             errors["skills"] = "One of the chosen skills is not valid; please choose again."
             break
-        skills.append(int(value))
+        skills.append(skill)
     categories = [c for c in raw["categories"] if c]
 
     set_size = _whole(raw["set_size"], "set_size", "Questions per set", SET_SIZE_RANGE, errors)
@@ -250,28 +282,22 @@ def item_in_scope(
 
 
 def _number(text: str, field: str, what: str, errors: dict[str, str]) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
+    value = parse_float(text)
+    if value is None:
         errors[field] = f"{what} must be a number."
-        return None
-    if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
-        errors[field] = f"{what} must be a number."
-        return None
     return value
-
-
-def is_digits(text: str) -> bool:
-    """Only ASCII 0-9: `str.isdigit` also accepts "²" or "①", which `int()` then refuses."""
-    return text.isascii() and text.isdigit()
 
 
 def _whole(text: str, field: str, what: str, bounds: tuple[int, int],
            errors: dict[str, str]) -> int | None:
-    if not is_digits(text) or not bounds[0] <= int(text) <= bounds[1]:
+    value = parse_int(text, *bounds)
+    if value is None:
         errors[field] = f"{what} must be a whole number from {bounds[0]} to {bounds[1]}."
-        return None
-    return int(text)
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def _date_or_none(value: Any) -> date | None:
@@ -283,18 +309,45 @@ def _date_or_none(value: Any) -> date | None:
         return None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) or (isinstance(value, str) and is_digits(value))
+def _whole_or(value: Any, bounds: tuple[int, int], default: int) -> int:
+    number = parse_float(value)
+    if number is None or number != int(number):
+        return default
+    return min(max(int(number), bounds[0]), bounds[1])
 
 
-def _int_or(value: Any, default: int) -> int:
-    return int(value) if _is_int(value) else default
+def _share(value: Any) -> float | None:
+    """A stored fraction; 80 (a percentage written by an older form or a script) is 0.8."""
+    number = parse_float(value)
+    if number is None or number < 0:
+        return None
+    return number / 100 if 1 < number <= 100 else number
 
 
-def _float_or(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, int | float) else default
+def _share_or(value: Any, bounds: tuple[float, float], default: float) -> float:
+    share = _share(value)
+    if share is None or share > 1:
+        return default
+    return min(max(share, bounds[0]), bounds[1])
+
+
+def _band_or(value: Any, default: tuple[float, float]) -> tuple[float, float]:
+    ends = _list(value)
+    if len(ends) != 2:
+        return default
+    low, high = _share(ends[0]), _share(ends[1])
+    if low is None or high is None or not BAND_RANGE[0] <= low < high <= BAND_RANGE[1]:
+        return default
+    return low, high
 
 
 def _plain(value: float) -> str:
     """60.0 -> "60", 62.5 -> "62.5": what a teacher would have typed."""
     return f"{round(value, 4):g}"
+
+
+__all__ = [
+    "DEFAULT_GRADING", "GRADING_POLICIES", "ActivitySettings", "FormData", "GradingPolicy",
+    "SettingsInvalid", "blank_form", "from_activity", "item_in_scope",
+    "parse_form", "raw_form", "upgraded_settings_json",
+]

@@ -188,14 +188,9 @@ def recent_failures(session: Session, limit: int = 10) -> list[Failure]:
     ]
 
     def newest_first(f: Failure) -> float:
-        return -_aware(f.at).timestamp() if f.at else 0.0
+        return -f.at.timestamp() if f.at else 0.0
 
     return sorted(found, key=newest_first)[:limit]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,8 @@ def export_user(session: Session, user_id: int, *, now: datetime | None = None) 
             "created_at": _iso(e.created_at),
             "processed_at": _iso(e.processed_at),
             "last_error": e.last_error,
-            "payload": e.payload,
+            "deployment_id": e.deployment_id,
+            "resource_link_id": e.resource_link_id,
         }
         for e in session.scalars(
             select(GradeEvent)
@@ -161,7 +162,6 @@ def export_user(session: Session, user_id: int, *, now: datetime | None = None) 
             "event_id": p.event_id,
             "items": p.items,
             "feedback": p.feedback,
-            "state": p.state,
             "model_version": p.model_version,
             "created_at": _iso(p.created_at),
         }

@@ -73,18 +73,13 @@ def rotate(session: Session) -> ToolKey:
     return key
 
 
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns.
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def published_keys(session: Session, grace_period_s: int) -> list[ToolKey]:
     signing_key(session)
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_period_s)
     keys = []
     for key in session.scalars(select(ToolKey).order_by(ToolKey.id)):
         if key.status == KeyStatus.active or (
-            key.retired_at is not None and _aware(key.retired_at) >= cutoff
+            key.retired_at is not None and key.retired_at >= cutoff
         ):
             keys.append(key)
     return keys

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
+from celery import Celery
 from flask import Flask, current_app
 
 from lti_tool.core.db import Database
 from lti_tool.settings import Settings
-
-if TYPE_CHECKING:
-    from celery import Celery
+from lti_tool.task_queue import create_celery
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["metis.settings"] = settings
     app.extensions["metis.db"] = Database(settings.effective_database_url)
     app.extensions["metis.redis"] = redis.Redis.from_url(
-        settings.redis_url or "redis://127.0.0.1:6379/0",
+        settings.effective_redis_url,
         socket_timeout=2,
         socket_connect_timeout=2,
     )
@@ -41,8 +40,6 @@ def celery_client() -> Celery:
     app: Any = current_app
     client = app.extensions.get("metis.celery")
     if client is None:
-        from workers.celery_app import create_celery
-
         client = create_celery(settings())
         app.extensions["metis.celery"] = client
     return client

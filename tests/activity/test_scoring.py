@@ -10,11 +10,11 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
+from lti_tool.core.activities import ActivitySettings, from_activity
 from lti_tool.core.answers.submit import store_answer
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Activity, GradeEvent, Item, ScorePassback
 from lti_tool.core.gradebook.policies import (
-    ScoringPolicy,
     best_set,
     completion,
     mastered_share,
@@ -53,29 +53,61 @@ def test_mastery_is_the_share_of_chosen_skills_over_the_threshold() -> None:
     assert mastery_by_skill({"answers": 3}) == {} and mastery_by_skill(None) == {}
 
 
+def policy(grading: str, **values: object) -> ActivitySettings:
+    return ActivitySettings(title="t", bank="1", grading=grading, **values)  # type: ignore[arg-type]
+
+
 def test_score_by_policy() -> None:
     answers = [R, W, W, R]
     mastery = {1: 0.9, 2: 0.5}
-    assert score(ScoringPolicy(), answers) == 0.5  # no policy: share of right answers
-    assert score(ScoringPolicy("completion", goal=8), answers) == 0.5
-    assert score(ScoringPolicy("best_set", set_size=2), answers) == 0.5
-    chosen = ScoringPolicy("mastery", skills=(1,), mastery_threshold=0.85)
+    assert score(policy("fraction_correct"), answers) == 0.5
+    assert score(policy("completion", goal=8), answers) == 0.5
+    assert score(policy("best_set", set_size=2), answers) == 0.5
+    chosen = policy("mastery", skills=(1,), mastery_threshold=0.85)
     assert score(chosen, answers, mastery=mastery) == 1.0
     # No chosen skills: every skill of the bank, including one not practised yet.
-    everything = ScoringPolicy("mastery")
+    everything = policy("mastery")
     assert score(everything, answers, mastery=mastery, bank_skills=[1, 2, 3]) == pytest.approx(
         1 / 3)
     # Before any mastery estimate, the share of right answers stands in.
     assert score(everything, answers, mastery={}, bank_skills=[1, 2]) == 0.5
 
 
-def test_policy_from_settings_ignores_unusable_values() -> None:
-    assert ScoringPolicy.from_settings(None) == ScoringPolicy()
-    got = ScoringPolicy.from_settings({"grading": "best_set", "set_size": 4, "goal": 0,
-                                       "mastery_threshold": 80, "skills": [1, "2", "x"]})
-    assert got == ScoringPolicy("best_set", set_size=4, goal=20, mastery_threshold=0.8,
-                                skills=(1, 2))
-    assert ScoringPolicy.from_settings({"grading": "average"}).grading is None
+def stored(settings: dict[str, object]) -> ActivitySettings:
+    return from_activity(Activity(title="t", points=10.0, bank_id=1, settings=settings))
+
+
+def test_one_reading_of_stored_settings_for_form_gradebook_and_workers() -> None:
+    # Settings from before versions existed: no "grading" meant the share of right answers in
+    # the gradebook, and the form now shows (and keeps) exactly that instead of "mastery".
+    assert stored({}).grading == "fraction_correct"
+    assert stored({}).form_values()["grading"] == "fraction_correct"
+    assert stored({"version": 2}).grading == "mastery"
+    # A threshold written as a percentage is that percentage everywhere (it was 0.8 in the
+    # gradebook and 1.0 on the student page); out of range comes back into the form's range.
+    assert stored({"mastery_threshold": 85}).mastery_threshold == 0.85
+    assert stored({"mastery_threshold": 0.3}).mastery_threshold == 0.5
+    assert stored({"mastery_threshold": "x"}).mastery_threshold == 0.8
+    got = stored({"grading": "best_set", "set_size": 4, "goal": 0, "skills": [1, "2", "x"],
+                  "band": [60, 80]})
+    assert (got.grading, got.set_size, got.goal, got.skills, got.band) == (
+        "best_set", 4, 1, (1, 2), (0.6, 0.8))
+    assert stored({"grading": "average"}).grading == "mastery"
+
+
+def test_saving_the_form_unchanged_changes_nothing() -> None:
+    from werkzeug.datastructures import MultiDict
+
+    from lti_tool.core.activities import parse_form
+
+    for raw in ({}, {"grading": "completion", "goal": 7, "mastery_threshold": 0.85}):
+        activity = Activity(title="Practice", points=10.0, bank_id=3, settings=raw)
+        before = from_activity(activity)
+        values = before.form_values()
+        form = MultiDict([(k, v) for k, v in values.items() if not isinstance(v, list)]
+                         + [(k, x) for k, v in values.items() if isinstance(v, list) for x in v])
+        parse_form(form).apply_to(activity, bank_id=3)
+        assert from_activity(activity) == before
 
 
 # --- through the pipeline -------------------------------------------------------------------
@@ -98,7 +130,7 @@ class MasteryEngine:
                     tally.setdefault(k, []).append(a.correct)
             skills = [{"skill": k, "mastery": sum(v) / len(v)} for k, v in tally.items()]
             plans.append(Plan(items=[{"item_id": b.item_id, "why": "test"} for b in job.bank[:3]],
-                              feedback={"skills": skills}, state={}))
+                              feedback={"skills": skills}))
         return plans
 
 

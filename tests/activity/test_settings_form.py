@@ -49,7 +49,8 @@ def test_a_complete_form_gives_every_setting() -> None:
     )
     assert got.end_date_time == "2026-12-31T23:59:59Z"
     assert got.settings_json() == {
-        "set_size": 8, "band": [0.55, 0.85], "mastery_threshold": 0.9, "skills": [4, 2],
+        "version": 2, "set_size": 8, "band": [0.55, 0.85], "mastery_threshold": 0.9,
+        "skills": [4, 2],
         "categories": ["Top/Fractions"], "due": "2026-12-31", "grading": "best_set", "goal": 30,
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from lti_tool.core import operations
 from lti_tool.core.answers.submit import Learner, store_answer
 from lti_tool.core.db.models import (
     EventStatus,
@@ -17,7 +18,6 @@ from lti_tool.core.db.models import (
     PassbackStatus,
     ScorePassback,
 )
-from lti_tool.core import operations
 from lti_tool.web.views.admin import PROBE_KEY
 from tests.admin.support import Admin
 from tests.pipeline.course import seed_course

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.core.db.models import Activity, Item, ItemBank, Launch, ResourceLink, Skill
+from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME
 from lti_tool.devkit.demo_lms import LaunchTweaks
 from lti_tool.lti import claims as C
-from lti_tool.lti.deep_linking import DEMO_BANK_NAME
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import Form, first_form, forms, login_and_launch, submit
 

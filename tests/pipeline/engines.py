@@ -34,7 +34,6 @@ class RecordingEngine:
             plans.append(Plan(
                 items=[{"item_id": b.item_id, "why": "least practised"} for b in order[:3]],
                 feedback={"answers": len(job.history), "correct": right},
-                state={"n_answers": len(job.history)},
             ))
         return plans
 

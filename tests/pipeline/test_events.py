@@ -25,8 +25,9 @@ def test_answer_and_event_are_stored_together(db: Database, course: Course) -> N
         assert ev is not None and answer is not None
         assert ev.status == EventStatus.stored and ev.answer_id == answer.id
         assert answer.event_id == stored.event_id and answer.response == {"choice": 0}
-        assert ev.payload["correct"] is True and ev.payload["user_id"] == course.user_ids[0]
-        assert ev.payload["resource_link_id"] == course.resource_link_id
+        assert ev.user_id == course.user_ids[0] and ev.activity_id == course.activity_id
+        assert ev.resource_link_id == course.resource_link_id
+        assert ev.deployment_id == course.deployment_id
 
 
 def test_a_failing_event_insert_rolls_back_the_answer(

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from lti_tool.cli import cli
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import ModelStatus, ModelVersion
+from lti_tool.core.model_versions import ACTIVE_MODEL_KEY
 from lti_tool.settings import Settings
-from workers.maintenance import ACTIVE_MODEL_KEY
 
 
 def test_list_and_promote(

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from lti_tool.core.answers.submit import ADAPT_TASK, submit
+from lti_tool.core.answers.submit import submit
 from lti_tool.core.db.models import PassbackStatus, ScorePassback
+from lti_tool.task_queue import ADAPT_TASK, PASSBACK_TASK, create_celery
 from tests.lti.conftest import LtiWorld
 from tests.pipeline.course import seed_course
 from tests.pipeline.worker import WorkerProcess, worker_env
-from workers.celery_app import create_celery
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ def test_scores_survive_500_timeout_and_409(lti_world: LtiWorld, tmp_path: Path)
                 row = s.scalars(select(ScorePassback)).one()
                 row.status = PassbackStatus.pending
                 pid = row.id
-            celery.send_task("metis.passback", args=[pid], retry=False)
+            celery.send_task(PASSBACK_TASK, args=[pid], retry=False)
 
             def superseded() -> bool:
                 with db.session() as s:

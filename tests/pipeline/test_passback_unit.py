@@ -10,12 +10,13 @@ from sqlalchemy import select
 from lti_tool.core.answers.submit import store_answer
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import PassbackStatus, ScorePassback
+from lti_tool.core.gradebook.records import mark_for_resend, next_score_timestamp
 from lti_tool.lms.ags import Score, ScoreOutcome
 from lti_tool.lms.tokens import ServiceError, error_for_status
 from tests.pipeline.course import Course
 from tests.pipeline.engines import RecordingEngine
-from workers.passback import backoff_s, deliver, mark_for_resend
-from workers.pipeline import aware, process_events
+from workers.passback import backoff_s, deliver
+from workers.pipeline import process_events
 
 
 class Poster:
@@ -84,13 +85,13 @@ def test_409_means_the_lms_holds_a_newer_score(db: Database, passback_id: int) -
 
 def test_resend_moves_the_timestamp_strictly_forward(db: Database, passback_id: int) -> None:
     deliver(db, Poster(404), passback_id)
-    before = aware(row(db, passback_id).score_timestamp)
+    before = row(db, passback_id).score_timestamp
     assert mark_for_resend(db, passback_id, now=before - timedelta(seconds=5))
     after = row(db, passback_id)
-    assert after.status == PassbackStatus.pending and aware(after.score_timestamp) > before
+    assert after.status == PassbackStatus.pending and after.score_timestamp > before
     poster = Poster(200)
     assert deliver(db, poster, passback_id) == "sent"
-    sent = aware(after.score_timestamp).isoformat(timespec="milliseconds")
+    sent = after.score_timestamp.isoformat(timespec="milliseconds")
     assert poster.posted[0]["timestamp"] == sent
 
 
@@ -122,7 +123,6 @@ def test_scores_within_one_second_still_step_forward_in_whole_seconds() -> None:
     """Moodle compares whole seconds: a second score in the same second must not be dropped."""
     from datetime import UTC, datetime
 
-    from workers.pipeline import next_score_timestamp
 
     first = next_score_timestamp(datetime(2026, 1, 1, 12, 0, 0, 100_000, tzinfo=UTC), None)
     second = next_score_timestamp(datetime(2026, 1, 1, 12, 0, 0, 900_000, tzinfo=UTC), first)

@@ -118,25 +118,25 @@ def test_two_first_scores_racing_for_the_gradebook_row_both_count(
 ) -> None:
     """The newer event's worker lost the race to create the student's gradebook row: its
     insert conflicts, and it uses the row the other made instead of giving up."""
-    from workers import pipeline
+    from lti_tool.core.gradebook import records
     older = answer(db, course, 0, 0, False)
     newer = answer(db, course, 0, 1, True)
     with db.session() as s:
         ev = s.get(GradeEvent, older)
         assert ev is not None
-        assert pipeline.record_score(s, ev, None) is not None  # the other worker's row
-    real = pipeline._score_row
+        assert records.record_score(s, ev) is not None  # the other worker's row
+    real = records._score_row
     calls = {"n": 0}
 
     def late_first_look(session: object, ev: GradeEvent) -> ScorePassback | None:
         calls["n"] += 1  # the first look happened before the other worker committed
         return None if calls["n"] == 1 else real(session, ev)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "_score_row", late_first_look)
+    monkeypatch.setattr(records, "_score_row", late_first_look)
     with db.session() as s:
         ev = s.get(GradeEvent, newer)
         assert ev is not None
-        row = pipeline.record_score(s, ev, None)
+        row = records.record_score(s, ev)
         assert row is not None and row.event_id == newer
     with db.session() as s:
         rows = list(s.scalars(select(ScorePassback)))

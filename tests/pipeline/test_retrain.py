@@ -21,10 +21,11 @@ from lti_tool.core.db.models import (
     ModelVersion,
     Skill,
 )
+from lti_tool.core.model_versions import ACTIVE_MODEL_KEY
 from lti_tool.settings import Settings
 from tests.pipeline.course import Course, seed_course
 from workers.engine_adapter import MetaEngine
-from workers.maintenance import ACTIVE_MODEL_KEY, retrain_deployment
+from workers.maintenance import retrain_deployment
 from workers.process import Runtime
 
 pytestmark = pytest.mark.slow
@@ -55,7 +56,7 @@ def simulated_course(db: Database) -> Course:
             s.flush()
             s.add_all(GradeEvent(event_id=str(uuid.uuid4()), answer_id=a.id, user_id=user_id,
                                  activity_id=course.activity_id,
-                                 payload={"deployment_id": course.deployment_id},
+                                 deployment_id=course.deployment_id,
                                  status=EventStatus.processed) for a in answers)
     return course
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool.core.answers.submit import ADAPT_TASK, submit
+from lti_tool.core.answers.submit import submit
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import EventStatus, GradeEvent, PracticeSet
 from lti_tool.core.outbox import relay
 from lti_tool.devkit.embedded import RedisServer
 from lti_tool.settings import Settings
+from lti_tool.task_queue import ADAPT_TASK, create_celery
 from tests.pipeline.course import Course
 from tests.pipeline.worker import WorkerProcess, worker_env
-from workers.celery_app import create_celery
 
 pytestmark = pytest.mark.slow
 

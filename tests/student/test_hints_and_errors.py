@@ -9,16 +9,15 @@ from urllib.parse import urljoin
 
 from sqlalchemy import select
 
-from lti_tool.core.db.models import Answer, GradeEvent
+from lti_tool.core.db.models import Answer
 from tests.student.conftest import Learner
 
 
-def _stored(learner: Learner, event_id: str) -> tuple[dict[str, object], dict[str, object]]:
-    """The stored answer's response and its grade event's payload response."""
+def _stored(learner: Learner, event_id: str) -> dict[str, object]:
+    """The stored answer's response."""
     with learner.world.db.session() as s:
         answer = s.scalars(select(Answer).where(Answer.event_id == event_id)).one()
-        event = s.scalars(select(GradeEvent).where(GradeEvent.event_id == event_id)).one()
-        return dict(answer.response), dict(event.payload["response"])
+        return dict(answer.response)
 
 
 def _item_html(page: str, item_id: int) -> str:
@@ -30,21 +29,20 @@ def test_hints_seen_is_stored_capped_and_never_graded(learner: Learner) -> None:
     wrong = learner.answer(rich, choice="1", hints_seen="2").json()
     assert wrong["correct"] is False  # hints change nothing about the grade
     assert "hints" not in wrong  # stored only, not echoed to the page
-    response, payload = _stored(learner, wrong["event_id"])
-    assert response == {"choice": 1, "hints": 2} and payload == response
+    assert _stored(learner, wrong["event_id"]) == {"choice": 1, "hints": 2}
 
     right = learner.answer(rich, choice="0", hints_seen="1").json()
     assert right["correct"] is True
-    assert _stored(learner, right["event_id"])[0] == {"choice": 0, "hints": 1}
+    assert _stored(learner, right["event_id"]) == {"choice": 0, "hints": 1}
 
     # The browser reports the count, so it is bounded by the item's hints and ignored when odd.
     for sent, kept in (("99", 2), ("-3", None), ("two", None), ("", None), ("0", None)):
         body = learner.answer(rich, choice="0", hints_seen=sent).json()
-        assert _stored(learner, body["event_id"])[0].get("hints") == kept, sent
+        assert _stored(learner, body["event_id"]).get("hints") == kept, sent
     no_hints = learner.answer(multi, choice=["0", "2"], hints_seen="5").json()
-    assert _stored(learner, no_hints["event_id"])[0] == {"choices": [0, 2]}
+    assert _stored(learner, no_hints["event_id"]) == {"choices": [0, 2]}
     plain = learner.answer(rich, choice="0").json()  # a client that never sends the field
-    assert "hints" not in _stored(learner, plain["event_id"])[0]
+    assert "hints" not in _stored(learner, plain["event_id"])
 
 
 def test_without_script_the_hint_links_carry_the_count_to_the_answer(learner: Learner) -> None:
@@ -62,7 +60,7 @@ def test_without_script_the_hint_links_carry_the_count_to_the_answer(learner: Le
                              data={**fields, "choice": "0"}, allow_redirects=False)
     assert r.status_code == 303
     event_id = r.headers["Location"].split("answered=")[1].split("#")[0]
-    assert _stored(learner, event_id)[0] == {"choice": 0, "hints": 2}
+    assert _stored(learner, event_id) == {"choice": 0, "hints": 2}
 
 
 def _hidden(form_html: str) -> dict[str, str]:
@@ -95,8 +93,8 @@ def test_without_script_hints_open_on_two_questions_are_both_counted(learner: Le
     r = learner.browser.post(f"{learner.url}/answer", headers={"Referer": learner.url},
                              data={**second, "value": "3.5"}, allow_redirects=False)
     answered_numeric = r.headers["Location"].split("answered=")[1].split("&")[0].split("#")[0]
-    assert _stored(learner, answered_rich)[0] == {"choice": 0, "hints": 1}
-    assert _stored(learner, answered_numeric)[0] == {"value": 3.5, "hints": 1}
+    assert _stored(learner, answered_rich) == {"choice": 0, "hints": 1}
+    assert _stored(learner, answered_numeric) == {"value": 3.5, "hints": 1}
 
 
 def test_without_script_a_refused_answer_keeps_the_open_hints(learner: Learner) -> None:

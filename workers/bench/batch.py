@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from lti_tool.core.activities import ActivitySettings
 from meta_engine.bench.throughput import parse_sizes
 from workers.engine_adapter import Answered, BankItem, Job, load_engine
 
@@ -30,6 +31,7 @@ def synthetic_jobs(n: int, history_len: int, bank_size: int, seed: int = 0) -> l
     )
     now = datetime.now(UTC)
     names = {k: f"skill {k}" for k in range(1, N_SKILLS + 1)}
+    settings = ActivitySettings(title="bench", bank="1", set_size=5)
     jobs = []
     for j in range(n):
         picks = [bank[rng.randrange(bank_size)] for _ in range(history_len)]
@@ -38,7 +40,7 @@ def synthetic_jobs(n: int, history_len: int, bank_size: int, seed: int = 0) -> l
                      now - timedelta(minutes=history_len - t))
             for t, b in enumerate(picks)
         )
-        jobs.append(Job(f"bench-{j}", history, bank, {"set_size": 5}, now, names, bank_id=1))
+        jobs.append(Job(f"bench-{j}", history, bank, settings, now, names, bank_id=1))
     return jobs
 
 

@@ -33,9 +33,9 @@ from lti_tool.core.db.models import EventStatus, GradeEvent, PracticeSet
 from lti_tool.devkit.demo.runner import DemoOptions, prepare
 from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
 from lti_tool.settings import Settings
+from lti_tool.task_queue import create_celery
 from workers.bench import flow as bench_flow
 from workers.bench.platform import student_id
-from workers.celery_app import create_celery
 from workers.engine_adapter import DEFAULT_CHECKPOINT
 from workers.pipeline import TIMINGS_KEY
 
@@ -177,7 +177,7 @@ def stage_costs(client: redis.Redis, db: Database,
     batches: list[float] = []
     ids = [p.event_id for p in posted if p.event_id]
     with db.session() as s:
-        per_set = {ps.event_id: (ps.state or {}).get("timings_ms", {}) for ps in s.scalars(
+        per_set = {ps.event_id: ps.timings_ms or {} for ps in s.scalars(
             select(PracticeSet).where(PracticeSet.event_id.in_(ids)))}
     for p in posted:
         if not p.event_id:

@@ -17,8 +17,6 @@ from lti_tool.core.db.models import Activity, Answer, EventStatus, GradeEvent, I
 
 log = logging.getLogger("metis.events")
 
-ADAPT_TASK = "metis.adapt"
-
 # Sends one event id to the queue; raises when the broker cannot take it.
 Sender = Callable[[str], None]
 
@@ -116,19 +114,8 @@ def store_answer(
                 activity_id=learner.activity_id,
                 status=EventStatus.stored,
                 created_at=now,
-                payload={
-                    "event_id": event_id,
-                    "platform_id": learner.platform_id,
-                    "deployment_id": learner.deployment_id,
-                    "context_id": learner.context_id,
-                    "activity_id": learner.activity_id,
-                    "user_id": learner.user_id,
-                    "resource_link_id": learner.resource_link_id,
-                    "item_id": item.id,
-                    "response": response,
-                    "correct": result.correct,
-                    "answered_at": now.isoformat(),
-                },
+                deployment_id=learner.deployment_id,
+                resource_link_id=learner.resource_link_id,
             )
         )
         answer_id = answer.id
@@ -173,7 +160,6 @@ def submit(
 
 
 __all__ = [
-    "ADAPT_TASK",
     "GradingError",
     "Learner",
     "StoredAnswer",

@@ -26,7 +26,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -50,7 +52,26 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-TS = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database. SQLite keeps no time zone and hands
+    back naive values; this column type gives them back as the UTC they were stored in, so no
+    caller needs to repair them."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+TS = UtcDateTime()
 
 
 class PlatformStatus(enum.StrEnum):
@@ -324,7 +345,14 @@ class GradeEvent(Base):
     answer_id: Mapped[int] = mapped_column(ForeignKey("answer.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where the answer was given: the deployment (whose answers retrain its own model) and the
+    # resource link (whose line item receives the score).
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployment.id", ondelete="SET NULL"), default=None
+    )
+    resource_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="SET NULL"), default=None
+    )
     status: Mapped[EventStatus] = mapped_column(
         Enum(EventStatus, native_enum=False, length=20), default=EventStatus.stored
     )
@@ -346,7 +374,8 @@ class PracticeSet(Base):
     event_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=None)
     items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     feedback: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where the worker's time went for this set (read by `metis bench pipeline`).
+    timings_ms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model_version: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
 

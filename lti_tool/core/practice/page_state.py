@@ -6,14 +6,14 @@ come from the message catalogue."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from lti_tool.core.activities import item_in_scope
+from lti_tool.core.activities import ActivitySettings, from_activity
 from lti_tool.core.answers.check import GradingError, grade
 from lti_tool.core.db.models import (
     Activity,
@@ -26,12 +26,8 @@ from lti_tool.core.db.models import (
     ScorePassback,
     Skill,
 )
+from lti_tool.core.gradebook.policies import best_set_right
 from lti_tool.web import practice_text
-
-FIRST_SET_SIZE = 5
-DEFAULT_THRESHOLD = 0.8  # Activity.settings["mastery_threshold"] when the teacher set none
-DEFAULT_GOAL = 20  # answers for the "completion" policy when the teacher set none
-DEFAULT_SET_SIZE = 5
 
 
 @dataclass(frozen=True)
@@ -41,7 +37,7 @@ class Place:
     activity_id: int
     bank_id: int | None
     title: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: ActivitySettings
 
 
 def place_of(session: Session, platform_id: int, resource_link_id: int | None) -> Place | None:
@@ -53,7 +49,7 @@ def place_of(session: Session, platform_id: int, resource_link_id: int | None) -
     activity = session.get(Activity, link.activity_id)
     if activity is None or activity.platform_id != platform_id:
         return None
-    return Place(activity.id, activity.bank_id, activity.title, dict(activity.settings or {}))
+    return Place(activity.id, activity.bank_id, activity.title, from_activity(activity))
 
 
 def public_item(item: Item, why: str = "") -> dict[str, Any]:
@@ -95,15 +91,11 @@ def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
 def first_set(session: Session, place: Place) -> list[Item]:
     """Before any answer: `set_size` items of the activity's skills and categories, one skill
     after another, so the first answers give the model evidence on every skill."""
-    activity = session.get(Activity, place.activity_id)
-    cfg = (activity.settings if activity is not None else None) or {}
-    size = int(cfg.get("set_size") or FIRST_SET_SIZE)
-    skills = [int(k) for k in cfg.get("skills") or []]
-    categories = [str(c) for c in cfg.get("categories") or []]
+    size = place.settings.set_size
     bank = list(session.scalars(
         select(Item).where(Item.bank_id == place.bank_id).order_by(Item.id)))
     scoped = [i for i in bank
-              if item_in_scope(i.skill_ids or [], i.category or "", skills, categories)] or bank
+              if place.settings.in_scope(i.skill_ids or [], i.category or "")] or bank
     by_skill: dict[int, list[Item]] = {}
     for item in scoped:
         by_skill.setdefault(int((item.skill_ids or [0])[0]), []).append(item)
@@ -205,11 +197,7 @@ def _share(x: Any) -> float:
     return min(1.0, max(0.0, value))
 
 
-def threshold(place: Place) -> float:
-    return _share(place.settings.get("mastery_threshold", DEFAULT_THRESHOLD)) or DEFAULT_THRESHOLD
-
-
-def mastery_rows(feedback: dict[str, Any], level: float) -> list[dict[str, Any]]:
+def mastery_rows(feedback: dict[str, Any], settings: ActivitySettings) -> list[dict[str, Any]]:
     """The feedback's skills with whole percentages for the bars and whether each reached the
     activity's threshold (the mean, as the score's "mastery" policy counts it)."""
     rows = []
@@ -218,55 +206,40 @@ def mastery_rows(feedback: dict[str, Any], level: float) -> list[dict[str, Any]]
         low, high = min(low, mean), max(high, mean)
         rows.append({**sk, "mastery": mean, "low": low, "high": high,
                      "pct": round(100 * mean), "low_pct": round(100 * low),
-                     "high_pct": round(100 * high), "mastered": mean >= level})
+                     "high_pct": round(100 * high), "mastered": settings.is_mastered(mean)})
     return rows
 
 
 def _scope_skills(session: Session, place: Place) -> list[int]:
-    chosen = [int(s) for s in place.settings.get("skills") or []]
-    if chosen:
-        return chosen
+    if place.settings.skills:
+        return list(place.settings.skills)
     return list(session.scalars(select(Skill.id).where(Skill.bank_id == place.bank_id)))
-
-
-def _best_set(corrects: list[bool], size: int) -> int:
-    """Right answers in the student's best set, as lti_tool.core.gradebook.policies counts it for the score:
-    consecutive runs of `size` answers in answer order, an unfinished run out of `size` too."""
-    return max((sum(corrects[i:i + size]) for i in range(0, len(corrects), size)), default=0)
 
 
 def progress(session: Session, place: Place, user_id: int,
              feedback: dict[str, Any]) -> dict[str, Any]:
-    """Where the student stands against the activity's goal, as numbers for the page. Counted
-    the way lti_tool.core.gradebook.policies turns them into the gradebook score (not imported: lti_tool does not
-    depend on the workers package)."""
-    level = threshold(place)
-    policy = str(place.settings.get("grading") or "")
+    """Where the student stands against the activity's goal, as numbers for the page, counted by
+    the same rules (lti_tool.core.gradebook.policies) that make the gradebook score."""
+    settings = place.settings
     corrects = [bool(c) for c in session.scalars(
         select(Answer.correct)
         .where(Answer.user_id == user_id, Answer.activity_id == place.activity_id)
         .order_by(Answer.id)
     )]
     skills = _scope_skills(session, place)
-    mastered = {int(r["skill"]) for r in mastery_rows(feedback, level)
+    mastered = {int(r["skill"]) for r in mastery_rows(feedback, settings)
                 if r["mastered"] and r.get("skill") is not None}
-    try:
-        goal = max(1, int(place.settings.get("goal") or DEFAULT_GOAL))
-        size = max(1, int(place.settings.get("set_size") or DEFAULT_SET_SIZE))
-    except (TypeError, ValueError):
-        goal, size = DEFAULT_GOAL, DEFAULT_SET_SIZE
     return {
-        # "" is an activity from before grading policies: its score is the share of right answers.
-        "policy": policy if policy in ("mastery", "best_set", "completion") else "",
-        "threshold_pct": round(100 * level),
+        "policy": settings.grading,
+        "threshold_pct": round(100 * settings.mastery_threshold),
         "skills_total": len(skills),
         "skills_mastered": len(mastered & set(skills)),
         "answers": len(corrects),
         "right": sum(corrects),
-        "goal": goal,
-        "goal_pct": min(100, round(100 * len(corrects) / goal)),
-        "best_right": _best_set(corrects, size),
-        "best_of": size,
+        "goal": settings.goal,
+        "goal_pct": min(100, round(100 * len(corrects) / settings.goal)),
+        "best_right": round(best_set_right(corrects, settings.set_size)),
+        "best_of": settings.set_size,
     }
 
 
@@ -293,7 +266,7 @@ def with_standing(session: Session, place: Place, user_id: int,
                   state: dict[str, Any]) -> dict[str, Any]:
     """`state` (a stored or just-published set) with mastery rows, progress and gradebook."""
     feedback = practice_text.feedback(dict(state.get("feedback") or {}))
-    feedback["skills"] = mastery_rows(feedback, threshold(place))
+    feedback["skills"] = mastery_rows(feedback, place.settings)
     return {**state, "feedback": feedback,
             "progress": progress(session, place, user_id, feedback),
             "gradebook": gradebook(session, place, user_id),

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from lti_tool.core.activities import ActivitySettings, from_activity
 from lti_tool.core.db.models import (
     Activity,
     Answer,
@@ -30,7 +31,7 @@ from lti_tool.core.db.models import (
     User,
 )
 
-DEFAULT_MASTERY_THRESHOLD = 0.8
+DEFAULT_MASTERY_THRESHOLD = ActivitySettings(title="", bank="").mastery_threshold
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,6 @@ class CourseData:
                    default=DEFAULT_MASTERY_THRESHOLD)
 
 
-def _threshold(settings: dict[str, Any]) -> float:
-    try:
-        value = float(settings.get("mastery_threshold", DEFAULT_MASTERY_THRESHOLD))
-    except (TypeError, ValueError):
-        return DEFAULT_MASTERY_THRESHOLD
-    return value if 0.0 < value <= 1.0 else DEFAULT_MASTERY_THRESHOLD
-
-
 def _int_list(raw: Any) -> tuple[int, ...]:
     if not isinstance(raw, list):
         return ()
@@ -147,16 +140,16 @@ def _int_list(raw: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+def _info(activity: Activity) -> ActivityInfo:
+    settings = from_activity(activity)
+    return ActivityInfo(activity.id, activity.title, activity.bank_id, activity.points,
+                        settings.mastery_threshold, settings.skills)
 
 
 def load_activities(session: Session, platform_id: int, context_id: int
                     ) -> dict[int, ActivityInfo]:
     return {
-        a.id: ActivityInfo(a.id, a.title, a.bank_id, a.points, _threshold(a.settings or {}),
-                           _int_list((a.settings or {}).get("skills")))
+        a.id: _info(a)
         for a in session.scalars(select(Activity).where(
             Activity.platform_id == platform_id, Activity.context_id == context_id
         ).order_by(Activity.id))
@@ -165,7 +158,7 @@ def load_activities(session: Session, platform_id: int, context_id: int
 
 def answer_row(answer: Answer, item: Item) -> AnswerRow:
     return AnswerRow(answer.user_id, answer.activity_id, answer.item_id, bool(answer.correct),
-                     _aware(answer.answered_at), _int_list(item.skill_ids))
+                     answer.answered_at, _int_list(item.skill_ids))
 
 
 def load_answers(session: Session, activity_ids: Iterable[int]) -> list[AnswerRow]:
@@ -174,7 +167,7 @@ def load_answers(session: Session, activity_ids: Iterable[int]) -> list[AnswerRo
              .join(Item, Item.id == Answer.item_id)
              .where(Answer.activity_id.in_(list(activity_ids)))
              .order_by(Answer.answered_at, Answer.id))
-    return [AnswerRow(u, a, i, bool(c), _aware(t), _int_list(sk))
+    return [AnswerRow(u, a, i, bool(c), t, _int_list(sk))
             for u, a, i, c, t, sk in session.execute(query)]
 
 
@@ -194,7 +187,7 @@ def mastery_history(rows: Iterable[tuple[int, int, datetime, dict[str, Any]]]
                 continue
             low, high = e.get("low"), e.get("high")
             hist.setdefault(skill, []).append(MasteryPoint(
-                n, _aware(at), m, float(low) if isinstance(low, int | float) else None,
+                n, at, m, float(low) if isinstance(low, int | float) else None,
                 float(high) if isinstance(high, int | float) else None, activity_id))
         out[user_id] = (n, hist)
     return out

@@ -25,11 +25,6 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns.
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def mint(session: Session, ttl_s: int) -> str:
     """Create a token and return its raw value (shown once, never stored)."""
     raw = secrets.token_urlsafe(32)
@@ -56,7 +51,7 @@ def claim(session: Session, raw: str) -> int:
     now = datetime.now(UTC)
     if row.used_at is not None:
         raise TokenError("This registration link was already used; create a new one.", 410)
-    if _aware(row.expires_at) <= now:
+    if row.expires_at <= now:
         raise TokenError("This registration link has expired; create a new one.", 410)
     result = session.execute(
         update(RegistrationToken)

@@ -146,7 +146,7 @@ def _probe_redis() -> redis.Redis:
     app: Any = current_app
     client = app.extensions.get(PROBE_KEY)
     if client is None:
-        client = operations.probe_client(settings().redis_url or "redis://127.0.0.1:6379/0")
+        client = operations.probe_client(settings().effective_redis_url)
         app.extensions[PROBE_KEY] = client
     return client
 

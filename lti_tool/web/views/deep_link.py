@@ -1,6 +1,6 @@
 """The Instructor's content selection page (deep linking request) and its signed answer, and
 the activity settings page that edits the same settings later. Thin: the logic is in
-lti_tool.core.activities and lti_tool.lti.deep_linking."""
+lti_tool.core.activities, lti_tool.core.activity_store and lti_tool.lti.deep_linking."""
 
 from __future__ import annotations
 
@@ -29,18 +29,18 @@ from lti_tool.core.activities import (
     parse_form,
     raw_form,
 )
+from lti_tool.core.activity_store import (
+    bank_options,
+    create_activity,
+    is_demo_bank,
+    resolve_bank,
+)
 from lti_tool.core.db.models import Activity, ResourceLink
 from lti_tool.lms import ags
 from lti_tool.lms.services import service_context
 from lti_tool.lms.tokens import ServiceError
 from lti_tool.lti import claims as C
-from lti_tool.lti.deep_linking import (
-    bank_options,
-    create_activity,
-    is_demo_bank,
-    resolve_bank,
-    response_jwt,
-)
+from lti_tool.lti.deep_linking import response_jwt
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 from lti_tool.lti.roles import Role
 from lti_tool.web.access import require_launch

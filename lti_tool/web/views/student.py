@@ -1,6 +1,7 @@
 """The student's practice page: the current set, the answer POST with its feedback, hints one at
 a time, and live updates (SSE with a polling fallback). Thin: grading and storage live in
-lti_tool.core.answers.submit, reading in lti_tool.core.practice.page_state, words in lti_tool.web.messages."""
+lti_tool.core.answers.submit, reading in lti_tool.core.practice.page_state, words in
+lti_tool.web.messages."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import page_state as practice
 from lti_tool.core.practice.page_state import Place, place_of, set_view
 from lti_tool.lti.roles import Role
+from lti_tool.task_queue import ADAPT_TASK
 from lti_tool.web.access import require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client
 from lti_tool.web.messages import catalogue, t
@@ -47,7 +49,7 @@ _last_relay = 0.0
 
 
 def send_event(event_id: str) -> None:
-    celery_client().send_task(events.ADAPT_TASK, args=[event_id], retry=False)
+    celery_client().send_task(ADAPT_TASK, args=[event_id], retry=False)
 
 
 @bp.before_app_request

@@ -21,21 +21,21 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from lti_tool.core.activities import is_digits
 from lti_tool.core.db.models import Activity, ResourceLink, ScorePassback
+from lti_tool.core.gradebook.records import mark_for_resend
+from lti_tool.core.parsing import is_digits
 from lti_tool.core.teaching.export import items_csv, overview_csv
 from lti_tool.core.teaching.items import item_report
 from lti_tool.core.teaching.overview import Overview, overview
 from lti_tool.core.teaching.student import StudentDetail, student_detail
 from lti_tool.lms.roster import Roster, cached_roster
 from lti_tool.lti.roles import Role
+from lti_tool.task_queue import PASSBACK_TASK
 from lti_tool.web.access import launch_course, require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client, settings
 from lti_tool.web.svg_plots import Series, heat_class, line_plot
 
 bp = Blueprint("teacher", __name__)
-
-PASSBACK_TASK = "metis.passback"
 
 
 def _linked_activity(s: Session) -> int | None:
@@ -147,8 +147,6 @@ def export_items(launch_id: str) -> ResponseReturnValue:
 @bp.post("/teacher/<launch_id>/passback/<int:passback_id>/resend")
 @require_launch(Role.instructor)
 def resend(launch_id: str, passback_id: int) -> ResponseReturnValue:
-    from workers.passback import mark_for_resend  # plain function, no torch
-
     launch = g.launch
     with database().session() as s:
         row = s.get(ScorePassback, passback_id)

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (lti_tool.core.db.migrate), never from a file."""
+"""Alembic environment: the URL comes from the caller (lti_tool.core.db.migrate), never a file."""
 
 from __future__ import annotations
 

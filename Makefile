@@ -29,6 +29,7 @@ demo: env
 	$(VENV)/bin/metis demo
 
 test: env
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/python -m pytest -q
 
 lint: env

@@ -15,6 +15,7 @@ import time
 import redis
 from sqlalchemy import select
 
+from lti_tool.core import redis_keys
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import EventStatus, GradeEvent
 
@@ -22,7 +23,7 @@ CLAIM_TTL_S = 60
 
 
 def claim_key(event_id: str) -> str:
-    return f"metis:adapt-claim:{event_id}"
+    return redis_keys.ADAPT_CLAIM.format(event=event_id)
 
 
 def waiting(db: Database, limit: int, exclude: set[str]) -> list[str]:

@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 import redis
 
+from lti_tool.core import redis_keys
 from meta_engine.model.item_calibration import ItemEstimate
 
-BANK_KEY = "metis:itemcal:{version}:{bank}"
-EVENT_KEY = "metis:itemcal:event:{version}:{event}"
+BANK_KEY = redis_keys.ITEM_CALIBRATION
+EVENT_KEY = redis_keys.ITEM_CALIBRATION_EVENT
 EVENT_TTL_S = 14 * 86400  # far longer than any redelivery window
 
 Update = Callable[[ItemEstimate | None], ItemEstimate]

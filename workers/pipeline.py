@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lti_tool.core import redis_keys
 from lti_tool.core.activities import ActivitySettings, from_activity
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import (
@@ -214,7 +215,7 @@ def publish_latest(db: Database, client: redis.Redis, event_ids: list[str]) -> N
             )
 
 
-TIMINGS_KEY = "metis:timings:{}"
+TIMINGS_KEY = redis_keys.TIMINGS
 TIMINGS_TTL_S = 3600
 
 
@@ -225,7 +226,7 @@ def record_timings(client: redis.Redis, out: Outcome, started_at: float, batch: 
         return
     pipe = client.pipeline(transaction=False)
     for event_id in out.processed:
-        key = TIMINGS_KEY.format(event_id)
+        key = TIMINGS_KEY.format(event=event_id)
         pipe.hset(key, mapping={"started_at": started_at, "batch": batch,
                                 **{k: round(v, 3) for k, v in out.timings_ms.items()}})
         pipe.expire(key, TIMINGS_TTL_S)

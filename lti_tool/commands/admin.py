@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from lti_tool.core import accounts as admin_accounts
 from lti_tool.core.db import Database
 from lti_tool.settings import load_settings
+from lti_tool.web import admin_accounts
 
 
 def _db() -> Database:

@@ -7,75 +7,20 @@ process manager reach gunicorn/Celery directly.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
+from lti_tool.process_argv import ALL_QUEUES, WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import load_settings
-
-APP_SPEC = "lti_tool.web.app:create_app()"
-WORKER_APP = "workers.main"
-QUEUES = "adapt,passback,maintenance"
-
-
-def gunicorn_argv(
-    app_spec: str,
-    bind: str,
-    *,
-    workers: int,
-    threads: int,
-    cert: Path | None,
-    key: Path | None,
-) -> list[str]:
-    # gthread: a Server-Sent Events stream holds a thread, not the whole worker.
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--bind",
-        bind,
-        "--graceful-timeout",
-        "10",
-        "--access-logfile",
-        "-",
-    ]
-    if cert is not None and key is not None:
-        argv += ["--certfile", str(cert), "--keyfile", str(key)]
-    return [*argv, app_spec]
-
-
-def worker_argv(queues: str, concurrency: int, beat: bool) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        WORKER_APP,
-        "worker",
-        "-Q",
-        queues,
-        "-c",
-        str(concurrency),
-        "--loglevel",
-        "INFO",
-    ]
-    # Embedded beat runs the periodic outbox relay; run it in exactly one worker.
-    return [*argv, "-B"] if beat else argv
 
 
 def check_queues(queues: str) -> str:
     names = [q.strip() for q in queues.split(",") if q.strip()]
-    unknown = sorted(set(names) - set(QUEUES.split(",")))
+    unknown = sorted(set(names) - set(ALL_QUEUES.split(",")))
     if not names or unknown:
         raise click.BadParameter(
-            f"unknown queue(s) {', '.join(unknown) or '(none given)'}; choose from {QUEUES}",
+            f"unknown queue(s) {', '.join(unknown) or '(none given)'}; choose from {ALL_QUEUES}",
             param_hint="--queues",
         )
     return ",".join(names)
@@ -105,16 +50,16 @@ def serve(bind: str, workers: int, threads: int, cert: Path | None, key: Path | 
             "(or METIS_TLS_CERT and METIS_TLS_KEY), or set METIS_ALLOW_INSECURE_HTTP=1 "
             "for local development only"
         )
-    argv = gunicorn_argv(APP_SPEC, bind, workers=workers, threads=threads, cert=cert, key=key)
+    argv = gunicorn_argv(WEB_APP, bind, workers=workers, threads=threads, cert=cert, key=key)
     os.execv(argv[0], argv)
 
 
 @click.command()
-@click.option("--queues", "-Q", default=QUEUES, show_default=True, callback=_queues_option)
+@click.option("--queues", "-Q", default=ALL_QUEUES, show_default=True, callback=_queues_option)
 @click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--beat", is_flag=True, help="Also run the periodic schedule (one worker only).")
 def worker(queues: str, concurrency: int, beat: bool) -> None:
     """Start a Celery worker for the given queues."""
     load_settings()
-    argv = worker_argv(queues, concurrency, beat)
+    argv = worker_argv(queues, concurrency, beat=beat)
     os.execv(argv[0], argv)

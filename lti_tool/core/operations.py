@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -27,13 +28,13 @@ from lti_tool.core.db.models import (
     ScorePassback,
     ToolKey,
 )
+from lti_tool.core.task_names import QUEUES
 
-if TYPE_CHECKING:
-    from celery import Celery
+# Asks the workers to answer within a timeout (Celery's inspect().ping()): {worker: reply}.
+WorkerPing = Callable[[float], dict[str, Any] | None]
 
 log = logging.getLogger("metis.admin")
 
-QUEUES = ("adapt", "passback", "maintenance")
 RATE_WINDOWS_MIN = (10, 60)
 WORKER_PING_TIMEOUT_S = 0.3
 PROBE_TIMEOUT_S = 0.5
@@ -201,7 +202,7 @@ class WorkerStatus:
 
 
 def worker_status(
-    client: redis.Redis, celery: Celery, timeout_s: float = WORKER_PING_TIMEOUT_S
+    client: redis.Redis, ping: WorkerPing, timeout_s: float = WORKER_PING_TIMEOUT_S
 ) -> WorkerStatus:
     """Which Celery workers answer a ping within `timeout_s` (the page waits that long at most
     once the broker answers)."""
@@ -212,7 +213,7 @@ def worker_status(
     except redis.RedisError:
         return WorkerStatus(False, (), (time.perf_counter() - started) * 1000)
     try:
-        replies = celery.control.inspect(timeout=timeout_s).ping() or {}
+        replies = ping(timeout_s) or {}
     except Exception as exc:  # noqa: BLE001 - any broker trouble means "no answer" on this page
         log.warning("worker ping failed: %s", type(exc).__name__)
         replies = {}

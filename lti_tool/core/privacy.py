@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from lti_tool.core import redis_keys
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import (
     Activity,
@@ -34,17 +35,11 @@ from lti_tool.core.db.models import (
     ScorePassback,
     User,
 )
-from lti_tool.lms.roster import ROSTER_KEY
-from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 
-# Redis keys that name a user or one of their events. They mirror the writers' own key formats
-# (tests/privacy checks that they still match); lti_tool may not import workers (torch).
-PRACTICE_PATTERN = "metis:practice:{user}:*"  # lti_tool.core.practice.live.cache_key
-EVENT_KEYS = (
-    "metis:timings:{event}",  # workers.pipeline.TIMINGS_KEY
-    "metis:adapt-claim:{event}",  # workers.batching.claim_key
-)
-ITEMCAL_EVENT_PATTERN = "metis:itemcal:event:*"  # workers.calibration_store.EVENT_KEY
+# Redis keys that name a user or one of their events (their writers use the same formats).
+PRACTICE_PATTERN = redis_keys.PRACTICE_SET.format(user="{user}", activity="*")
+EVENT_KEYS = (redis_keys.TIMINGS, redis_keys.ADAPT_CLAIM)
+ITEMCAL_EVENT_PATTERN = redis_keys.ITEM_CALIBRATION_EVENT.format(version="*", event="*")
 
 
 class PrivacyError(Exception):
@@ -258,23 +253,13 @@ def _erase_rows(session: Session, user: User) -> tuple[dict[str, int], _Keys]:
     return rows, _Keys(launch_ids, event_ids, user.platform_id)
 
 
-def launch_data_key(launch_id: str) -> str:
-    """The Redis key of pylti1p3's stored launch (the full id_token claims, names included).
-
-    Asked of the storage class itself, whose key is built in two steps (pylti1p3's
-    `_prepare_key`, then the storage's prefix), so this stays right if either changes.
-    """
-    storage = RedisLaunchDataStorage(cast(redis.Redis, None), 1)
-    return storage._prefix + storage._prepare_key(launch_id)  # noqa: SLF001
-
-
 def _erase_redis(client: redis.Redis, user_id: int, keys: _Keys) -> int:
     doomed = [k.decode() if isinstance(k, bytes) else str(k)
               for k in client.scan_iter(match=PRACTICE_PATTERN.format(user=user_id), count=500)]
-    doomed += [launch_data_key(x) for x in keys.launch_ids]
+    doomed += [redis_keys.launch_data(x) for x in keys.launch_ids]
     # The cached NRPS rosters of the person's platform hold their name and email for a minute.
     doomed += [k.decode() if isinstance(k, bytes) else str(k) for k in client.scan_iter(
-        match=ROSTER_KEY.format(platform=keys.platform_id, context="*"), count=500)]
+        match=redis_keys.ROSTER.format(platform=keys.platform_id, context="*"), count=500)]
     doomed += [fmt.format(event=e) for e in keys.event_ids for fmt in EVENT_KEYS]
     if keys.event_ids:
         for raw in client.scan_iter(match=ITEMCAL_EVENT_PATTERN, count=1000):

@@ -29,13 +29,13 @@ import click
 import requests
 from werkzeug.serving import make_server
 
-from lti_tool.commands.serve import APP_SPEC, gunicorn_argv
 from lti_tool.core.db import Database
 from lti_tool.core.db.migrate import upgrade
 from lti_tool.devkit.certs import ensure_self_signed
 from lti_tool.devkit.demo.seed import register_demo_platform
 from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
+from lti_tool.process_argv import WEB_APP, gunicorn_argv
 
 
 def _form(html: str, base: str) -> tuple[str, dict[str, str]]:
@@ -153,7 +153,7 @@ def _servers(
             "REQUESTS_CA_BUNDLE": str(cert),
         }
         argv = gunicorn_argv(
-            APP_SPEC, f"127.0.0.1:{port}", workers=workers, threads=threads, cert=cert, key=key
+            WEB_APP, f"127.0.0.1:{port}", workers=workers, threads=threads, cert=cert, key=key
         )
         log = (workdir / "gunicorn.log").open("wb")
         stack.callback(log.close)

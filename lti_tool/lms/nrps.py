@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from lti_tool.core.teaching.members import Member
 from lti_tool.lms.calls import authorised
 from lti_tool.lms.services import ServiceContext
 from lti_tool.lms.tokens import PermanentServiceError, error_for_status
@@ -12,15 +12,6 @@ from lti_tool.lti import claims as C
 
 MEMBERSHIP_ACCEPT = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 MAX_PAGES = 200
-
-
-@dataclass(frozen=True)
-class Member:
-    user_id: str
-    roles: tuple[str, ...]
-    name: str | None
-    email: str | None
-    status: str
 
 
 def fetch_roster(ctx: ServiceContext, memberships_url: str) -> list[Member]:

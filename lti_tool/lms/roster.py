@@ -9,16 +9,18 @@ from dataclasses import dataclass
 
 import redis
 
+from lti_tool.core import redis_keys
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Context
-from lti_tool.lms.nrps import Member, fetch_roster
+from lti_tool.core.teaching.members import Member
+from lti_tool.lms.nrps import fetch_roster
 from lti_tool.lms.services import service_context
 from lti_tool.lms.tokens import ServiceError
 from lti_tool.settings import Settings
 
 log = logging.getLogger("metis.teacher")
 
-ROSTER_KEY = "metis:roster:{platform}:{context}"
+ROSTER_KEY = redis_keys.ROSTER
 ROSTER_TTL_S = 60
 # A failing LMS is asked again after this long, not on every page view (it may be timing out).
 FAILURE_TTL_S = 15

@@ -8,9 +8,11 @@ from typing import Any
 import redis
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 
+from lti_tool.core import redis_keys
+
 
 class RedisLaunchDataStorage(LaunchDataStorage[Any]):
-    _prefix = "metis:lti1p3:"
+    _prefix = redis_keys.LAUNCH_DATA_PREFIX
 
     def __init__(self, client: redis.Redis, default_ttl_s: int) -> None:
         super().__init__()
@@ -25,13 +27,13 @@ class RedisLaunchDataStorage(LaunchDataStorage[Any]):
         return True
 
     def get_value(self, key: str) -> Any:
-        raw = self._client.get(self._prefix + self._prepare_key(key))
+        raw = self._client.get(redis_keys.launch_data(key))
         return json.loads(raw) if raw is not None else None
 
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
         self._client.set(
-            self._prefix + self._prepare_key(key), json.dumps(value), ex=exp or self._default_ttl_s
+            redis_keys.launch_data(key), json.dumps(value), ex=exp or self._default_ttl_s
         )
 
     def check_value(self, key: str) -> bool:
-        return bool(self._client.exists(self._prefix + self._prepare_key(key)))
+        return bool(self._client.exists(redis_keys.launch_data(key)))

@@ -58,6 +58,17 @@ def why(entry: dict[str, Any]) -> str:
         return str(entry.get("why", ""))
 
 
+def worded(state: dict[str, Any]) -> dict[str, Any]:
+    """A page state (lti_tool.core.practice.page_state) in the page's words: each question's
+    reason and the feedback said from their numbers; the numbers themselves stay server-side."""
+    items = []
+    for item in state.get("items") or []:
+        shown = {k: v for k, v in item.items() if k not in ("reason", "detail")}
+        shown["why"] = why(item)
+        items.append(shown)
+    return {**state, "items": items, "feedback": feedback(dict(state.get("feedback") or {}))}
+
+
 def feedback(fb: dict[str, Any]) -> dict[str, Any]:
     """`fb` with its summary, next step and changes said from its `detail`."""
     try:

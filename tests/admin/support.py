@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
-from lti_tool.core import accounts as admin_accounts
 from lti_tool.core.db import Database
+from lti_tool.web import admin_accounts
 from tests.lti.conftest import LtiWorld
 from tests.lti.flows import Form, forms, login_and_launch
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from lti_tool.commands.admin import admin
-from lti_tool.core import accounts as admin_accounts
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import AdminAccount
 from lti_tool.settings import Settings
+from lti_tool.web import admin_accounts
 
 Invoke = Callable[..., Result]
 

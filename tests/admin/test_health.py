@@ -100,16 +100,9 @@ def test_a_running_worker_answers(
     assert "No worker answered" not in html
 
 
-def test_worker_status_without_broker_returns_fast() -> None:
-    class NoCelery:
-        @property
-        def control(self) -> object:
-            raise AssertionError("Celery must not be asked when Redis is down")
+def test_worker_status_without_broker_does_not_wait_on_celery() -> None:
+    def no_ping(timeout: float) -> dict[str, object]:
+        raise AssertionError("Celery must not be asked when Redis is down")
 
-    started = time.perf_counter()
-    status = operations.worker_status(
-        operations.probe_client("redis://127.0.0.1:1/0"),
-        NoCelery(),
-    )
+    status = operations.worker_status(operations.probe_client("redis://127.0.0.1:1/0"), no_ping)
     assert not status.reachable and status.workers == ()
-    assert time.perf_counter() - started < 1.5

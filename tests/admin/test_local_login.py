@@ -7,8 +7,8 @@ import pytest
 import redis
 from sqlalchemy import delete, select
 
-from lti_tool.core import accounts as admin_accounts
 from lti_tool.core.db.models import AdminAccount
+from lti_tool.web import admin_accounts
 from tests.admin.support import (
     LOCAL_PASSWORD,
     LOCAL_USER,

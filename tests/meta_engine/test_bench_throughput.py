@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from workers.bench_batch import worker_batch
 
 from meta_engine.bench.throughput import throughput
-from workers.bench_batch import worker_batch
 
 
 def test_throughput_reports_each_batch_size() -> None:

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import redis
-from sqlalchemy import select
-
 from lti_tool.db import Database
 from lti_tool.db.models import Item as ItemRow
 from lti_tool.events import store_answer
+from sqlalchemy import select
+from workers.engine import Answered, BankItem, Job, MetaEngine
+from workers.item_calibration import ItemCalibrationStore
+
 from meta_engine.api import Model, adapt, default_model, predict, select_practice_set
 from meta_engine.data.simulate import SimStudent, StudentSimulator
 from meta_engine.model.item_calibration import (
@@ -26,8 +28,6 @@ from meta_engine.model.item_calibration import (
 from meta_engine.model.runtime import StudentState
 from meta_engine.types import Interaction, Item
 from tests.pipeline.course import seed_course
-from workers.engine import Answered, BankItem, Job, MetaEngine
-from workers.item_calibration import ItemCalibrationStore
 from workers.pipeline import process_events
 
 NEW = 201  # the default model knows items 1..200: this one it never saw

@@ -16,7 +16,6 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,15 +26,15 @@ import click
 import redis
 from sqlalchemy import func, select
 
-from lti_tool.commands.serve import gunicorn_argv
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import EventStatus, GradeEvent, PracticeSet
+from lti_tool.devkit.demo.platform_wsgi import extra_learner
 from lti_tool.devkit.demo.runner import DemoOptions, prepare
 from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
+from lti_tool.process_argv import WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import Settings
 from lti_tool.task_queue import create_celery
 from workers.bench import flow as bench_flow
-from workers.bench.platform import student_id
 from workers.engine_adapter import DEFAULT_CHECKPOINT
 from workers.pipeline import TIMINGS_KEY
 
@@ -89,12 +88,6 @@ class Children:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-
-
-def worker_argv(name: str, queues: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "-Q",
-            queues, "-P", "prefork", "-c", "1", "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]
 
 
 def wait_workers_ready(settings: Settings, n: int, timeout: float = 120.0) -> None:
@@ -185,7 +178,7 @@ def stage_costs(client: redis.Redis, db: Database,
         stages["http_post_round_trip"].append(p.http_ms)
         if p.submit_ms is not None:
             stages["web_grade_store_enqueue"].append(p.submit_ms)
-        stored: dict[bytes, bytes] = client.hgetall(TIMINGS_KEY.format(p.event_id))  # type: ignore[assignment]
+        stored: dict[bytes, bytes] = client.hgetall(TIMINGS_KEY.format(event=p.event_id))  # type: ignore[assignment]
         raw = {k.decode(): float(v) for k, v in stored.items()}
         if raw:
             sent = p.epoch_post + (p.submit_ms or 0.0) / 1000
@@ -266,20 +259,20 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
     try:
         options = DemoOptions(free_port(), free_port(), data_dir, worker=False)
         settings, env, _activity = prepare(options, url)
-        env = {**env, "METIS_BENCH_STUDENTS": str(n_students), "METIS_THREADS": "1",
+        env = {**env, "METIS_DEMO_EXTRA_LEARNERS": str(n_students), "METIS_THREADS": "1",
                "OMP_NUM_THREADS": "1"}
         cert, key = data_dir / "tls" / "cert.pem", data_dir / "tls" / "key.pem"
         threads = max(16, n_students + 8)  # every open event stream holds a thread
-        children.spawn("metis", gunicorn_argv("lti_tool.web.app:create_app()",
+        children.spawn("metis", gunicorn_argv(WEB_APP,
                                               f"127.0.0.1:{options.port}", workers=2,
                                               threads=threads, cert=cert, key=key), env)
-        children.spawn("platform", gunicorn_argv("workers.bench.platform:create()",
+        children.spawn("platform", gunicorn_argv("lti_tool.devkit.demo.platform_wsgi:create()",
                                                  f"127.0.0.1:{options.platform_port}",
                                                  workers=1, threads=16, cert=cert, key=key), env)
         # Score posts wait on the LMS; on their own worker they never delay an adapt batch.
         for n in range(n_workers):
-            children.spawn(f"adapt{n}", worker_argv(f"adapt{n}", "adapt"), env)
-        children.spawn("passback", worker_argv("passback", "passback"), env)
+            children.spawn(f"adapt{n}", worker_argv("adapt", name=f"adapt{n}", quiet=True), env)
+        children.spawn("passback", worker_argv("passback", name="passback", quiet=True), env)
         for port in (options.port, options.platform_port):
             wait_for_port(port, timeout=60)
         wait_workers_ready(settings, n_workers + 1)
@@ -307,7 +300,7 @@ def measure(metis_url: str, platform_url: str, verify: str, database_url: str, r
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
         students = list(pool.map(
-            lambda n: bench_flow.launch(platform_url, metis_url, student_id(n), link, verify),
+            lambda n: bench_flow.launch(platform_url, metis_url, extra_learner(n), link, verify),
             range(n_students)))
     launch_s = time.perf_counter() - t0
     run = Run(students, seed=7)

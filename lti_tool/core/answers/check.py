@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,6 +55,26 @@ class Grade:
     response: dict[str, Any]  # what is stored: the student's normalised input, nothing else
     # The item's feedback for this particular answer (sanitised HTML), "" when it has none.
     feedback: str = ""
+
+
+class Fields(Mapping[str, str]):
+    """Form fields that may repeat (like a browser's form), built from plain lists: what
+    grading reads when a stored response is graded again outside a request."""
+
+    def __init__(self, fields: Mapping[str, list[str]]) -> None:
+        self._fields = {k: list(v) for k, v in fields.items() if v}
+
+    def __getitem__(self, key: str) -> str:
+        return self._fields[key][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self._fields.get(key, []))
 
 
 def grade(item: GradableItem, form: Mapping[str, str]) -> Grade:

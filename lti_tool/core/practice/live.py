@@ -9,15 +9,17 @@ from typing import Any
 
 import redis
 
+from lti_tool.core import redis_keys
+
 CACHE_TTL_S = 24 * 3600
 
 
 def cache_key(user_id: int, activity_id: int) -> str:
-    return f"metis:practice:{user_id}:{activity_id}"
+    return redis_keys.practice_set(user_id, activity_id)
 
 
 def channel(user_id: int, activity_id: int) -> str:
-    return f"metis:practice-updates:{user_id}:{activity_id}"
+    return redis_keys.practice_updates(user_id, activity_id)
 
 
 def publish(client: redis.Redis, user_id: int, activity_id: int, payload: dict[str, Any]) -> None:

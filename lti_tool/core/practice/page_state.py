@@ -11,10 +11,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import MultiDict
 
 from lti_tool.core.activities import ActivitySettings, from_activity
-from lti_tool.core.answers.check import GradingError, grade
+from lti_tool.core.answers.check import Fields, GradingError, grade
 from lti_tool.core.db.models import (
     Activity,
     Answer,
@@ -27,7 +26,6 @@ from lti_tool.core.db.models import (
     Skill,
 )
 from lti_tool.core.gradebook.policies import best_set_right
-from lti_tool.web import practice_text
 
 
 @dataclass(frozen=True)
@@ -52,19 +50,24 @@ def place_of(session: Session, platform_id: int, resource_link_id: int | None) -
     return Place(activity.id, activity.bank_id, activity.title, from_activity(activity))
 
 
-def public_item(item: Item, why: str = "") -> dict[str, Any]:
+def public_item(item: Item, entry: dict[str, Any] | None = None) -> dict[str, Any]:
     """An item as the browser may see it before answering: no `answer`, no feedback, no
-    solution, and only the number of hints (their text comes one at a time from `hint`)."""
-    return {"item_id": item.id, "kind": item.kind, "text": item.text,
-            "choices": list(item.choices or []), "why": why, "hints": len(item.hints or [])}
+    solution, and only the number of hints (their text comes one at a time from `hint`).
+    `entry`: the planned set's entry, whose reason the page words (lti_tool.web.practice_text)."""
+    shown: dict[str, Any] = {"item_id": item.id, "kind": item.kind, "text": item.text,
+                             "choices": list(item.choices or []), "hints": len(item.hints or []),
+                             "why": ""}
+    if entry is not None:
+        shown.update(why=str(entry.get("why", "")), reason=entry.get("reason"),
+                     detail=entry.get("detail"))
+    return shown
 
 
 def set_view(session: Session, place: Place, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = [int(e["item_id"]) for e in entries]
     items = {i.id: i for i in session.scalars(
         select(Item).where(Item.id.in_(ids), Item.bank_id == place.bank_id))}
-    return [public_item(items[int(e["item_id"])], practice_text.why(e))
-            for e in entries if int(e["item_id"]) in items]
+    return [public_item(items[int(e["item_id"])], e) for e in entries if int(e["item_id"]) in items]
 
 
 def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
@@ -144,16 +147,13 @@ def reveal(item: Item, correct: bool, answer_feedback: str = "") -> dict[str, An
             "feedback": unique, "solution": item.solution or ""}
 
 
-def _as_form(response: dict[str, Any]) -> MultiDict[str, str]:
+def _as_form(response: dict[str, Any]) -> Fields:
     """A stored (normalised) response as the form it came from, to grade it again."""
-    form: MultiDict[str, str] = MultiDict()
-    if "choices" in response:
-        for n in response["choices"]:
-            form.add("choice", str(n))
+    fields: dict[str, list[str]] = {"choice": [str(n) for n in response.get("choices") or []]}
     for key in ("choice", "value", "text"):
         if key in response:
-            form.add(key, str(response[key]))
-    return form
+            fields.setdefault(key, []).append(str(response[key]))
+    return Fields(fields)
 
 
 def answered(session: Session, place: Place, user_id: int, event_id: str) -> dict[str, Any] | None:
@@ -265,7 +265,7 @@ def page_state(session: Session, place: Place, user_id: int) -> dict[str, Any]:
 def with_standing(session: Session, place: Place, user_id: int,
                   state: dict[str, Any]) -> dict[str, Any]:
     """`state` (a stored or just-published set) with mastery rows, progress and gradebook."""
-    feedback = practice_text.feedback(dict(state.get("feedback") or {}))
+    feedback = dict(state.get("feedback") or {})
     feedback["skills"] = mastery_rows(feedback, place.settings)
     return {**state, "feedback": feedback,
             "progress": progress(session, place, user_id, feedback),

@@ -25,8 +25,8 @@ from lti_tool.core.teaching.course import (
     current_mastery,
     load_course,
 )
+from lti_tool.core.teaching.members import Member
 from lti_tool.core.teaching.risk import DEFAULT_RULES, RiskRules, mastery_reasons, presence_reasons
-from lti_tool.lms.nrps import Member
 
 STRUGGLE_BELOW = 0.5
 MIN_ATTEMPTS = 3

@@ -1,7 +1,8 @@
 """The demo LMS as a gunicorn app (one process: its course lives in memory).
 
 Configured by the environment that `metis demo` passes to it; two extra routes open the demo
-activity directly as the teacher or as a student.
+activity directly as the teacher or as a student. `METIS_DEMO_EXTRA_LEARNERS=N` adds N learners
+(ids 900000, 900001, ...) for `metis bench pipeline`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
+from lti_tool.devkit.demo_lms.store import LEARNER, Member
 from lti_tool.lti.registration.tool_urls import tool_urls
 from lti_tool.settings import load_settings
 
 TEACHER, STUDENT = "201", "101"
+FIRST_EXTRA_LEARNER = 900000
 CLIENT_ID = "metis-demo"
 DEPLOYMENT_ID = "1"
+
+
+def extra_learner(n: int) -> str:
+    return str(FIRST_EXTRA_LEARNER + n)
 
 
 def create() -> Flask:
@@ -40,6 +47,9 @@ def create() -> Flask:
         custom={"activity_id": os.environ["METIS_DEMO_ACTIVITY_ID"]},
         score_maximum=float(os.environ.get("METIS_DEMO_POINTS", "10")),
     )
+    for n in range(int(os.environ.get("METIS_DEMO_EXTRA_LEARNERS", "0"))):
+        uid = extra_learner(n)
+        store.members[uid] = Member(uid, f"Bench Student {n}", f"bench{n}@example.edu", [LEARNER])
     app = create_platform_app(store)
 
     def open_as(user: str) -> ResponseReturnValue:

@@ -23,7 +23,6 @@ from types import FrameType
 import certifi
 import click
 
-from lti_tool.commands.serve import QUEUES, gunicorn_argv, worker_argv
 from lti_tool.core.db import Database
 from lti_tool.core.db.migrate import upgrade
 from lti_tool.devkit.certs import ensure_self_signed
@@ -31,6 +30,7 @@ from lti_tool.devkit.demo import platform_wsgi
 from lti_tool.devkit.demo.seed import ACTIVITY_TITLE, seed_demo
 from lti_tool.devkit.embedded import RedisServer, wait_for_port
 from lti_tool.lti import keys
+from lti_tool.process_argv import ALL_QUEUES, WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import Settings, load_settings
 
 STOP_TIMEOUT_S = 15.0
@@ -141,7 +141,7 @@ def start_children(options: DemoOptions, env: dict[str, str]) -> list[Child]:
         _spawn(
             "metis",
             gunicorn_argv(
-                "lti_tool.web.app:create_app()",
+                WEB_APP,
                 f"127.0.0.1:{options.port}",
                 workers=2,
                 threads=16,
@@ -170,7 +170,7 @@ def start_children(options: DemoOptions, env: dict[str, str]) -> list[Child]:
         if importlib.util.find_spec("workers.main") is None:
             click.echo("warning: workers.main not found; no Celery worker started", err=True)
         else:
-            argv = worker_argv(QUEUES, 1, beat=True)
+            argv = worker_argv(ALL_QUEUES, 1, beat=True)
             argv += ["--schedule", str(data_dir / "celerybeat-schedule")]
             children.append(_spawn("worker", argv, env, cwd))
     return children

@@ -30,12 +30,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from lti_tool.core import accounts as admin_accounts
 from lti_tool.core import operations
 from lti_tool.lti import keys
 from lti_tool.lti.registration import manual, tokens
 from lti_tool.lti.registration.tool_urls import tool_urls
 from lti_tool.lti.roles import Role
+from lti_tool.web import admin_accounts
 from lti_tool.web.access import SESSION_KEY as LAUNCHES_KEY
 from lti_tool.web.access import require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client, settings
@@ -188,7 +188,8 @@ def health(launch_id: str | None = None) -> ResponseReturnValue:
         queues = operations.queue_stats(s, probe)
         rates = operations.event_rates(s)
         failures = operations.recent_failures(s)
-    workers = operations.worker_status(probe, celery_client())
+    workers = operations.worker_status(
+        probe, lambda timeout: celery_client().control.inspect(timeout=timeout).ping())
     return _render(
         "admin/health.html",
         "health",

@@ -35,6 +35,7 @@ from lti_tool.core.practice import page_state as practice
 from lti_tool.core.practice.page_state import Place, place_of, set_view
 from lti_tool.lti.roles import Role
 from lti_tool.task_queue import ADAPT_TASK
+from lti_tool.web import practice_text
 from lti_tool.web.access import require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client
 from lti_tool.web.messages import catalogue, t
@@ -87,7 +88,7 @@ def _refuse(status: int, reason: str) -> NoReturn:
 
 def _state(place: Place) -> dict[str, Any]:
     with database().session() as s:
-        return practice.page_state(s, place, g.launch.user_id)
+        return practice_text.worded(practice.page_state(s, place, g.launch.user_id))
 
 
 @bp.get("/student/<launch_id>")
@@ -251,7 +252,7 @@ def stream(launch_id: str) -> ResponseReturnValue:
     def render(payload: dict[str, Any]) -> str:
         with database().session() as s:
             payload = {**payload, "items": set_view(s, place, payload.get("items", []))}
-            payload = practice.with_standing(s, place, user_id, payload)
+            payload = practice_text.worded(practice.with_standing(s, place, user_id, payload))
         return f"id: {payload.get('event_id') or ''}\nevent: practice-set\n" \
                f"data: {json.dumps(payload)}\n\n"
 

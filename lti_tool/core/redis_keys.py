@@ -1,0 +1,34 @@
+"""The Redis keys that name a person or one of their grade events, in one place.
+
+Their writers (the practice cache, the roster cache, the launch-data storage, the adapt batch
+claims, the worker's stage timings and online item calibration) build their keys here, and
+`lti_tool.core.privacy` erases by the same formats, so an erasure cannot miss a copy because a
+writer changed its key.
+"""
+
+from __future__ import annotations
+
+PRACTICE_SET = "metis:practice:{user}:{activity}"  # the student's current set (JSON)
+PRACTICE_UPDATES = "metis:practice-updates:{user}:{activity}"  # pub/sub channel
+ROSTER = "metis:roster:{platform}:{context}"  # the NRPS roster (names, emails), cached briefly
+LAUNCH_DATA_PREFIX = "metis:lti1p3:"  # pylti1p3's stored launch: the id_token claims
+ADAPT_CLAIM = "metis:adapt-claim:{event}"  # which adapt task took the event
+TIMINGS = "metis:timings:{event}"  # where the worker's time went for the event
+ITEM_CALIBRATION = "metis:itemcal:{version}:{bank}"  # per-bank item estimates (no person)
+ITEM_CALIBRATION_EVENT = "metis:itemcal:event:{version}:{event}"  # "this answer was applied"
+
+
+def practice_set(user_id: int, activity_id: int) -> str:
+    return PRACTICE_SET.format(user=user_id, activity=activity_id)
+
+
+def practice_updates(user_id: int, activity_id: int) -> str:
+    return PRACTICE_UPDATES.format(user=user_id, activity=activity_id)
+
+
+def launch_data(key: str) -> str:
+    """The key of one stored launch, as pylti1p3's storage contract builds it: the storage
+    prefixes the key it is given unless the key already carries the prefix, then the store adds
+    its prefix once more."""
+    inner = key if key.startswith(LAUNCH_DATA_PREFIX) else LAUNCH_DATA_PREFIX + key
+    return LAUNCH_DATA_PREFIX + inner

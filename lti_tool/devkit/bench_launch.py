@@ -23,10 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import click
-import requests
 from werkzeug.serving import make_server
 
 from lti_tool.core.db import Database
@@ -35,41 +33,15 @@ from lti_tool.devkit.certs import ensure_self_signed
 from lti_tool.devkit.demo.seed import register_demo_platform
 from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
+from lti_tool.devkit.lti_client import login_and_launch, new_browser
 from lti_tool.process_argv import WEB_APP, gunicorn_argv
-
-
-def _form(html: str, base: str) -> tuple[str, dict[str, str]]:
-    from html.parser import HTMLParser
-
-    found: list[tuple[str, dict[str, str]]] = []
-
-    class P(HTMLParser):
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            a = {k: v or "" for k, v in attrs}
-            if tag == "form":
-                found.append((urljoin(base, a.get("action", "")), {}))
-            elif tag == "input" and found and a.get("name"):
-                found[-1][1][a["name"]] = a.get("value", "")
-
-    P().feed(html)
-    if not found:
-        raise RuntimeError(f"expected an auto-submitting form, got: {html[:200]}")
-    return found[0]
 
 
 def one_flow(platform_url: str, link_id: str, user: str, cert: str) -> float:
     """One full login + launch in a fresh browser; returns milliseconds."""
-    browser = requests.Session()
-    # Per request: requests lets REQUESTS_CA_BUNDLE override a session-level `verify`.
+    browser = new_browser(cert)
     start = time.perf_counter()
-    r = browser.get(f"{platform_url}/launch", params={"user": user, "link": link_id}, verify=cert)
-    action, fields = _form(r.text, r.url)
-    r = browser.post(action, data=fields, allow_redirects=False, verify=cert)
-    if r.status_code != 302:
-        raise RuntimeError(f"login refused: HTTP {r.status_code}")
-    r = browser.get(r.headers["Location"], allow_redirects=False, verify=cert)
-    action, fields = _form(r.text, r.url)
-    r = browser.post(action, data=fields, allow_redirects=False, verify=cert)
+    r = login_and_launch(browser, platform_url, user=user, link=link_id)
     if r.status_code != 303:
         raise RuntimeError(f"launch refused: HTTP {r.status_code}: {r.text[:300]}")
     elapsed = (time.perf_counter() - start) * 1000

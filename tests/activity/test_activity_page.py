@@ -14,8 +14,8 @@ import requests
 from sqlalchemy import select, update
 
 from lti_tool.core.db.models import Activity, ResourceLink
+from lti_tool.devkit.lti_client import Form, first_form, login_and_launch, submit
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import Form, first_form, login_and_launch, submit
 
 
 @dataclass

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import requests
 
 from lti_tool.core.db import Database
+from lti_tool.devkit.lti_client import Form, forms, login_and_launch
 from lti_tool.web import admin_accounts
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import Form, forms, login_and_launch
 
 ADMIN, INSTRUCTOR, LEARNER = "301", "201", "101"
 LOCAL_USER, LOCAL_PASSWORD = "ops-admin", "correct horse battery"

@@ -18,6 +18,7 @@ from lti_tool.core.db.models import (
     RegistrationToken,
     ToolKey,
 )
+from lti_tool.devkit.lti_client import login_and_launch
 from tests.admin.support import (
     INSTRUCTOR,
     LEARNER,
@@ -28,7 +29,6 @@ from tests.admin.support import (
     local_login,
 )
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 PAGES = ("", "/keys", "/health", "/models")

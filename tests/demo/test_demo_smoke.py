@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from lti_tool.devkit.embedded import free_port, wait_for_port
-from tests.lti.flows import first_form, submit
+from lti_tool.devkit.lti_client import first_form, submit
 
 pytestmark = pytest.mark.slow
 

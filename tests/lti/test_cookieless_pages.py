@@ -18,8 +18,8 @@ import requests
 from sqlalchemy import update
 
 from lti_tool.core.db.models import Item
+from lti_tool.devkit.lti_client import Form, first_form, forms, login_and_launch, submit
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import Form, first_form, forms, login_and_launch, submit
 from tests.lti.test_cookieless_browser import practice_link  # noqa: F401
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

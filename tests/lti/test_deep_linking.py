@@ -11,9 +11,9 @@ from sqlalchemy import select
 from lti_tool.core.db.models import Activity, Item, ItemBank, Launch, ResourceLink, Skill
 from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME
 from lti_tool.devkit.demo_lms import LaunchTweaks
+from lti_tool.devkit.lti_client import Form, first_form, forms, login_and_launch, submit
 from lti_tool.lti import claims as C
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import Form, first_form, forms, login_and_launch, submit
 
 
 def _selection_page(world: LtiWorld, user: str = "201") -> tuple[object, str]:
@@ -160,7 +160,7 @@ def test_deep_linking_carries_every_setting(lti_world: LtiWorld) -> None:
         assert bank is not None and bank.name == DEMO_BANK_NAME
         assert activity.title == "Week 3" and activity.points == 40
         assert activity.settings == {
-            "set_size": 7, "band": [0.5, 0.75], "mastery_threshold": 0.85,
+            "version": 2, "set_size": 7, "band": [0.5, 0.75], "mastery_threshold": 0.85,
             "skills": chosen, "categories": [], "due": "2027-01-15",
             "grading": "completion", "goal": 12,
         }

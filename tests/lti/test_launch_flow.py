@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.core.db.models import Context, Launch, ResourceLink, User
+from lti_tool.devkit.lti_client import login_and_launch
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 
 
 @pytest.mark.parametrize(

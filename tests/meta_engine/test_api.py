@@ -14,9 +14,8 @@ from meta_engine.types import Dataset, Interaction, Item, Sequence
 
 
 @pytest.fixture(scope="module")
-def model() -> api.Model:
-    torch.set_num_threads(1)
-    return api.default_model()
+def model(sim_model: api.Model) -> api.Model:
+    return sim_model
 
 
 def _history(model: api.Model, n: int, seed: int = 0) -> list[Interaction]:
@@ -62,7 +61,7 @@ def test_unseen_item_and_new_bank(model: api.Model) -> None:
 def test_adapt_batch_equals_adapt(model: api.Model, many: bool) -> None:
     """Small batches featurise history by history, large ones with `featurize_batch`: both
     must adapt every student as `adapt` does alone."""
-    from meta_engine.model.runtime import BATCH_FEATURIZE_MIN
+    from meta_engine.model.serving import BATCH_FEATURIZE_MIN
 
     lengths = (5, 30, 80) * (BATCH_FEATURIZE_MIN // 3 + 1 if many else 1)
     lengths += (400,) if many else ()  # much longer than the rest: featurised on its own
@@ -103,23 +102,24 @@ def test_latency_and_throughput_report(model: api.Model) -> None:
     assert thr["students_per_s"] > 0 and thr["batch"] == 16 and thr["device"] == "cpu"
 
 
-def _tiny_item_attention_model() -> api.Model:
+def _tiny_model(algo: str) -> api.Model:
     from meta_engine.train import meta_train
 
     ds = simulate_students(60, 200, 10, seed=0, min_len=20, max_len=40)
     (train, valid), = split_by_student(ds, 4, seed=0)[:1]
     net, _ = meta_train(train, valid, max_minutes=0.2, progress=False, max_epochs=1,
-                        attn_items=True)
+                        algo=algo)
     return api.Model(net.eval(), torch.device("cpu"), {}, "tiny")
 
 
-@pytest.mark.parametrize("variant", ["default", "item_attention"])
+@pytest.mark.parametrize("variant", ["maml", "proto", "metasgd"])
 def test_serving_path_equals_strict_sequence_predictions(model: api.Model, variant: str) -> None:
-    """adapt(answers < t) + predict(item t) == the batched strict prediction for t."""
+    """adapt(answers < t) + predict(item t) == the batched strict prediction for t, for the
+    gradient methods and the prototype method."""
     from meta_engine.train import predict_dataset
 
-    if variant == "item_attention":
-        model = _tiny_item_attention_model()
+    if variant != "maml":
+        model = _tiny_model(variant)
     ds = simulate_students(2, model.n_items, model.n_skills, seed=0, min_len=150, max_len=150)
     s = ds.sequences[0]
     seq_p = predict_dataset(model.net, Dataset("one", [s], ds.n_items, ds.n_skills))[0]

@@ -12,9 +12,8 @@ from meta_engine.types import Interaction, Item
 
 
 @pytest.fixture(scope="module")
-def model() -> api.Model:
-    torch.set_num_threads(1)
-    return api.default_model()
+def model(sim_model: api.Model) -> api.Model:
+    return sim_model
 
 
 def _bank(model: api.Model) -> list[Item]:
@@ -102,8 +101,9 @@ def test_prepared_bank_and_given_mastery_change_nothing(model: api.Model) -> Non
 
 
 def test_untagged_items_are_not_taken_for_the_weakest(model: api.Model) -> None:
-    """A question with no skill the model knows counts as an average one: it is not put
-    first for "weakness", and its reason carries no made-up mastery."""
+    """A question with no skill counts as an average one: it is not put first for
+    "weakness", and its reason carries no made-up mastery. A skill the model never saw is a
+    skill of its own (prior tables), never padding."""
     h = _hist(model) + [Interaction(7, (model.n_skills + 3,), 1, 31.0)]  # a skill it never saw
     st = api.adapt(model, h)
     assert st.theta == pytest.approx(api.adapt_batch(model, [h])[0].theta, abs=1e-5)
@@ -113,9 +113,11 @@ def test_untagged_items_are_not_taken_for_the_weakest(model: api.Model) -> None:
     s = PracticeSettings(n_items=10, max_per_skill=10)
     plan = select_practice_set(model, st, untagged + tagged, s, now=1e6, history=h)
     for it in plan.items:
-        if it.item_id >= 100_000:
+        if 100_000 <= it.item_id < 200_000:
             assert it.reason != "weakness"
-            assert "nan" not in it.why
+        if it.item_id >= 200_000:
+            assert it.detail["skills"] == [model.n_skills + 5]
+        assert "nan" not in it.why
         assert all(np.isfinite(v) for v in it.detail.values() if isinstance(v, float))
     assert sum(it.item_id < 100_000 for it in plan.items) >= 3
 
@@ -126,7 +128,7 @@ def test_prepare_bank_arrays(model: api.Model) -> None:
             Item(8, (1,), difficulty_prior=-0.5)]
     pb = api.prepare_bank(model, bank)
     assert pb.ids.tolist() == [5, 6, 7, 8] and len(pb) == 4
-    assert pb.skills[:, :3].tolist() == [[2, 1, 3], [0, 0, 0], [0, 0, 0], [1, 0, 0]]
+    assert pb.skills[:, :3].tolist() == [[2, 1, 3], [0, 0, 0], [n + 4, 0, 0], [1, 0, 0]]
     assert not pb.skills[:, 3:].any()
     assert np.isnan(pb.prior[:2]).all() and pb.prior[2:].tolist() == [1.5, -0.5]
     assert api.prepare_bank(model, pb) is pb

@@ -6,7 +6,6 @@ retraining loader and Redis no longer hold anything of the erased person. SQLite
 from __future__ import annotations
 
 import fnmatch
-
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from lti_tool.core.db.models import (
     User,
 )
 from lti_tool.core.practice import live as practice_cache
+from lti_tool.devkit.lti_client import login_and_launch
 from lti_tool.lms.roster import ROSTER_KEY
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
 from tests.pipeline.engines import RecordingEngine
 from workers import batching, pipeline
@@ -255,7 +254,7 @@ def test_names_and_email_only_when_the_platform_shares_them(lti_world: LtiWorld)
 
 
 def test_redis_key_formats_match_their_writers() -> None:
-    """What privacy erases is what the writers write (one set of formats, lti_tool.core.redis_keys)."""
+    """What privacy erases is what the writers write (one set of formats: core.redis_keys)."""
     assert pipeline.TIMINGS_KEY.format(event="e1") in [k.format(event="e1")
                                                        for k in privacy.EVENT_KEYS]
     assert batching.claim_key("e1") in [k.format(event="e1") for k in privacy.EVENT_KEYS]

@@ -12,12 +12,12 @@ import pytest
 import redis
 import requests
 
+from lti_tool.devkit.lti_client import forms, login_and_launch
 from lti_tool.lms import ags
 from lti_tool.lms.ags import LINEITEM_TYPE, Score, post_score
 from lti_tool.lms.services import ServiceContext, service_context
 from lti_tool.lti import claims as C
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import forms, login_and_launch
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

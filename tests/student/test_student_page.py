@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 
 from lti_tool.core.db.models import Answer, Item, Launch, ResourceLink
+from lti_tool.devkit.lti_client import login_and_launch
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
 
 

@@ -10,8 +10,8 @@ import requests
 from sqlalchemy import select, update
 
 from lti_tool.core.db.models import Activity, Launch, ResourceLink
+from lti_tool.devkit.lti_client import login_and_launch
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 from tests.pipeline.course import Course, seed_course
 
 

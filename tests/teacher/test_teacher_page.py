@@ -23,8 +23,8 @@ from lti_tool.core.db.models import (
     ScorePassback,
 )
 from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
+from lti_tool.devkit.lti_client import login_and_launch
 from tests.lti.conftest import LtiWorld
-from tests.lti.flows import login_and_launch
 from tests.pipeline.course import seed_course
 from tests.pipeline.engines import RecordingEngine
 from tests.support.https import HttpsServer

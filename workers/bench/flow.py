@@ -9,44 +9,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-
-@dataclass
-class _Form:
-    action: str
-    method: str
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[_Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(_Form(a.get("action", ""), a.get("method", "get").lower()))
-        elif tag == "input" and self.forms and a.get("name"):
-            self.forms[-1].fields[a["name"]] = a.get("value", "")
-
-
-def _submit_first_form(s: requests.Session, page: requests.Response) -> requests.Response:
-    parser = _Forms()
-    parser.feed(page.text)
-    if not parser.forms:
-        raise RuntimeError(f"expected an auto-submitting form at {page.url}")
-    form = parser.forms[0]
-    action = urljoin(page.url, form.action)
-    if form.method == "post":
-        return s.post(action, data=form.fields, allow_redirects=False,
-                      headers={"Referer": page.url})
-    return s.get(action, params=form.fields, allow_redirects=False)
+from lti_tool.devkit.lti_client import login_and_launch, new_browser
 
 
 @dataclass
@@ -62,17 +30,8 @@ class Student:
 
 def launch(platform_url: str, metis_url: str, uid: str, link: str, verify: str) -> Student:
     """Platform launch button -> OIDC login -> auth -> launch POST -> the student page."""
-    s = requests.Session()
-    s.verify = verify
-    s.trust_env = False  # REQUESTS_CA_BUNDLE from the environment would override `verify`
-    r = s.get(f"{platform_url}/launch", params={"user": uid, "link": link},
-              allow_redirects=False)
-    r.raise_for_status()
-    r = _submit_first_form(s, r)  # POST /lti/login
-    if r.status_code != 302:
-        raise RuntimeError(f"login refused ({r.status_code}): {r.text[:200]}")
-    r = s.get(r.headers["Location"], allow_redirects=False)  # the platform's auth endpoint
-    r = _submit_first_form(s, r)  # POST /lti/launch
+    s = new_browser(verify)
+    r = login_and_launch(s, platform_url, user=uid, link=link)
     if r.status_code != 303:
         raise RuntimeError(f"launch refused ({r.status_code}): {r.text[:200]}")
     page_url = urljoin(metis_url, r.headers["Location"])

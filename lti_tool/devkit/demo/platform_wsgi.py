@@ -53,7 +53,7 @@ def create() -> Flask:
     app = create_platform_app(store)
 
     def open_as(user: str) -> ResponseReturnValue:
-        return redirect(url_for("start_launch", user=user, link=link.id))
+        return redirect(url_for("launch.start_launch", user=user, link=link.id))
 
     app.add_url_rule("/as/teacher", "as_teacher", lambda: open_as(TEACHER))
     app.add_url_rule("/as/student", "as_student", lambda: open_as(STUDENT))

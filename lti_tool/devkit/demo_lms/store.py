@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import current_app
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
@@ -22,6 +23,15 @@ ADMIN_ROLES = [
     "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
     "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
 ]
+
+
+STORE_KEY = "platform.store"  # where the app keeps its store (app.extensions)
+
+
+def platform_store() -> PlatformStore:
+    """The store of the demo LMS app handling this request."""
+    store: PlatformStore = current_app.extensions[STORE_KEY]
+    return store
 
 
 def new_private_pem() -> str:

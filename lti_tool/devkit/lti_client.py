@@ -1,4 +1,8 @@
-"""Drive LTI flows with a `requests` session, as a browser would (auto-submitting forms)."""
+"""Drive LTI flows with a `requests` session, as a browser would (auto-submitting forms).
+
+The one client that the tests and the benchmarks share: the platform's launch button, the OIDC
+login, the platform's auth answer and the launch POST, each an auto-submitting form.
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,25 @@ def forms(html: str, base: str = "") -> list[Form]:
     return parser.forms
 
 
+class FlowError(RuntimeError):
+    """A step of the flow did not answer as a platform or tool should."""
+
+
 def first_form(html: str, base: str = "") -> Form:
     found = forms(html, base)
-    assert found, f"no form in page: {html[:300]}"
+    if not found:
+        raise FlowError(f"expected an auto-submitting form, got: {html[:300]}")
     return found[0]
+
+
+def new_browser(verify: bool | str = True) -> requests.Session:
+    """A fresh browser. With `verify` (a CA bundle path) the environment's REQUESTS_CA_BUNDLE
+    is ignored, which would otherwise override the session's setting."""
+    browser = requests.Session()
+    if verify is not True:
+        browser.verify = verify
+        browser.trust_env = False
+    return browser
 
 
 def submit(browser: requests.Session, form: Form, **extra: Any) -> requests.Response:
@@ -75,16 +94,16 @@ def login_and_launch(
     if storage_target:
         params["storage_target"] = storage_target
     r = browser.get(f"{platform_url}/launch", params=params, allow_redirects=False)
+    expected = 302 if login_method == "get" else 200
+    if r.status_code != expected:
+        raise FlowError(f"the platform's launch button answered {r.status_code}: {r.text[:300]}")
     if login_method == "get":
-        assert r.status_code == 302, r.text
         r = browser.get(r.headers["Location"], allow_redirects=False)
     else:
-        assert r.status_code == 200, r.text
         r = submit(browser, first_form(r.text))
     if r.status_code != 302:
-        if storage_target and r.status_code == 200:
-            return r
-        return r  # the login was refused: the caller checks
+        return r  # refused, or the platform-storage page: the caller checks
     auth = browser.get(r.headers["Location"], allow_redirects=False)
-    assert auth.status_code == 200, auth.text
+    if auth.status_code != 200:
+        raise FlowError(f"the platform's auth endpoint answered {auth.status_code}")
     return submit(browser, first_form(auth.text))

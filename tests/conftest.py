@@ -1,5 +1,6 @@
 """Shared fixtures: real Redis and PostgreSQL servers started on free ports, fresh migrated
-databases (SQLite and PostgreSQL), and an app built from the factory per test."""
+databases (SQLite and PostgreSQL), and an app built from the factory per test. The LTI world,
+seeded courses, learners and admins come from tests/support (pytest_plugins below)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ from lti_tool.core.db.migrate import upgrade
 from lti_tool.devkit.embedded import PostgresServer, RedisServer
 from lti_tool.settings import Settings, load_settings
 from lti_tool.web.app import create_app
+
+# Fixtures shared across the suite, defined with the helpers they belong to (tests/support).
+pytest_plugins = [
+    "tests.support.lti_world",
+    "tests.support.course",
+    "tests.support.engines",
+    "tests.support.learner",
+    "tests.support.admin",
+    "tests.support.models",
+]
 
 
 @pytest.fixture(scope="session")
@@ -54,15 +65,22 @@ def _fresh_postgres(base_url: str) -> str:
     return str(sa.make_url(base_url).set(database=name).render_as_string(hide_password=False))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, migrated database per test, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'metis.db'}"
-    else:
+def migrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, migrated database for one test: SQLite, or PostgreSQL when `request.param` says."""
+    if getattr(request, "param", "sqlite") == "postgres":
         url = _fresh_postgres(request.getfixturevalue("postgres_base_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'metis.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, migrated database per test, on SQLite and on PostgreSQL (the SQL of the domain
+    core and the workers runs on both; tests/web, tests/lms and tests/devkit override this to
+    SQLite only, since their pages and clients read through that same SQL)."""
+    return migrated_database(request, tmp_path)
 
 
 @pytest.fixture()

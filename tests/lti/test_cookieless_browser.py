@@ -9,103 +9,38 @@ cookie inside the course page's iframe, as Safari and Chrome's phase-out do.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Frame, Page, Response
-from sqlalchemy import select
+from playwright.sync_api import BrowserContext
 
-from lti_tool.core.db.models import Platform
-from lti_tool.web.security import forget_platform_origins
-from tests.lti.conftest import LtiWorld
-from tests.support.browser import CHROMIUM, NO_THIRD_PARTY_COOKIES, chromium, new_context
-from tests.support.practice import seeded_practice_link
+from tests.support.browser import CHROMIUM
+from tests.support.cookieless import (  # noqa: F401 - fixtures
+    TITLE,
+    context,
+    course_url,
+    open_activity,
+    practice_link,
+    record_launches,
+    screenshot,
+    state_cookies,
+)
+from tests.support.lti_world import LtiWorld
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs {CHROMIUM}")
-SCREENSHOTS = os.environ.get("METIS_SCREENSHOT_DIR")
-TITLE = "Fractions practice"
-STUDENT_PAGE = re.compile(r"/student/[^/]+")
-
-
-@pytest.fixture()
-def course_url(lti_world: LtiWorld) -> str:
-    """The course page on another site than Metis; the registration names that origin."""
-    origin = lti_world.platform.url.replace("127.0.0.1", "localhost")
-    with lti_world.db.session() as s:
-        row = s.scalars(select(Platform).where(Platform.id == lti_world.platform_pk)).one()
-        row.auth_login_url = f"{origin}/auth"
-    forget_platform_origins(lti_world.app)
-    return origin + "/"
-
-
-@pytest.fixture()
-def practice_link(lti_world: LtiWorld) -> str:
-    """A link whose activity has a bank, so the student page renders (a first launch by a
-    classmate creates the course rows)."""
-    return seeded_practice_link(lti_world, TITLE, items=4, activity={"title": TITLE}).link_id
-
-
-@pytest.fixture()
-def context() -> Iterator[BrowserContext]:
-    with chromium(NO_THIRD_PARTY_COOKIES) as browser:
-        ctx = new_context(browser)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-
-
-def _record_launches(context: BrowserContext) -> list[int]:
-    """Statuses of Metis's answers to POST /lti/launch and GET /student/<id>, in order."""
-    statuses: list[int] = []
-
-    def seen(response: Response) -> None:
-        if response.url.endswith("/lti/launch") and response.request.method == "POST":
-            statuses.append(response.status)
-        elif STUDENT_PAGE.fullmatch(urlsplit(response.url).path):
-            statuses.append(response.status)
-
-    context.on("response", seen)
-    return statuses
-
-
-def _open_activity(page: Page, course_url: str, link_id: str, user: str = "101") -> Frame:
-    page.goto(course_url)
-    form = page.locator(
-        f'form:has(input[name="link"][value="{link_id}"]):has(input[name="user"][value="{user}"])'
-    )
-    form.get_by_role("button").click()
-    frame = page.frame(name="tool")
-    assert frame is not None
-    return frame
-
-
-def _screenshot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
-
-
-def _state_cookies(context: BrowserContext, url: str) -> list[str]:
-    return [c["name"] for c in context.cookies(url) if c["name"].startswith("metis-lti-state-")]
-
-
 def test_iframe_launch_without_cookie_uses_platform_storage(
     lti_world: LtiWorld, course_url: str, practice_link: str, context: BrowserContext
 ) -> None:
-    launches = _record_launches(context)
+    launches = record_launches(context)
     page = context.new_page()
-    tool = _open_activity(page, course_url, practice_link)
+    tool = open_activity(page, course_url, practice_link)
 
     page.frame_locator('iframe[name="tool"]').get_by_role("heading", name=TITLE).wait_for()
-    _screenshot(page, "storage-launch.png")
+    screenshot(page, "storage-launch.png")
     assert "/student/" in tool.url
     # The first launch POST came without the login cookie and was answered with the page that
     # reads the state back from the platform; the second carried it and was accepted.
     assert launches == [200, 303, 200]
-    assert _state_cookies(context, lti_world.metis.url) == []
+    assert state_cookies(context, lti_world.metis.url) == []
     # After the launch the session (a partitioned cookie) and the CSRF token still hold:
     # an answer posted from inside the course page is accepted.
     frame = page.frame_locator('iframe[name="tool"]')
@@ -135,19 +70,19 @@ def test_without_platform_storage_the_new_window_fallback_launches(
     lti_world: LtiWorld, course_url: str, practice_link: str, context: BrowserContext
 ) -> None:
     lti_world.store.storage_target = None
-    launches = _record_launches(context)
+    launches = record_launches(context)
     page = context.new_page()
-    _open_activity(page, course_url, practice_link)
+    open_activity(page, course_url, practice_link)
 
     tool = page.frame_locator('iframe[name="tool"]')
     tool.get_by_role("heading", name="Open Metis in its own window").wait_for()
-    _screenshot(page, "new-window.png")
+    screenshot(page, "new-window.png")
     assert launches == [401]
     with context.expect_page() as opened:
         tool.get_by_role("button", name="Open in a new window").click()
     window = opened.value
     window.get_by_role("heading", name=TITLE).wait_for()
-    _screenshot(window, "new-window-launched.png")
+    screenshot(window, "new-window-launched.png")
     assert "/student/" in window.url
     # In its own window Metis is first-party: the cookie path did the work, no storage.
     assert launches == [401, 303, 200]
@@ -175,13 +110,13 @@ def test_storage_that_does_not_answer_ends_in_the_new_window_fallback(
 ) -> None:
     # The platform names a storage frame, but the frame never loads, so nobody answers.
     context.route("**/lti/storage?*", lambda route: route.abort())
-    launches = _record_launches(context)
+    launches = record_launches(context)
     page = context.new_page()
-    _open_activity(page, course_url, practice_link)
+    open_activity(page, course_url, practice_link)
 
     tool = page.frame_locator('iframe[name="tool"]')
     tool.get_by_role("heading", name="Open Metis in its own window").wait_for()
-    _screenshot(page, "storage-failed.png")
+    screenshot(page, "storage-failed.png")
     assert launches == [200]  # the page that asked the storage, never relaunched
     with context.expect_page() as opened:
         tool.get_by_role("button", name="Open in a new window").click()

@@ -13,7 +13,7 @@ from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME
 from lti_tool.devkit.demo_lms import LaunchTweaks
 from lti_tool.devkit.lti_client import Form, first_form, forms, login_and_launch, submit
 from lti_tool.lti import claims as C
-from tests.lti.conftest import LtiWorld
+from tests.support.lti_world import LtiWorld
 
 
 def _selection_page(world: LtiWorld, user: str = "201") -> tuple[object, str]:

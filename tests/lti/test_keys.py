@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from lti_tool.cli import cli
 from lti_tool.devkit.lti_client import login_and_launch
 from lti_tool.lti import keys
-from tests.lti.conftest import LtiWorld
+from tests.support.lti_world import LtiWorld
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

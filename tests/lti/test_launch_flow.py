@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from lti_tool.core.db.models import Context, Launch, ResourceLink, User
 from lti_tool.devkit.lti_client import login_and_launch
-from tests.lti.conftest import LtiWorld
+from tests.support.lti_world import LtiWorld
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from lti_tool.core.db.models import Deployment
 from lti_tool.devkit.demo_lms import LaunchTweaks
 from lti_tool.devkit.lti_client import first_form, login_and_launch, submit
 from lti_tool.lti import claims as C
-from tests.lti.conftest import LtiWorld
+from tests.support.lti_world import LtiWorld
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

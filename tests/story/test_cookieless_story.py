@@ -22,15 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.lti.conftest import LtiWorld
-from tests.lti.test_cookieless_browser import (  # noqa: F401
+from tests.support.browser import chromium, new_context
+from tests.support.cookieless import (  # noqa: F401
     TITLE,
-    _open_activity,
     course_url,
+    open_activity,
     practice_link,
 )
-from tests.pipeline.worker import WorkerProcess, worker_env
-from tests.support.browser import chromium, new_context
+from tests.support.lti_world import LtiWorld
+from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [
     pytest.mark.browser,
@@ -103,7 +103,7 @@ def test_student_and_teacher_pages_without_any_cookie(
                      tmp_path)
     with WorkerProcess(env, tmp_path / "worker.log"):
         page = context.new_page()
-        tool = _open_activity(page, course_url, practice_link)
+        tool = open_activity(page, course_url, practice_link)
         frame = page.frame_locator('iframe[name="tool"]')
         frame.get_by_role("heading", name=TITLE).wait_for()
         token = parse_qs(urlsplit(tool.url).query).get("lt", [""])[0]
@@ -127,7 +127,7 @@ def test_student_and_teacher_pages_without_any_cookie(
         page.screenshot(path=str(ARTIFACTS / "cookieless_student.png"), full_page=True)
 
         # The teacher's pages, from the same course page, and a link between them.
-        teacher = _open_activity(page, course_url, practice_link, user="201")
+        teacher = open_activity(page, course_url, practice_link, user="201")
         frame.get_by_role("heading", name="Your course").wait_for()
         assert "lt=" in teacher.url
         frame.get_by_role("navigation", name="Teacher pages").get_by_role(

@@ -31,9 +31,10 @@ from lti_tool.core.db.models import (
 )
 from lti_tool.devkit.demo.seed import ACTIVITY_TITLE, seed_demo
 from lti_tool.lti.registration import manual
-from tests.lti.conftest import LtiWorld
-from tests.pipeline.worker import WorkerProcess, worker_env
+from tests.support.bank_samples import SAMPLES
 from tests.support.browser import chromium, new_context
+from tests.support.lti_world import LtiWorld
+from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,7 +44,7 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
 ]
 
-SAMPLE = Path(__file__).resolve().parents[1] / "itembank" / "samples" / "sample-moodle.xml"
+SAMPLE = SAMPLES / "sample-moodle.xml"
 BANK = "Week 1 sample questions"
 TITLE = "Week 1 practice"
 DUE = "2099-12-31"

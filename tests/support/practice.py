@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 
 from lti_tool.core.db.models import Activity, Launch, ResourceLink
 from lti_tool.devkit.lti_client import login_and_launch
-from tests.lti.conftest import LtiWorld
-from tests.pipeline.course import Course, seed_course
+from tests.support.course import Course, seed_course
+from tests.support.lti_world import LtiWorld
 
 
 @dataclass(frozen=True)

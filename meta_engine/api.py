@@ -1,13 +1,18 @@
-"""The small surface that workers and the benchmark use (keep these signatures stable).
+"""The small surface that workers and the benchmark use.
 
-    model = load_model(checkpoint_dir, device="auto")
-    state = adapt(model, history)             # or adapt_batch(model, histories)
-    probs = predict(model, state, items)
-    plan  = select_practice_set(model, state, bank, settings, now, history)
-    fb    = feedback(model, state, previous_state)
+    model   = load_model(checkpoint_dir, device="auto")   # or default_model(): the shipped core
+    results = run_batch(model, store, course, events)      # a batch of grade events (serve.py)
 
-`default_model()` builds and trains a small model on simulated students in a few seconds
-(cached per process) so the demo works without a checkpoint.
+and the per-student functions underneath, all in the course's own ids:
+
+    tables = course_tables(model, course, store.load((model.version, course)))
+    state  = adapt(model, history, tables)             # or adapt_batch(model, histories, tables)
+    probs  = predict(model, state, items, tables=tables)
+    plan   = select_practice_set(model, state, bank, settings, now, history, tables=tables)
+    fb     = feedback(model, state, state_at_previous_set, tables=tables)
+
+Without `tables`, a call reads the model's own (trained) tables: empty for the shipped core.
+`default_model()` loads the checkpoint shipped in the package (milliseconds); it never trains.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +28,7 @@ import torch
 
 from meta_engine.checkpoint import load_checkpoint, save_checkpoint
 from meta_engine.device import resolve_device
-from meta_engine.model.runtime import (
+from meta_engine.model.serving import (
     Mastery,
     Model,
     PreparedBank,
@@ -33,6 +39,13 @@ from meta_engine.model.runtime import (
     predict,
     prepare_bank,
 )
+from meta_engine.model.tables import (
+    CourseTables,
+    InMemoryTableStore,
+    TableDeltas,
+    TableStore,
+    TableUpdate,
+)
 from meta_engine.practice.feedback import Feedback, SkillMastery, feedback
 from meta_engine.practice.select import (
     PlannedItem,
@@ -40,14 +53,20 @@ from meta_engine.practice.select import (
     PracticeSettings,
     select_practice_set,
 )
+from meta_engine.serve import Event, EventResult, course_tables, run_batch, serve_batch
 from meta_engine.types import Dataset, Interaction, Item
 
 __all__ = [
-    "Feedback", "Mastery", "MetisMethod", "Model", "PlannedItem", "PracticePlan",
-    "PracticeSettings", "PreparedBank", "SkillMastery", "StudentState", "adapt", "adapt_batch",
-    "default_model", "feedback", "load_model", "mastery", "measure_latency",
-    "measure_throughput", "predict", "prepare_bank", "save_model", "select_practice_set",
+    "CourseTables", "Event", "EventResult", "Feedback", "InMemoryTableStore", "Mastery",
+    "MetisMethod", "Model", "PlannedItem", "PracticePlan", "PracticeSettings", "PreparedBank",
+    "SkillMastery", "StudentState", "TableDeltas", "TableStore", "TableUpdate", "adapt",
+    "adapt_batch", "course_tables", "default_model", "feedback", "load_model", "mastery",
+    "measure_latency", "measure_throughput", "predict", "prepare_bank", "run_batch",
+    "save_model", "select_practice_set", "serve_batch",
 ]
+
+# The shipped core checkpoint (package data), rebuilt by `metis build-default`.
+DEFAULT_DIR = Path(__file__).parent / "default_model"
 
 
 def load_model(checkpoint_dir: str, device: str = "auto") -> Model:
@@ -62,40 +81,13 @@ def save_model(model: Model, out: str, card: dict | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def default_model(seed: int = 0) -> Model:
-    """A small Metis model meta-trained on simulated students (about 2-5 s on one core).
-
-    Its bank is StudentSimulator(200 items, 10 skills, seed=seed): the demo and
-    `metis bench policy` use that same bank.
-    """
-    from meta_engine.data import simulate_students, split_by_student
-    from meta_engine.train import meta_train
-
-    ds = simulate_students(400, 200, 10, seed=seed)
-    (train, valid), = split_by_student(ds, 5, seed=seed)[:1]
-    net, rep = meta_train(train, valid, max_minutes=1.0, progress=False, max_epochs=12,
-                          patience=3, seed=seed)
-    net.eval()
-    version = f"metis-default-sim{seed}"
-    card: dict[str, Any] = {"version": version, "valid": rep.to_dict(),
-                            "trained_on": f"simulate_students(400, 200, 10, seed={seed})"}
-    model = Model(net, torch.device("cpu"), card, version)
-    card["intervals"] = _fit_intervals(model, seed)
-    return model
-
-
-def _fit_intervals(model: Model, seed: int) -> dict:
-    """Scale the mastery intervals to 95% coverage on fresh simulated students of the same
-    bank (ground truth known there); stored in the config, so a saved checkpoint keeps it."""
-    from meta_engine.data.simulate import StudentSimulator
-    from meta_engine.model.intervals import coverage, fit_interval_scale, simulate_truth
-
-    cases = simulate_truth(StudentSimulator(200, 10, seed=seed), 150, (5, 20, 60),
-                           seed=seed + 1000)
-    raw = coverage(model, cases)
-    model.net.cfg.interval_scale = fit_interval_scale(model, cases)
-    return {"coverage_raw": raw, "interval_scale": model.net.cfg.interval_scale,
-            "coverage_fitted": coverage(model, cases), "cases": len(cases)}
+def default_model(device: str = "cpu") -> Model:
+    """The core shipped with the package, trained on simulated courses only (see its model
+    card): loaded, never trained. Every course it serves has its own tables, fitted online."""
+    if not (DEFAULT_DIR / "config.json").exists():
+        raise FileNotFoundError(f"no shipped checkpoint in {DEFAULT_DIR}; rebuild it with "
+                                "`metis build-default`")
+    return load_model(str(DEFAULT_DIR), device)
 
 
 class MetisMethod:
@@ -131,8 +123,11 @@ class MetisMethod:
 
 def _synthetic(model: Model, history_len: int, bank_size: int,
                seed: int = 0) -> tuple[list[Interaction], list[Item]]:
+    """A random history and bank over the model's own items and skills (200 items on 10
+    skills for a model without tables)."""
     rng = np.random.default_rng(seed)
-    s, n = model.n_skills, max(model.n_items, 1)
+    s = model.net.tables.n_skills or 10
+    n = model.n_items or 200
 
     def item(i: int) -> Item:
         k = 1 + int(rng.random() < 0.2)
@@ -156,23 +151,33 @@ def to_device(model: Model, device: str) -> Model:
 
 
 def measure_latency(model: Model, history_len: int = 50, bank_size: int = 1000,
-                    threads: int = 1, n: int = 200) -> dict:
-    """adapt + predict for one student on CPU with `threads` threads: p50/p99 in ms."""
+                    threads: int = 1, n: int = 200, tables: CourseTables | None = None
+                    ) -> dict:
+    """adapt + select_practice_set for one student on CPU with `threads` threads (the bank
+    prepared once, as a worker does per batch): p50/p99 in ms."""
     hist, bank = _synthetic(model, history_len, bank_size)
+    pb = prepare_bank(model, bank)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
+    now = float(len(hist)) + 1e5
+
+    def once() -> None:
+        select_practice_set(model, adapt(model, hist, tables), pb, None, now, hist,
+                            tables=tables)
+
     try:
         for _ in range(5):  # warm-up (allocator, first-call dispatch)
-            predict(model, adapt(model, hist), bank)
+            once()
         ts = []
         for _ in range(n):
             t0 = time.perf_counter()
-            predict(model, adapt(model, hist), bank)
+            once()
             ts.append((time.perf_counter() - t0) * 1000)
     finally:
         torch.set_num_threads(old)
     return {"p50_ms": float(np.percentile(ts, 50)), "p99_ms": float(np.percentile(ts, 99)),
-            "threads": threads, "history_len": history_len, "bank_size": bank_size}
+            "threads": threads, "history_len": history_len, "bank_size": bank_size,
+            "what": "adapt + select_practice_set"}
 
 
 def measure_throughput(model: Model, device: str = "auto", n_students: int = 512,

@@ -15,10 +15,13 @@ WEIGHTS, CONFIG, CARD, LATEST = "weights.pt", "config.json", "model_card.json", 
 
 
 def save_checkpoint(net: MetisNet, out: str | Path, card: dict | None = None,
-                    version: str | None = None) -> Path:
+                    version: str | None = None, flat: bool = False) -> Path:
+    """Write `out/<version>/` and point `out/LATEST` at it; `flat` writes into `out` itself
+    (the shipped checkpoint)."""
     out = Path(out)
-    version = version or f"metis-{net.cfg.algo}-{time.strftime('%Y%m%dT%H%M%S')}"
-    d = out / version
+    version = version or (card or {}).get("version") or \
+        f"metis-{net.cfg.algo}-{time.strftime('%Y%m%dT%H%M%S')}"
+    d = out if flat else out / version
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     torch.save(state, d / WEIGHTS)
@@ -26,7 +29,8 @@ def save_checkpoint(net: MetisNet, out: str | Path, card: dict | None = None,
     card = dict(card or {})
     card.setdefault("version", version)
     (d / CARD).write_text(json.dumps(card, indent=2, default=float))
-    (out / LATEST).write_text(version + "\n")
+    if not flat:
+        (out / LATEST).write_text(version + "\n")
     return d
 
 
@@ -50,6 +54,9 @@ def load_checkpoint(path: str | Path,
     net = MetisNet(cfg)
     # weights_only: a checkpoint is data, never code (no pickle of arbitrary objects).
     state = torch.load(d / WEIGHTS, map_location="cpu", weights_only=True)
+    if "core.w0" not in state:
+        raise ValueError(f"{d}: a checkpoint of the earlier Metis model (skill-indexed, "
+                         "before the core/tables split); retrain it or use the shipped core")
     net.load_state_dict(state)
     card = json.loads((d / CARD).read_text()) if (d / CARD).exists() else {}
     net.eval()

@@ -1,4 +1,5 @@
-"""Click commands mounted by the root `metis` CLI: `metis train` and `metis bench policy`."""
+"""Click commands mounted by the root `metis` CLI: `metis train`, `metis build-default` and
+`metis bench policy`."""
 
 from __future__ import annotations
 
@@ -88,3 +89,35 @@ def policy(model_dir: str | None, students: int, sets: int, set_size: int, seed:
                            seed=seed)
     json.dump(res, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@click.command("build-default")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Where to write the checkpoint (default: the package's default_model/).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="torch CPU threads (the build is reproducible for a given seed and count).")
+@click.option("--algo", default="maml", show_default=True,
+              type=click.Choice(["metasgd", "maml", "fomaml", "reptile", "proto"]))
+@click.option("--max-epochs", default=20, show_default=True, type=int)
+@click.option("--students", default=300, show_default=True, type=int,
+              help="Simulated students per course.")
+@click.option("--prior-courses", default=10, show_default=True, type=int,
+              help="Courses drawn from the broad prior over courses.")
+@click.option("--fit-courses", default=4, show_default=True, type=int,
+              help="Courses around each simulator fitted to a public dataset's statistics.")
+@click.option("--fit-trials", default=60, show_default=True, type=int)
+def build_default_cmd(out: str | None, seed: int, threads: int, algo: str, max_epochs: int,
+                      students: int, prior_courses: int, fit_courses: int,
+                      fit_trials: int) -> None:
+    """Rebuild the shipped core checkpoint from simulated courses only (no real answers)."""
+    from meta_engine.api import DEFAULT_DIR
+    from meta_engine.default_build import build_default
+
+    path = build_default(Path(out) if out else DEFAULT_DIR, seed=seed, threads=threads,
+                         algo=algo, max_epochs=max_epochs, students=students,
+                         n_prior=prior_courses, n_per_fit=fit_courses, fit_trials=fit_trials,
+                         log=lambda m: click.echo(m, err=True))
+    card = json.loads((Path(path) / "model_card.json").read_text())
+    click.echo(json.dumps({"checkpoint": str(path), "version": card["version"],
+                           "valid": card["valid"], "seconds": card["build"]["seconds"]}))

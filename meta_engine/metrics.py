@@ -26,6 +26,20 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p))
 
 
+def fast_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged: equal to `auc` (tested)
+    without sklearn's per-call validation, for bootstraps that call it thousands of times."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y)
+    n1 = int(np.count_nonzero(y))
+    n0 = y.size - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    r = rankdata(np.asarray(p, dtype=np.float64))
+    return float((r[y != 0].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
 def accuracy(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> float:
     y = np.asarray(y)
     if y.size == 0:

@@ -28,8 +28,13 @@ from meta_engine.bench.engine import METHODS, parse_folds, run_engine_bench
               help="Cap DKT epochs (quick runs).")
 @click.option("--leak-check/--no-leak-check", default=True, show_default=True,
               help="Re-predict 100 test students with flipped answers to verify no peeking.")
+@click.option("--skill-map", "skill_map", type=click.Path(exists=True, dir_okay=False,
+                                                           path_type=Path), default=None,
+              help="Question-to-skill map (JSON or 'question,skill[,skill]' lines) for files "
+                   "that carry question ids only.")
 def engine(data: Path, folds: str, device: str, methods: str, json_out: Path | None,
-           max_students: int | None, dkt_epochs: int | None, leak_check: bool) -> None:
+           max_students: int | None, dkt_epochs: int | None, leak_check: bool,
+           skill_map: Path | None) -> None:
     """Benchmark Metis and the baselines on the same folds under the strict protocol."""
     try:
         fold_list = parse_folds(folds)
@@ -41,9 +46,12 @@ def engine(data: Path, folds: str, device: str, methods: str, json_out: Path | N
         raise click.BadParameter(f"unknown {unknown}; known: {', '.join(METHODS)}",
                                  param_hint="--methods")
     opts = {"dkt": {"max_epochs": dkt_epochs}} if dkt_epochs else None
+    from meta_engine.data import load_skill_map
+
     report = run_engine_bench(
         data, fold_list, device, names, json_out, max_students=max_students,
         method_opts=opts, leak_check=leak_check, log=lambda msg: click.echo(msg, err=True),
+        skill_map=load_skill_map(skill_map) if skill_map else None,
     )
     click.echo(json.dumps(report, indent=2))
     sys.stdout.flush()

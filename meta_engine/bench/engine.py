@@ -147,13 +147,16 @@ def run_engine_bench(
     seed: int = 0,
     leak_check: bool = True,
     log: Callable[[str], None] | None = None,
+    skill_map: Mapping[int, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``methods`` (default: all registered) on ``folds`` of ``data_dir``; return the report.
 
     ``method_opts`` maps a method name to keyword arguments for its constructor (e.g. small DKT
     epochs in tests). A method that fails to import or run is reported as {"error": ...}.
-    ``leak_check`` re-predicts 100 test students with flipped answers to verify the strict
-    protocol (see `check_no_leak`); a method that fails it is flagged "leak_check_ok": false.
+    ``skill_map`` (question id -> skills) gives files that carry question ids only their
+    skills, and so the strict merge of repeated rows. ``leak_check`` re-predicts 100 test
+    students with flipped answers to verify the strict protocol (see `check_no_leak`); a
+    method that fails it is flagged "leak_check_ok": false.
     """
     from meta_engine.device import resolve_device
 
@@ -174,6 +177,7 @@ def run_engine_bench(
         "folds": folds,
         "device": dev,
         "max_students": max_students,
+        "skill_map": skill_map is not None,
         "subsampled": max_students is not None,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": {"python": platform.python_version(), "machine": platform.machine()},
@@ -181,7 +185,7 @@ def run_engine_bench(
         "methods": {n: {"folds": {}} for n in names},
     }
     for k in folds:
-        train, valid, test = load_fold(data_dir, k)
+        train, valid, test = load_fold(data_dir, k, question_skill_map=skill_map)
         train = _subsample(train, max_students, seed + k)
         valid = _subsample(valid, max_students, seed + 100 + k)
         test = _subsample(test, max_students, seed + 200 + k)

@@ -17,7 +17,7 @@ import click
 import torch
 
 from meta_engine import api
-from meta_engine.model import runtime
+from meta_engine.model import serving
 
 
 def _sync(dev: torch.device) -> None:
@@ -30,7 +30,7 @@ def measure(model: api.Model, batch: int, history_len: int, repeats: int) -> dic
     (CPU featurisation; padding + transfer + shared network + inner steps + copy back)."""
     dev = model.device
     hists = [api.synthetic_history(model, history_len, seed=i) for i in range(batch)]
-    lens = [len(h) for h in hists]
+    [len(h) for h in hists]
     api.adapt_batch(model, hists[: min(batch, 8)])  # warm-up: allocator, kernels, vmap tracing
     total, feat, device_part = [], [], []
     for _ in range(repeats):
@@ -40,11 +40,11 @@ def measure(model: api.Model, batch: int, history_len: int, repeats: int) -> dic
         _sync(dev)
         total.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        windows = runtime._windows(model, hists)
+        windows = serving._windows(model, hists)
         feat.append(time.perf_counter() - t0)
         _sync(dev)
         t0 = time.perf_counter()
-        runtime.adapt_windows(model, windows, lens)
+        serving.adapt_windows(model, windows)
         _sync(dev)
         device_part.append(time.perf_counter() - t0)
     return {"batch": batch, "students_per_s": round(batch / min(total), 1),

@@ -2,7 +2,7 @@
 
 from meta_engine.data.answer_log import dataset_from_answer_log
 from meta_engine.data.protocol import item_skill_map, load_dataset, load_fold, merge_rows
-from meta_engine.data.readers import RawSequence, detect_layout, read_sequences
+from meta_engine.data.readers import RawSequence, detect_layout, load_skill_map, read_sequences
 from meta_engine.data.simulate import (
     SimStudent,
     StudentSimulator,
@@ -17,6 +17,7 @@ __all__ = [
     "StudentSimulator",
     "dataset_from_answer_log",
     "detect_layout",
+    "load_skill_map",
     "item_skill_map",
     "load_dataset",
     "load_fold",

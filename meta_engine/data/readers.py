@@ -196,3 +196,36 @@ def read_sequences(
             skills = _map_skills(items, question_skill_map, path, ids_no)
         out.append(RawSequence(student, items, skills, correct))
     return out, layout
+
+
+def load_skill_map(path: Path) -> dict[int, tuple[int, ...]]:
+    """A question-to-skill map from a file: JSON ({"question": skill or [skills]}) or text
+    lines "question,skill[,skill...]" (commas, tabs, spaces or semicolons; '#' comments and a
+    non-numeric header line are skipped)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    out: dict[int, tuple[int, ...]] = {}
+    if text.lstrip().startswith("{"):
+        import json
+
+        for q, v in json.loads(text).items():
+            out[int(q)] = skill_tuple(v if isinstance(v, list) else int(v))
+        return out
+    import re
+
+    for no, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = [f for f in re.split(r"[,\t; ]+", line) if f]
+        try:
+            nums = [int(f) for f in fields]
+        except ValueError:
+            if not out:  # a header line
+                continue
+            raise ValueError(f"{path}:{no}: expected 'question,skill[,skill...]', got {line!r}"
+                             ) from None
+        if len(nums) < 2:
+            raise ValueError(f"{path}:{no}: a question needs at least one skill")
+        out[nums[0]] = tuple(sorted(set(out.get(nums[0], ())) | set(nums[1:])))
+    return out

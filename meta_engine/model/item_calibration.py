@@ -11,6 +11,10 @@ Laplace / Newton step on that answer's log-likelihood, as Glicko does for rating
 
 so an item that students keep getting right more often than predicted gets easier, with
 steps that shrink as evidence accumulates. Pure functions: storage is the caller's job.
+
+This is the older, item-only form that `workers` still calls; `meta_engine.model.tables`
+generalises it to every per-course table (bias, skills, items, count weights) with a joint
+step over all entries an answer touches, and `meta_engine.serve` applies it per event.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meta_engine.model.runtime import Model, StudentState, predict
+from meta_engine.model.serving import Model, StudentState, predict
 from meta_engine.types import Item
 
 # Learned residuals are shrunk by l2_item, so their spread understates how far an unseen
@@ -48,7 +52,7 @@ class ItemEstimate:
 def residual_prior_precision(model: Model) -> float:
     """Prior precision of an unseen item's residual: the spread of the trained items'
     residuals around their skills' mean, floored at sd MIN_PRIOR_SD."""
-    r = model.net.item_res.detach().cpu().numpy()[1:]
+    r = model.net.tables.item.detach().cpu().numpy()[1:]
     r = r[np.abs(r) > 1e-6]  # items never seen in training keep exactly 0
     var = float(r.var()) if r.size >= 10 else 0.0
     return 1.0 / max(var, MIN_PRIOR_SD**2)
@@ -56,7 +60,7 @@ def residual_prior_precision(model: Model) -> float:
 
 def known_residual(model: Model, item_id: int) -> float:
     if 0 < item_id <= model.n_items:
-        return float(model.net.item_res.detach()[item_id])
+        return float(model.net.tables.item.detach()[item_id])
     return 0.0
 
 

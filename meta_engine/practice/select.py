@@ -11,21 +11,22 @@ most `max_per_skill` times in a set (relaxed only when the bank cannot fill the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from meta_engine.model.runtime import (
+from meta_engine.model.serving import (
     Mastery,
     Model,
     PreparedBank,
     StudentState,
-    apply_item_residuals,
     mastery,
     predict_logits,
     prepare_bank,
 )
+from meta_engine.model.tables import CourseTables
+from meta_engine.practice.reasons import say_item
 from meta_engine.types import Interaction, Item
 
 
@@ -51,11 +52,12 @@ class PlannedItem:
     item_id: int
     skills: tuple[int, ...]
     p_correct: float
-    reason: str  # band | weakness | review | explore
-    why: str
+    reason: str  # the reason's code: band | weakness | review | explore (practice.reasons)
+    why: str  # default English wording of (reason, detail)
     score: float
-    # The numbers behind `why`, so a page can say it in its own words and language:
-    # p, skills, band (lo, hi); review: ago_s; weakness: skill, mastery.
+    # The reason's parameters, in the course's own skill ids, so a page says it in its own
+    # words and language: p, skills, band (lo, hi); review: ago_s; weakness: skill, mastery;
+    # band: inside.
     detail: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -75,15 +77,7 @@ class PracticePlan:
                 "settings": self.settings}
 
 
-def _ago(dt: float) -> str:
-    for unit, secs in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
-        if dt >= secs:
-            n = int(dt // secs)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{int(dt)} seconds"
-
-
-def _last_answers(history: list[Interaction]) -> dict[int, tuple[float, int]]:
+def _last_answers(history: Sequence[Interaction]) -> dict[int, tuple[float, int]]:
     last: dict[int, tuple[float, int]] = {}
     for x in history:
         if x.item:
@@ -91,35 +85,51 @@ def _last_answers(history: list[Interaction]) -> dict[int, tuple[float, int]]:
     return last
 
 
-def select_practice_set(model: Model, state: StudentState, bank: list[Item] | PreparedBank,
+def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBank,
                         settings: PracticeSettings | None = None, now: float = 0.0,
-                        history: list[Interaction] | None = None,
+                        history: Sequence[Interaction] | None = None,
                         use_item_residuals: bool = True,
                         item_residuals: Mapping[int, float] | None = None,
-                        state_mastery: Mastery | None = None) -> PracticePlan:
-    """The next set for `state` from `bank`. A caller that plans many students on one bank
-    passes it once through `prepare_bank`; one that already has `mastery(model, state)`
-    passes it as `state_mastery` (both only save time: the plan is the same)."""
+                        state_mastery: Mastery | None = None,
+                        tables: CourseTables | None = None,
+                        names: Mapping[int, str] | None = None) -> PracticePlan:
+    """The next set for `state` from `bank` (course ids throughout). A caller that plans many
+    students on one bank passes it once through `prepare_bank`; one that already has the
+    mastery of the bank's skills passes it as `state_mastery` (both only save time). `tables`:
+    the course's tables (default: the model's own); `names` only words `why`."""
     s = settings or PracticeSettings()
     history = history or []
     if not bank:
         return PracticePlan([], now, s.to_dict())
     pb = prepare_bank(model, bank)
     ids, skills = pb.ids, pb.skills
-    prior = apply_item_residuals(ids, pb.prior, item_residuals)  # online difficulty estimates
-    z = predict_logits(model, state, ids if use_item_residuals else np.zeros_like(ids), skills,
-                       prior)
+    z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
+                       use_item_residuals)
     p = 1.0 / (1.0 + np.exp(-z))
-    ms = state_mastery if state_mastery is not None else mastery(model, state)
-    valid = (skills > 0) & (skills <= model.n_skills)
-    idx = np.where(valid, skills - 1, 0)
+    bank_skills = np.unique(skills[skills > 0])
+    ms = state_mastery if state_mastery is not None else mastery(
+        model, state, bank_skills.tolist(), tables)
+    where = ms.index()
+    col = np.array([where.get(int(k), -1) for k in bank_skills.tolist()], dtype=np.int64)
+    if (col < 0).any():  # a given mastery without some of the bank's skills
+        ms = mastery(model, state, bank_skills.tolist(), tables)
+        where = ms.index()
+        col = np.array([where[int(k)] for k in bank_skills.tolist()], dtype=np.int64)
+    valid = skills > 0
     nk = np.maximum(valid.sum(1), 1)
-    # An item tagged with no skill the model knows counts as an average skill: neither weak
-    # (which would put every untagged question first) nor unexplored.
+    # An item tagged with no skill counts as an average skill: neither weak (which would put
+    # every untagged question first) nor unexplored.
     tagged = valid.any(1)
-    m_item = np.where(tagged, np.where(valid, ms.mean[idx], 0.0).sum(1) / nk, ms.mean.mean())
-    sd_item = np.where(tagged, np.where(valid, ms.sd_logit[idx], 0.0).sum(1) / nk,
-                       ms.sd_logit.mean())
+    if bank_skills.size:
+        idx = col[np.minimum(np.searchsorted(bank_skills, skills), bank_skills.size - 1)]
+        m_sum = np.where(valid, ms.mean[idx], 0.0).sum(1)
+        sd_sum = np.where(valid, ms.sd_logit[idx], 0.0).sum(1)
+        mean_all, sd_all = float(ms.mean[col].mean()), float(ms.sd_logit[col].mean())
+    else:
+        m_sum = sd_sum = np.zeros(len(pb))
+        mean_all, sd_all = 0.5, 0.0
+    m_item = np.where(tagged, m_sum / nk, mean_all)
+    sd_item = np.where(tagged, sd_sum / nk, sd_all)
     lo, hi = s.band
     band_fit = -np.abs(p - np.clip(p, lo, hi)) / max(hi - lo, 1e-6)
     weakness = 1.0 - m_item
@@ -149,45 +159,36 @@ def select_practice_set(model: Model, state: StudentState, bank: list[Item] | Pr
                 break
             if used[r]:
                 continue
-            sk = pb.items[r].skills
+            sk = tuple(k for k in pb.items[r].skills if k > 0)
             if not relax and any(per_skill.get(k, 0) >= s.max_per_skill for k in sk):
                 continue
             used[r] = True
             for k in sk:
                 per_skill[k] = per_skill.get(k, 0) + 1
             chosen.append(_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in
-                                   parts.items()}, float(score[r]), s, ms, last, now))
+                                   parts.items()}, float(score[r]), s, ms, where, last, now,
+                                   names))
     return PracticePlan(chosen, now, s.to_dict())
 
 
 def _planned(item: Item, p: float, parts: dict[str, float], score: float,
-             s: PracticeSettings, ms: Mastery, last: dict[int, tuple[float, int]],
-             now: float) -> PlannedItem:
+             s: PracticeSettings, ms: Mastery, where: dict[int, int],
+             last: dict[int, tuple[float, int]], now: float,
+             names: Mapping[int, str] | None) -> PlannedItem:
     lo, hi = s.band
-    skill_txt = ", ".join(f"skill {k}" for k in item.skills) or "no tagged skill"
-    mean = ms.mean  # indexed by skill - 1
-    weakest = min(item.skills, key=lambda k: mean[k - 1] if 0 < k <= len(mean) else 1.0,
-                  default=0)
-    m_weak = float(mean[weakest - 1]) if 0 < weakest <= len(mean) else float("nan")
-    detail: dict = {"p": p, "skills": list(item.skills), "band": [lo, hi]}
+    skills = [k for k in item.skills if k > 0]
+    weakest = min(skills, key=lambda k: ms.mean[where[k]] if k in where else 1.0, default=0)
+    detail: dict = {"p": p, "skills": skills, "band": [lo, hi]}
     if parts["review"] > 0:
         reason = "review"
-        ago = now - last[item.id][0]
-        detail["ago_s"] = ago
-        why = (f"You missed this question {_ago(ago)} ago; bringing it back "
-               f"now (predicted success {p:.0%}) helps it stick.")
+        detail["ago_s"] = now - last[item.id][0]
     elif parts["explore"] > 0.25 * s.w_explore and parts["explore"] >= parts["weakness"] / 2:
         reason = "explore"
-        why = (f"We know little yet about your {skill_txt}; this question "
-               f"(predicted success {p:.0%}) will tell us the most.")
-    elif parts["weakness"] >= 0.5 * s.w_weakness and 0 < weakest <= len(mean):
+    elif parts["weakness"] >= 0.5 * s.w_weakness and weakest in where:
         reason = "weakness"
-        detail.update(skill=weakest, mastery=m_weak)
-        why = (f"Practises skill {weakest}, one of your weakest (mastery {m_weak:.0%}), at a "
-               f"predicted success of {p:.0%}.")
+        detail.update(skill=int(weakest), mastery=float(ms.mean[where[weakest]]))
     else:
         reason = "band"
-        inside = lo <= p <= hi
-        why = (f"A {'well-matched' if inside else 'nearest-available'} challenge on {skill_txt}: "
-               f"predicted success {p:.0%} (target band {lo:.0%}-{hi:.0%}).")
-    return PlannedItem(item.id, tuple(item.skills), p, reason, why, score, detail)
+        detail["inside"] = bool(lo <= p <= hi)
+    return PlannedItem(item.id, tuple(skills), p, reason, say_item(reason, detail, names),
+                       score, detail)

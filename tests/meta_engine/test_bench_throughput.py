@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+
 from meta_engine.bench.throughput import throughput
 
 

@@ -56,3 +56,13 @@ def test_evaluate_windows_use_1_based_positions() -> None:
         evaluate(preds[:1], ds)
     with pytest.raises(ValueError):
         evaluate([preds[0], np.full(3, 1.5)], ds)
+
+
+def test_fast_auc_equals_auc() -> None:
+    from meta_engine.metrics import fast_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    p = np.round(rng.random(500) + 0.2 * y, 2)  # with ties
+    assert fast_auc(y, p) == pytest.approx(auc(y, p), abs=1e-12)
+    assert np.isnan(fast_auc(np.ones(3), np.zeros(3)))

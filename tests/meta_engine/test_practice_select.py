@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from meta_engine import api
 from meta_engine.practice.select import PracticeSettings, select_practice_set

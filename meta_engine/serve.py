@@ -1,0 +1,181 @@
+"""Serving a batch of grade events for one course: the function the workers and the transfer
+benchmark both call.
+
+    results = run_batch(model, store, course, events)   # load tables, serve, apply updates
+
+or, with storage handled by the caller,
+
+    tables  = course_tables(model, course, store.load((model.version, course)))
+    results = serve_batch(model, tables, events)
+    store.apply((model.version, course), [u for r in results for u in r.updates])
+
+For each event (a student's course history whose last answer is the graded one) a result says
+- `p_before`: the prediction the model made for that answer from the answers before it and
+  the course tables before this batch (what an evaluation scores; strictly causal);
+- `updates`: that answer's increments of the course tables (`model.tables.answer_updates`),
+  idempotent by event id at the storage layer;
+- `state`, `plan` and `feedback` (when asked): the student adapted on the whole history with
+  the tables after this batch's updates, the next practice set with structured reasons, and
+  the feedback comparing with the student's state at their previous set (`since`).
+
+Ids are the course's own (items, skills); a course's tables are keyed by (core version,
+course) in the store, never shared with another course. A model trained on a course's own
+answers (`card["course"]`) starts that course from its trained tables; any other course starts
+from priors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from meta_engine.model.serving import (
+    Model,
+    PreparedBank,
+    StudentState,
+    adapt_batch,
+    mastery,
+    predict_next,
+    prepare_bank,
+)
+from meta_engine.model.tables import (
+    CourseTables,
+    TableDeltas,
+    TableStore,
+    TableUpdate,
+    answer_updates,
+)
+from meta_engine.practice.feedback import Feedback, feedback
+from meta_engine.practice.select import PracticePlan, PracticeSettings, select_practice_set
+from meta_engine.types import Interaction, Item
+
+
+@dataclass(frozen=True)
+class Event:
+    """One grade event of a course, as the serving function needs it.
+
+    `history`: every answer of the student in this course (all its activities), oldest first;
+    when `answered`, the last one is this event's answer. `since`: how many of those answers
+    the student had when their previous set was planned (None: no previous set).
+    """
+
+    event_id: str
+    student: str
+    history: Sequence[Interaction]
+    answered: bool = True
+    bank: PreparedBank | Sequence[Item] | None = None
+    settings: PracticeSettings | None = None
+    now: float = 0.0
+    since: int | None = None
+    plan: bool = True
+    names: Mapping[int, str] | None = None
+
+
+@dataclass
+class EventResult:
+    event_id: str
+    p_before: float | None
+    updates: list[TableUpdate]
+    state: StudentState | None = None
+    plan: PracticePlan | None = None
+    feedback: Feedback | None = None
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"event_id": self.event_id, "p_before": self.p_before,
+                "updates": [u.to_dict() for u in self.updates],
+                "state": self.state.to_dict() if self.state is not None else None,
+                "plan": self.plan.to_dict() if self.plan is not None else None,
+                "feedback": self.feedback.to_dict() if self.feedback is not None else None,
+                "timings_ms": self.timings_ms}
+
+
+def course_tables(model: Model, course: str, deltas: TableDeltas | None = None
+                  ) -> CourseTables:
+    """The tables `course` is served with: the model's trained tables if the model was
+    trained on this very course, else priors; plus what the course learned online."""
+    if str(model.card.get("course", "")) == str(course) and model.net.tables.n_skills > 0:
+        return model.course_tables(deltas)
+    return model.new_course_tables(deltas)
+
+
+def _item_priors(events: Sequence[Event]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for e in events:
+        if e.bank is None:
+            continue
+        if isinstance(e.bank, PreparedBank):
+            out.update(e.bank.priors())
+        else:
+            out.update({it.id: float(it.difficulty_prior) for it in e.bank
+                        if it.difficulty_prior is not None})
+    return out
+
+
+def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
+                ) -> list[EventResult]:
+    """Predictions, table updates and (when asked) states, plans and feedback for a batch of
+    one course's events (see the module doc). Pure: storing the updates is the caller's."""
+    if not events:
+        return []
+    t0 = time.perf_counter()
+    priors = _item_priors(events)
+    answered = [i for i, e in enumerate(events) if e.answered and e.history]
+    nxt = predict_next(model, [events[i].history for i in answered], tables, priors)
+    slope = float(model.net.calib_a)
+    p_before: dict[int, float] = {}
+    updates: dict[int, list[TableUpdate]] = {}
+    for j, i in enumerate(answered):
+        e = events[i]
+        a = e.history[-1]
+        sk = tuple(k for k in a.skills if k > 0)
+        p = float(nxt.p[j])
+        p_before[i] = p
+        updates[i] = answer_updates(tables, e.event_id, a.item, sk, nxt.log_wins[j],
+                                    nxt.log_fails[j], p, a.correct, slope, priors.get(a.item))
+    t1 = time.perf_counter()
+    results = [EventResult(e.event_id, p_before.get(i), updates.get(i, []))
+               for i, e in enumerate(events)]
+    wanted = [i for i, e in enumerate(events) if e.plan]
+    if wanted:
+        after_tables = tables.with_updates(u for us in updates.values() for u in us)
+        since = [i for i in wanted if events[i].since is not None]
+        states = adapt_batch(model, [list(events[i].history) for i in wanted]
+                             + [list(events[i].history[: events[i].since]) for i in since],
+                             after_tables, priors)
+        prev = dict(zip(since, states[len(wanted):], strict=True))
+        for i, st in zip(wanted, states[: len(wanted)], strict=True):
+            e = events[i]
+            t2 = time.perf_counter()
+            bank = prepare_bank(model, e.bank) if e.bank is not None else None
+            skills = set(st.skill_ids)
+            if bank is not None:
+                skills |= {int(k) for k in np.unique(bank.skills[bank.skills > 0])}
+            ms = mastery(model, st, sorted(skills), after_tables)
+            r = results[i]
+            r.state = st
+            if bank is not None:
+                r.plan = select_practice_set(model, st, bank, e.settings, e.now,
+                                             list(e.history), state_mastery=ms,
+                                             tables=after_tables, names=e.names)
+            r.feedback = feedback(model, st, prev.get(i), state_mastery=ms,
+                                  tables=after_tables, names=e.names)
+            r.timings_ms["plan"] = (time.perf_counter() - t2) * 1000
+    per = (t1 - t0) * 1000 / max(len(events), 1)
+    for r in results:
+        r.timings_ms["predict_update"] = per
+    return results
+
+
+def run_batch(model: Model, store: TableStore, course: str, events: Sequence[Event]
+              ) -> list[EventResult]:
+    """Load `course`'s tables from `store`, serve the batch, apply its updates (the store
+    skips events it applied before). The benchmark and the worker both go through here."""
+    key = (model.version, str(course))
+    tables = course_tables(model, course, store.load(key))
+    results = serve_batch(model, tables, events)
+    store.apply(key, [u for r in results for u in r.updates])
+    return results

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from lti_tool.settings import Settings, load_settings
-from lti_tool.web import access, errors, extensions, messages
+from lti_tool.web import access, errors, extensions, ids, messages, nul_guard
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.init_app(app, settings)
     messages.init_app(app)
     errors.init_app(app)
+    nul_guard.init_app(app)  # before any other request hook: no NUL reaches a query
+    ids.init_app(app)  # the `id` URL converter, before the blueprints add their rules
     access.init_app(app)  # pages after the launch: the page token in URLs and forms
     _register_blueprints(app)
     return app

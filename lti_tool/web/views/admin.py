@@ -212,7 +212,7 @@ def models_page(launch_id: str | None = None) -> ResponseReturnValue:
 # --- actions -----------------------------------------------------------------------------
 
 
-@admin_route("/platforms/<int:platform_id>/<action>", methods=["POST"])
+@admin_route("/platforms/<id:platform_id>/<action>", methods=["POST"])
 def platform_action(
     platform_id: int, action: str, launch_id: str | None = None
 ) -> ResponseReturnValue:
@@ -230,7 +230,7 @@ def platform_action(
     return _back(f"{name} (platform {platform_id}) {done}.")
 
 
-@admin_route("/platforms/<int:platform_id>/deployments/<action>", methods=["POST"])
+@admin_route("/platforms/<id:platform_id>/deployments/<action>", methods=["POST"])
 def deployment_action(
     platform_id: int, action: str, launch_id: str | None = None
 ) -> ResponseReturnValue:

@@ -148,7 +148,7 @@ def _bank(bank_id: int) -> tuple[str, list[Question]]:
         return bank.name, load_questions(s, bank)
 
 
-@bp.get("/teacher/<launch_id>/banks/<int:bank_id>")
+@bp.get("/teacher/<launch_id>/banks/<id:bank_id>")
 @require_launch(Role.instructor)
 def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
     name, questions = _bank(bank_id)
@@ -156,7 +156,7 @@ def show(launch_id: str, bank_id: int) -> ResponseReturnValue:
                            name=name, items=[_display(q) for q in questions])
 
 
-@bp.get("/teacher/<launch_id>/banks/<int:bank_id>/export.xml")
+@bp.get("/teacher/<launch_id>/banks/<id:bank_id>/export.xml")
 @require_launch(Role.instructor)
 def export(launch_id: str, bank_id: int) -> ResponseReturnValue:
     name, questions = _bank(bank_id)

@@ -30,6 +30,7 @@ from redis import RedisError
 
 from lti_tool.core.answers import submit as events
 from lti_tool.core.outbox import relay
+from lti_tool.core.parsing import MAX_ID, parse_id
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import page_state as practice
 from lti_tool.core.practice.page_state import Place, place_of, set_view
@@ -38,6 +39,7 @@ from lti_tool.task_queue import ADAPT_TASK
 from lti_tool.web import practice_text
 from lti_tool.web.access import require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client
+from lti_tool.web.ids import field_count, field_id, read_id
 from lti_tool.web.messages import catalogue, t
 
 log = logging.getLogger("metis.student")
@@ -116,9 +118,9 @@ def _render_page(place: Place, launch_id: str, *, answered: dict[str, Any] | Non
     # After a refused answer without JS the open hints come in the posted form: the question
     # answered keeps its own count too.
     opened = _opened_hints(request.values)
-    seen = request.form.get(events.HINTS_FIELD, "")
-    if error_for is not None and seen.isdigit() and int(seen) > 0:
-        opened[error_for] = min(int(seen), MAX_HINTS)
+    seen = field_count(request.form, events.HINTS_FIELD, 0, MAX_HINTS)
+    if error_for is not None and seen > 0:
+        opened[error_for] = seen
     shown = {i: _shown_hints(place, i, n) for i, n in opened.items() if i in in_set}
     html = render_template(
         "student/practice.html", launch_id=launch_id, place=place, state=state,
@@ -130,23 +132,24 @@ def _render_page(place: Place, launch_id: str, *, answered: dict[str, Any] | Non
 
 
 MAX_HINTS = 20
-_OPENED = re.compile(r"h(\d{1,12})")
+# An ASCII-digit item id after the "h": other names are not this page's (and "h①" is not one).
+_OPENED = re.compile(r"h([0-9]+)")
 
 
 def _opened_hints(params: Mapping[str, str]) -> dict[int, int]:
     """Without JS, the page's URL remembers how many hints each question has open: one
     `h<item id>=<count>` per question, and `hints_for`/`hints` for the one just asked for.
     Every hint form and answer form carries the others forward, so a hint opened on one
-    question is still counted when another is answered first."""
+    question is still counted when another is answered first. An id or count that is not
+    one is refused with its reason (lti_tool.web.ids)."""
     opened: dict[int, int] = {}
-    for key, value in list(params.items())[:200]:
+    for key in list(params.keys())[:200]:
         found = _OPENED.fullmatch(key)
-        if found and value.isdigit():
-            opened[int(found[1])] = min(int(value), MAX_HINTS)
-    asked = params.get("hints_for", "")
-    if asked.isdigit():
-        count = params.get("hints", "1")
-        opened[int(asked)] = min(int(count), MAX_HINTS) if count.isdigit() else 1
+        if found:
+            opened[read_id(key, found[1])] = field_count(params, key, 0, MAX_HINTS)
+    asked = field_id(params, "hints_for", required=False)
+    if asked is not None:
+        opened[asked] = field_count(params, "hints", 1, MAX_HINTS)
     return {i: n for i, n in opened.items() if n > 0}
 
 
@@ -168,14 +171,14 @@ def state(launch_id: str) -> ResponseReturnValue:
     return jsonify(_state(_place()))
 
 
-@bp.get("/student/<launch_id>/items/<int:item_id>/hint")
+@bp.get("/student/<launch_id>/items/<id:item_id>/hint")
 @require_launch(Role.learner)
 def hint(launch_id: str, item_id: int) -> ResponseReturnValue:
     """One hint, on request, for an item of this activity's bank. Hints come one at a time from
     here rather than hidden in the page so that what the student has not asked for is not in
     the page, and so that hint use could be counted on the server later."""
     place = _place()
-    n = request.args.get("n", 0, type=int)
+    n = field_count(request.args, "n", 0, MAX_ID)
     with database().session() as s:
         if practice.bank_item(s, place, item_id) is None:
             return jsonify(error=t("student.error.unknown_item")), 404
@@ -197,10 +200,12 @@ def answer(launch_id: str) -> ResponseReturnValue:
                ) -> ResponseReturnValue:
         return _refused(place, launch_id, wants_json, message, status, item_id)
 
-    try:
-        item_id = int(request.form.get("item_id", ""))
-    except ValueError:
+    item_id = parse_id(request.form.get("item_id"))
+    if item_id is None:
         return refuse(t("student.error.which_question"))
+    # Read (and refused if malformed) before the answer is stored, never after.
+    still_open: dict[str, Any] = {
+        f"h{i}": n for i, n in _opened_hints(request.form).items() if i != item_id}
     learner = events.Learner(launch.platform_id, launch.deployment_id, launch.context_id,
                              place.activity_id, launch.user_id, launch.resource_link_id)
     started = time.perf_counter()
@@ -214,8 +219,6 @@ def answer(launch_id: str) -> ResponseReturnValue:
     timing = {"Server-Timing": f"submit;dur={(time.perf_counter() - started) * 1000:.2f}"}
     if not wants_json:
         # The other questions' open hints stay open (and counted) on the page that follows.
-        still_open: dict[str, Any] = {
-            f"h{i}": n for i, n in _opened_hints(request.form).items() if i != item_id}
         return redirect(url_for("student.page", launch_id=launch_id, answered=stored.event_id,
                                 _anchor="answer-feedback", **still_open), code=303)
     with database().session() as s:

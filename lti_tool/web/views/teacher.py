@@ -14,7 +14,6 @@ from flask import (
     g,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from lti_tool.core.db.models import Activity, ResourceLink, ScorePassback
 from lti_tool.core.gradebook.records import mark_for_resend
-from lti_tool.core.parsing import is_digits
 from lti_tool.core.teaching.export import items_csv, overview_csv
 from lti_tool.core.teaching.items import item_report
 from lti_tool.core.teaching.overview import Overview, overview
@@ -33,6 +31,7 @@ from lti_tool.lti.roles import Role
 from lti_tool.task_queue import PASSBACK_TASK
 from lti_tool.web.access import launch_course, require_launch
 from lti_tool.web.extensions import celery_client, database, redis_client, settings
+from lti_tool.web.ids import form_id, query_id
 from lti_tool.web.svg_plots import Series, heat_class, line_plot
 
 bp = Blueprint("teacher", __name__)
@@ -43,14 +42,6 @@ def _linked_activity(s: Session) -> int | None:
     link_id = g.launch.resource_link_id
     link = s.get(ResourceLink, link_id) if link_id is not None else None
     return link.activity_id if link is not None else None
-
-
-def _activity_param(raw: str) -> int:
-    """An activity id from the query string; anything else is -1, which no activity has."""
-    try:
-        return int(raw) if raw.isascii() else -1
-    except ValueError:
-        return -1
 
 
 def _overview() -> tuple[Overview, Roster]:
@@ -67,9 +58,9 @@ def page(launch_id: str) -> ResponseReturnValue:
     view, roster = _overview()
     # One activity's heatmap at a time (?activity=ID, else the launch's): a course with many
     # activities stays one readable page.
-    raw = request.args.get("activity")
-    shown = view.heatmap(_activity_param(raw)) if raw is not None else view.heatmap()
-    if raw is not None and shown is None:
+    chosen = query_id("activity", required=False)
+    shown = view.heatmap(chosen) if chosen is not None else view.heatmap()
+    if chosen is not None and shown is None:
         abort(404, "no such activity in this course")
     return render_template("teacher/overview.html", launch_id=launch_id, view=view,
                            rows=view.rows, roster=roster, shown=shown, heat_class=heat_class,
@@ -90,7 +81,7 @@ def mastery_chart(detail: StudentDetail) -> Markup:
         dom_id="mastery-plot")
 
 
-@bp.get("/teacher/<launch_id>/students/<int:user_id>")
+@bp.get("/teacher/<launch_id>/students/<id:user_id>")
 @require_launch(Role.instructor)
 def student(launch_id: str, user_id: int) -> ResponseReturnValue:
     platform_id, context_id = launch_course()
@@ -144,10 +135,13 @@ def export_items(launch_id: str) -> ResponseReturnValue:
     return _download(items_csv(report), "item-statistics")
 
 
-@bp.post("/teacher/<launch_id>/passback/<int:passback_id>/resend")
+@bp.post("/teacher/<launch_id>/passback/<id:passback_id>/resend")
 @require_launch(Role.instructor)
 def resend(launch_id: str, passback_id: int) -> ResponseReturnValue:
     launch = g.launch
+    # Back to the student's page when the button was there: read (and refused if it is not an
+    # id) before anything is done, and only an id, so the form cannot redirect anywhere else.
+    back = form_id("student", required=False)
     with database().session() as s:
         row = s.get(ScorePassback, passback_id)
         activity = s.get(Activity, row.activity_id) if row else None
@@ -160,10 +154,7 @@ def resend(launch_id: str, passback_id: int) -> ResponseReturnValue:
         flash("The score was queued to be sent again.")
     except Exception:  # noqa: BLE001 - the relay sweep picks up pending scores later
         flash("The queue is unavailable; the score will be sent when it is back.")
-    # Back to the student's page when the button was there; only a number is accepted, so
-    # the form cannot redirect anywhere else.
-    back = request.form.get("student", "")
-    if is_digits(back):
-        return redirect(url_for("teacher.student", launch_id=launch_id, user_id=int(back)),
+    if back is not None:
+        return redirect(url_for("teacher.student", launch_id=launch_id, user_id=back),
                         code=303)
     return redirect(url_for("teacher.page", launch_id=launch_id), code=303)

@@ -82,7 +82,9 @@ def test_hints_one_at_a_time_and_only_hints(learner: Learner) -> None:
         assert leak not in first.text + str(second)
     past = learner.browser.get(hint_url, params={"n": 2})
     assert past.status_code == 404 and past.json()["error"] == "This question has no more hints."
-    assert learner.browser.get(hint_url, params={"n": "x"}).status_code == 200  # n defaults to 0
+    # A count that is not one is refused with its reason (it used to be read as 0).
+    odd = learner.browser.get(hint_url, params={"n": "x"}, headers={"Accept": "application/json"})
+    assert odd.status_code == 400 and "The field n must be a whole number" in odd.json()["error"]
     none = learner.browser.get(f"{learner.url}/items/{learner.items[1]}/hint")
     assert none.status_code == 404
     # An item of another bank (another course) is not reachable through this launch.

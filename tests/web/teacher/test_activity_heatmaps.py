@@ -149,11 +149,14 @@ def test_the_launch_activity_comes_first(two_activities: TwoActivities) -> None:
     assert heatmap(html)[0] == "Decimals"
     assert [(a, shown) for a, shown, _, _ in switch(html)] == [
         (two_activities.decimals, True), (c.activity_id, False)]
-    # An activity that is not this course's, or not a number: a plain 404.
-    for wrong in ("999999", "abc", "-1", "\u00b2", ""):
+    # An activity that is not this course's: a plain 404; not an id at all: a 400 that says so.
+    r = browser.get(page_url, params={"activity": "999999"})
+    assert r.status_code == 404 and "no such activity in this course" in r.text
+    for wrong in ("abc", "-1", "\u00b2", str(2**63)):
         r = browser.get(page_url, params={"activity": wrong})
-        assert r.status_code == 404, wrong
-        assert "no such activity in this course" in r.text and "Traceback" not in r.text
+        assert r.status_code == 400, wrong
+        assert "The field activity must be an id" in r.text and "Traceback" not in r.text
+    assert heatmap(browser.get(page_url, params={"activity": ""}).text)[0] == "Decimals"
 
 
 def test_student_page_keeps_the_activities_apart(two_activities: TwoActivities) -> None:

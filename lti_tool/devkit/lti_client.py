@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from lti_tool.lti.registration.tool_urls import LOGIN_CHECK_PATH
 
 
 @dataclass
@@ -73,6 +75,15 @@ def submit(browser: requests.Session, form: Form, **extra: Any) -> requests.Resp
     return browser.get(form.action, params=data, allow_redirects=False)
 
 
+def follow_cookie_check(browser: requests.Session, login: requests.Response) -> requests.Response:
+    """Metis's login answers with a redirect to its own cookie check, which sends a browser
+    that kept the state cookie on to the platform; follow that one step as a browser would."""
+    location = login.headers.get("Location", "") if login.status_code == 302 else ""
+    if urlsplit(location).path != LOGIN_CHECK_PATH:
+        return login
+    return browser.get(urljoin(login.url, location), allow_redirects=False)
+
+
 def login_and_launch(
     browser: requests.Session,
     platform_url: str,
@@ -101,8 +112,9 @@ def login_and_launch(
         r = browser.get(r.headers["Location"], allow_redirects=False)
     else:
         r = submit(browser, first_form(r.text))
+    r = follow_cookie_check(browser, r)
     if r.status_code != 302:
-        return r  # refused, or the platform-storage page: the caller checks
+        return r  # refused, or the platform-storage or new-window page: the caller checks
     auth = browser.get(r.headers["Location"], allow_redirects=False)
     if auth.status_code != 200:
         raise FlowError(f"the platform's auth endpoint answered {auth.status_code}")

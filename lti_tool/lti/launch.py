@@ -1,7 +1,8 @@
 """Launch validation: pylti1p3's MessageLaunch with every gap of docs/lti-security.md closed.
 
-The order matters: nothing from the token is trusted (or written) before its signature, time
-claims and audience are verified; the nonce is consumed last so a refused launch cannot burn it.
+The order matters: every claim passes the typed schema (lti_tool.lti.claims_schema) first,
+nothing from the token is trusted (or written) before its signature, time claims and audience
+are verified; the nonce is consumed last so a refused launch cannot burn it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from lti_tool.core.db import Database
 from lti_tool.core.db.models import Deployment, Platform, utcnow
 from lti_tool.lti import claims as C
 from lti_tool.lti import keys
+from lti_tool.lti.claims_schema import LaunchClaims, parse_claims
 from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
-from lti_tool.lti.login import STATE_COOKIE_PREFIX, find_platform, load_state
+from lti_tool.lti.fields import LAUNCH_LIMITS, check_sizes
+from lti_tool.lti.login import STATE_COOKIE_PREFIX, find_platform, is_own_target, load_state
 from lti_tool.lti.platform_jwks import PlatformKeys
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 from lti_tool.lti.tool_conf import DbToolConf, registration_for
@@ -41,6 +44,8 @@ class LaunchPolicy:
     max_age_s: int
     nonce_ttl_s: int
     launch_ttl_s: int
+    # Metis's own launch URLs: the only targets a launch may have.
+    targets: tuple[str, ...]
 
 
 class _ParamsRequest(Request):
@@ -116,6 +121,7 @@ class MetisMessageLaunch(MessageLaunch):
         self.platform: Platform | None = None
         self.deployment_pk: int | None = None
         self._state_record: dict[str, Any] = {}
+        self._typed: LaunchClaims | None = None
 
     def _get_request_param(self, key: str) -> str:
         return self._params.get(key, "")
@@ -125,12 +131,16 @@ class MetisMessageLaunch(MessageLaunch):
     def validate(self) -> MetisMessageLaunch:
         if self._restored:
             raise LtiError("a restored launch cannot be validated again")
+        check_sizes(self._params, LAUNCH_LIMITS, "launch request")
         if not self._get_request_param("id_token"):
             raise LtiError("the launch request has no id_token")
         self._validated = True
         try:
             self._check_format()
             self._check_state()
+            # Shapes first (nothing is trusted or stored by it): every later step, PyJWT's
+            # time checks included, reads claims of the types it expects.
+            self._typed = parse_claims(self._body())
             self._check_registration()
             self._check_signature_and_times()
             self._check_message()
@@ -170,21 +180,20 @@ class MetisMessageLaunch(MessageLaunch):
         raise CookieMissing(record)
 
     def _check_registration(self) -> None:
-        body = self._body()
-        iss = body.get("iss")
-        if not isinstance(iss, str) or not iss:
+        claims = self.typed
+        iss = claims.iss
+        if not iss:
             raise LtiError("the id_token has no issuer (iss)")
-        aud = body.get("aud")
-        auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        auds = claims.aud or []
         if not auds:
             raise LtiError("the id_token has no audience (aud)")
-        azp = body.get("azp")
+        azp = claims.azp
         if len(auds) > 1 and not azp:
             raise LtiError("the id_token has several audiences but no azp claim")
         if azp is not None and azp not in auds:
             raise LtiError(f"azp {azp!r} is not among the audiences (aud) of the id_token")
         client_id = azp if azp is not None else auds[0]
-        platform = find_platform(self._db, iss, str(client_id))
+        platform = find_platform(self._db, iss, client_id)
         if platform.id != self._state_record.get("platform_id"):
             raise LtiError(
                 f"wrong aud/azp: client_id {client_id!r} is not the registration this login "
@@ -239,41 +248,56 @@ class MetisMessageLaunch(MessageLaunch):
             )
 
     def _check_message(self) -> None:
-        body = self._body()
-        version = body.get(C.VERSION)
-        if version is None:
+        claims = self.typed
+        if claims.version is None:
             raise LtiError("the id_token has no LTI version claim")
-        if version != "1.3.0":
-            raise LtiError(f"LTI version {version!r} is not supported (1.3.0 required)")
-        message_type = body.get(C.MESSAGE_TYPE)
+        if claims.version != "1.3.0":
+            raise LtiError(f"LTI version {claims.version!r} is not supported (1.3.0 required)")
+        message_type = claims.message_type
         if not message_type:
             raise LtiError("the id_token has no message_type claim")
         if message_type not in KNOWN_MESSAGE_TYPES:
             raise LtiError(f"message_type {message_type!r} is not supported")
-        if not body.get(C.DEPLOYMENT_ID):
+        if not claims.deployment_id:
             raise LtiError("the id_token has no deployment_id claim")
-        if C.ROLES not in body or not isinstance(body[C.ROLES], list):
+        if claims.roles is None:
             raise LtiError("the id_token has no roles claim")
-        if not body.get("sub"):
+        if not claims.sub:
             raise LtiError("the id_token has no sub (user id) claim")
-        if message_type == C.RESOURCE_LINK_REQUEST and not (body.get(C.RESOURCE_LINK) or {}).get(
-            "id"
+        if message_type == C.RESOURCE_LINK_REQUEST and not (
+            claims.resource_link and claims.resource_link.id
         ):
             raise LtiError("the resource launch has no resource_link.id")
         if message_type == C.DEEP_LINKING_REQUEST:
-            dl = body.get(C.DL_SETTINGS) or {}
-            if not dl.get("deep_link_return_url"):
-                raise LtiError("the deep linking request has no deep_link_return_url")
-            if "ltiResourceLink" not in (dl.get("accept_types") or []):
-                raise LtiError("the platform does not accept ltiResourceLink items here")
-        target = body.get(C.TARGET_LINK_URI)
+            dl = claims.deep_linking_settings
+            if dl is None:
+                raise LtiError("the deep linking request has no deep_linking_settings claim")
+            if not dl.deep_link_return_url:
+                raise LtiError(
+                    "the deep linking request has no deep_link_return_url "
+                    "in its deep_linking_settings"
+                )
+            if "ltiResourceLink" not in (dl.accept_types or []):
+                raise LtiError(
+                    "the platform does not accept ltiResourceLink items here "
+                    "(deep_linking_settings accept_types)"
+                )
+        self._check_target(claims.target_link_uri)
+
+    def _check_target(self, target: str | None) -> None:
+        """The launch's target is one of Metis's own URLs, whether or not the login named one
+        (a platform that leaves it out of the login must not get to send users elsewhere)."""
+        if not target:
+            raise LtiError("the id_token has no target_link_uri claim")
+        if not is_own_target(target, self._policy.targets):
+            raise LtiError(f"target_link_uri {target!r} is not one of this tool's launch URLs")
         login_target = self._state_record.get("login", {}).get("target_link_uri")
-        if target and login_target and target != login_target:
+        if login_target and target != login_target:
             raise LtiError("target_link_uri differs from the one in the login request")
 
     def _check_deployment(self) -> None:
         assert self.platform is not None
-        deployment_id = str(self._body()[C.DEPLOYMENT_ID])
+        deployment_id = str(self.typed.deployment_id)
         platform_id = self.platform.id
 
         def upsert() -> tuple[bool, int]:
@@ -308,12 +332,12 @@ class MetisMessageLaunch(MessageLaunch):
         self.deployment_pk = pk
 
     def _consume_nonce(self) -> None:
-        nonce = self._body().get("nonce")
+        nonce = self.typed.nonce
         if not nonce:
             raise LtiError("the id_token has no nonce")
         if nonce != self._state_record.get("nonce"):
             raise LtiError("state mismatch: the nonce does not belong to this login's state")
-        digest = hashlib.sha256(str(nonce).encode()).hexdigest()
+        digest = hashlib.sha256(nonce.encode()).hexdigest()
         fresh = self._redis.set(
             f"metis:lti:nonce-used:{digest}", "1", nx=True, ex=self._policy.nonce_ttl_s
         )
@@ -329,6 +353,13 @@ class MetisMessageLaunch(MessageLaunch):
     @property
     def claims(self) -> dict[str, Any]:
         return self._body()
+
+    @property
+    def typed(self) -> LaunchClaims:
+        """The claims as the schema read them (only after the schema accepted them)."""
+        if self._typed is None:
+            raise RuntimeError("the launch's claims are read before the schema accepted them")
+        return self._typed
 
     def _body(self) -> dict[str, Any]:
         # pylti1p3 types the body as a TypedDict; Metis reads arbitrary claim names.

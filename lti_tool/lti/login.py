@@ -1,15 +1,18 @@
-"""OIDC third-party login initiation: check the platform, remember state+nonce, build the
-authentication request URL.
+"""OIDC third-party login initiation: check the platform and the fields, remember state+nonce,
+build the authentication request URL.
 
 State and nonce live in Redis (any web process can finish the launch) and the state is also
 bound to this browser by a cookie, or by the platform's client-side storage when it offers one.
+The authentication request is not sent until the browser has shown it keeps that cookie (or
+the storage has taken the state): Moodle accepts a login's `lti_message_hint` once, so a login
+that could not finish must be started again before the hint reaches the platform, not after.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -20,17 +23,12 @@ from sqlalchemy import select
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Platform, PlatformStatus
 from lti_tool.lti.errors import LtiError
+from lti_tool.lti.fields import LOGIN_LIMITS, check_sizes
 
 STATE_COOKIE_PREFIX = "metis-lti-state-"
-LOGIN_PARAMS = (
-    "iss",
-    "login_hint",
-    "target_link_uri",
-    "lti_message_hint",
-    "client_id",
-    "lti_deployment_id",
-    "lti_storage_target",
-)
+# What the login keeps (and what the "open in a new window" page sends again): nothing else of
+# the request is stored, and each of these is bounded by LOGIN_LIMITS.
+LOGIN_PARAMS = tuple(LOGIN_LIMITS)
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,15 @@ def find_platform(db: Database, iss: str, client_id: str | None) -> Platform:
     return platform
 
 
-def _same_origin(url: str, base_url: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+def is_own_target(url: str, targets: Iterable[str]) -> bool:
+    """True when `url` is one of Metis's launch URLs (scheme, host, port and path; a query
+    string is the platform's business). Userinfo or another port makes it another URL."""
+    parts = urlsplit(url)
+    found = (parts.scheme.lower(), parts.netloc.lower(), parts.path)
+    return any(
+        found == (own.scheme.lower(), own.netloc.lower(), own.path)
+        for own in map(urlsplit, targets)
+    )
 
 
 def start_login(
@@ -77,10 +81,11 @@ def start_login(
     *,
     db: Database,
     redis_client: redis.Redis,
-    base_url: str,
+    targets: tuple[str, ...],
     redirect_uri: str,
     ttl_s: int,
 ) -> LoginStart:
+    check_sizes(params, LOGIN_LIMITS, "login request")
     iss = params.get("iss", "")
     login_hint = params.get("login_hint", "")
     target = params.get("target_link_uri", "")
@@ -88,22 +93,13 @@ def start_login(
         raise LtiError("the login request has no 'iss' (issuer) parameter")
     if not login_hint:
         raise LtiError("the login request has no 'login_hint' parameter")
-    if target and not _same_origin(target, base_url):
+    if target and not is_own_target(target, targets):
         raise LtiError(f"target_link_uri {target!r} is not on this tool's domain")
     platform = find_platform(db, iss, params.get("client_id") or None)
 
     state = secrets.token_urlsafe(24)
     nonce = secrets.token_urlsafe(24)
     storage_target = params.get("lti_storage_target") or None
-    record: dict[str, Any] = {
-        "nonce": nonce,
-        "platform_id": platform.id,
-        "storage": bool(storage_target),
-        # Kept so the "open in a new window" page can start the same login again.
-        "login": {k: params[k] for k in LOGIN_PARAMS if params.get(k)},
-    }
-    redis_client.set(state_key(state), json.dumps(record), ex=ttl_s)
-
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -118,9 +114,18 @@ def start_login(
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     sep = "&" if urlsplit(platform.auth_login_url).query else "?"
-    return LoginStart(
-        platform.auth_login_url + sep + urlencode(query), state, nonce, storage_target
-    )
+    auth_url = platform.auth_login_url + sep + urlencode(query)
+    record: dict[str, Any] = {
+        "nonce": nonce,
+        "platform_id": platform.id,
+        "storage": bool(storage_target),
+        # Kept so that the login can go on once the browser proved it keeps the cookie, or be
+        # started again in a new window when it does not.
+        "auth_url": auth_url,
+        "login": {k: params[k] for k in LOGIN_PARAMS if params.get(k)},
+    }
+    redis_client.set(state_key(state), json.dumps(record), ex=ttl_s)
+    return LoginStart(auth_url, state, nonce, storage_target)
 
 
 def load_state(redis_client: redis.Redis, state: str) -> dict[str, Any]:
@@ -132,3 +137,8 @@ def load_state(redis_client: redis.Redis, state: str) -> dict[str, Any]:
         )
     record: dict[str, Any] = json.loads(raw)
     return record
+
+
+def forget_state(redis_client: redis.Redis, state: str) -> None:
+    """A login that cannot finish in this browser: its state will never be used."""
+    redis_client.delete(state_key(state))

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from lti_tool.devkit.embedded import free_port, wait_for_port
-from lti_tool.devkit.lti_client import first_form, submit
+from lti_tool.devkit.lti_client import first_form, follow_cookie_check, submit
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _wait_healthy(url: str, cert: Path, proc: subprocess.Popen[bytes], timeout: 
 def _launch(browser: requests.Session, lms: str, who: str) -> requests.Response:
     page = browser.get(f"{lms}/as/{who}")  # follows to the platform's login form
     assert page.status_code == 200, page.text
-    login = submit(browser, first_form(page.text))
+    login = follow_cookie_check(browser, submit(browser, first_form(page.text)))
     assert login.status_code == 302, login.text
     auth = browser.get(login.headers["Location"], allow_redirects=False)
     assert auth.status_code == 200, auth.text

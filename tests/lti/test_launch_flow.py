@@ -92,15 +92,20 @@ def test_roles_and_browsers_are_kept_apart(lti_world: LtiWorld) -> None:
 def test_same_context_id_on_two_platforms_stays_apart(lti_world: LtiWorld) -> None:
     from lti_tool.core.db.models import Deployment, Platform, PlatformStatus
     from lti_tool.lti import claims as C
+    from lti_tool.lti.claims_schema import parse_claims
     from lti_tool.lti.records import record_launch
 
-    claims = {
+    claims = parse_claims({
+        "iss": "https://either.example",
+        "aud": "c",
+        "exp": 2,
+        "iat": 1,
         "sub": "101",
         C.MESSAGE_TYPE: C.RESOURCE_LINK_REQUEST,
         C.ROLES: [],
         C.CONTEXT: {"id": "course-101"},
         C.RESOURCE_LINK: {"id": "rl-1"},
-    }
+    })
     with lti_world.db.session() as s:
         other = Platform(
             issuer="https://other.example",

@@ -12,8 +12,14 @@ from sqlalchemy import select, update
 
 from lti_tool.core.db.models import Deployment
 from lti_tool.devkit.demo_lms import LaunchTweaks
-from lti_tool.devkit.lti_client import first_form, login_and_launch, submit
+from lti_tool.devkit.lti_client import (
+    first_form,
+    follow_cookie_check,
+    login_and_launch,
+    submit,
+)
 from lti_tool.lti import claims as C
+from lti_tool.lti.login import STATE_COOKIE_PREFIX
 from tests.support.lti_world import LtiWorld
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -81,7 +87,7 @@ def test_replayed_token(lti_world: LtiWorld) -> None:
     link = lti_world.store.add_link("Practice")
     browser = lti_world.browser()
     r = browser.get(f"{lti_world.platform.url}/launch", params={"user": "101", "link": link.id})
-    r = submit(browser, first_form(r.text))
+    r = follow_cookie_check(browser, submit(browser, first_form(r.text)))
     auth = browser.get(r.headers["Location"], allow_redirects=False)
     form = first_form(auth.text)
     assert submit(browser, form).status_code == 303
@@ -140,23 +146,44 @@ def test_launch_without_id_token(lti_world: LtiWorld) -> None:
     assert r.status_code == 400 and "no id_token" in r.text
 
 
-def test_missing_cookie_offers_new_window(lti_world: LtiWorld) -> None:
-    link = lti_world.store.add_link("Practice")
+def _block_state_cookies(browser: Any) -> None:
+    """What a browser that blocks third-party cookies does inside the course page's iframe:
+    Metis's login cookie is not kept (the platform's own session cookie is)."""
+    for cookie in list(browser.cookies):
+        if cookie.name.startswith(STATE_COOKIE_PREFIX):
+            browser.cookies.clear(cookie.domain, cookie.path, cookie.name)
+
+
+def test_missing_cookie_at_login_restarts_it_in_a_new_window(lti_world: LtiWorld) -> None:
+    store = lti_world.store
+    link = store.add_link("Practice")
     browser = lti_world.browser()
     r = browser.get(f"{lti_world.platform.url}/launch", params={"user": "101", "link": link.id})
-    r = submit(browser, first_form(r.text))
-    auth = browser.get(r.headers["Location"], allow_redirects=False)
-    browser.cookies.clear()  # a browser that blocks third-party cookies
-    r = submit(browser, first_form(auth.text))
-    assert r.status_code == 401 and "Open in a new window" in r.text
+    platform_form = first_form(r.text)
+    login = submit(browser, platform_form)
+    assert login.status_code == 302 and "/lti/login/check?state=" in login.headers["Location"]
+    _block_state_cookies(browser)
+    check_url = lti_world.metis.url + login.headers["Location"]
+    r = browser.get(check_url, allow_redirects=False)
+    assert r.status_code == 200 and "Open in a new window" in r.text
+    # Found out before the platform saw the login: its one-time hint is still unused.
+    assert store.auth_requests == []
     reopen = first_form(r.text)
-    assert reopen.action.endswith("/lti/login") and reopen.fields["iss"] == lti_world.store.issuer
-    # The button starts a fresh login that succeeds in a first-party window.
-    fresh = lti_world.browser()
-    r = submit(fresh, reopen)
-    assert r.status_code == 302
-    auth = fresh.get(r.headers["Location"], allow_redirects=False)
-    assert submit(fresh, first_form(auth.text)).status_code == 303
+    assert reopen.action == f"{lti_world.metis.url}/lti/login"
+    assert reopen.fields == platform_form.fields  # the platform's login, hint and all
+    # The state of the login that could not finish is gone.
+    again = browser.get(check_url, allow_redirects=False)
+    assert again.status_code == 400 and "state mismatch" in again.text
+    # The button: the same login in a top-level window, where the cookie is kept.
+    r = follow_cookie_check(browser, submit(browser, reopen))
+    assert r.status_code == 302 and r.headers["Location"].startswith(lti_world.platform.url)
+    auth = browser.get(r.headers["Location"], allow_redirects=False)
+    launched = submit(browser, first_form(auth.text))
+    assert launched.status_code == 303 and "/student/" in launched.headers["Location"]
+    assert [accepted for _, accepted in store.auth_requests] == [True]
+    # What the old new-window page did, replaying the used hint: the platform refuses it.
+    replay = browser.get(r.headers["Location"], allow_redirects=False)
+    assert replay.status_code == 400 and "Invalid request" in replay.text
 
 
 def test_cookieless_launch_with_platform_storage(lti_world: LtiWorld) -> None:
@@ -166,11 +193,12 @@ def test_cookieless_launch_with_platform_storage(lti_world: LtiWorld) -> None:
         f"{lti_world.platform.url}/launch",
         params={"user": "101", "link": link.id, "storage_target": "post_message_forwarding"},
     )
-    r = submit(browser, first_form(r.text))
+    login = submit(browser, first_form(r.text))
+    _block_state_cookies(browser)
+    r = follow_cookie_check(browser, login)
     assert r.status_code == 200 and "lti.put_data" in r.text  # the storage page, not a redirect
     auth_url = r.text.split('href="', 2)[2].split('"', 1)[0].replace("&amp;", "&")
     auth = browser.get(auth_url, allow_redirects=False)
-    browser.cookies.clear()
     r = submit(browser, first_form(auth.text))
     assert r.status_code == 200 and "lti.get_data" in r.text
     relaunch = first_form(r.text)

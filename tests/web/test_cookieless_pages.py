@@ -16,7 +16,14 @@ import requests
 from sqlalchemy import update
 
 from lti_tool.core.db.models import Item
-from lti_tool.devkit.lti_client import Form, first_form, forms, login_and_launch, submit
+from lti_tool.devkit.lti_client import (
+    Form,
+    first_form,
+    follow_cookie_check,
+    forms,
+    login_and_launch,
+    submit,
+)
 from tests.support.bank_samples import SAMPLES
 from tests.support.cookieless import practice_link  # noqa: F401
 from tests.support.lti_world import LtiWorld
@@ -67,7 +74,9 @@ def cookieless_launch(world: LtiWorld, user: str, *, link: str | None = None,
     if deep_link:
         params["deep_link"] = "1"
     r = lms.get(f"{world.platform.url}/launch", params=params)
-    r = submit(tool, first_form(r.text))  # the login at Metis: the page that uses the storage
+    # The login at Metis, then its cookie check: no cookie came back, so the page that keeps
+    # the state in the platform's storage.
+    r = follow_cookie_check(tool, submit(tool, first_form(r.text)))
     assert r.status_code == 200 and "lti.put_data" in r.text, r.text[:300]
     auth_url = r.text.split('href="', 2)[2].split('"', 1)[0].replace("&amp;", "&")
     auth = lms.get(auth_url, allow_redirects=False)

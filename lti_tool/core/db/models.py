@@ -279,11 +279,26 @@ class Activity(Base):
 
 
 class ResourceLink(Base):
+    """A placement of Metis in one course: its id is unique only within its platform,
+    deployment and course (LTI 1.3 core), so all four make the key."""
+
     __tablename__ = "resource_link"
-    __table_args__ = (UniqueConstraint("platform_id", "resource_link_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "platform_id",
+            "deployment_id",
+            "context_id",
+            "resource_link_id",
+            name="uq_resource_link_placement",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    # NULL only for links recorded before deployments were part of the key (migration 0005).
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployment.id", ondelete="SET NULL"), default=None
+    )
     context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
     resource_link_id: Mapped[str] = mapped_column(String(255))
     activity_id: Mapped[int | None] = mapped_column(

@@ -1,19 +1,27 @@
 """The demo LMS's course page and the launch side of LTI: the third-party initiated login, the
 OIDC auth answer with the signed id_token, its JWKS, the service token, and the deep-linking
-return."""
+return.
+
+Like Moodle it has a session (a cookie of its own) and accepts each login's `lti_message_hint`
+once, in that session: `start_launch` keeps a new launchid for the login form, `auth` takes it
+and answers "Invalid request" to a replay, as Moodle's mod/lti/auth.php does after unsetting
+`$SESSION->$launchid`.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from jwcrypto.jwk import JWK
 from lti1p3platform.exceptions import LtiException
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from lti_tool.devkit.demo_lms.conf import (
     DemoLaunch,
@@ -22,18 +30,51 @@ from lti_tool.devkit.demo_lms.conf import (
     private_key,
 )
 from lti_tool.devkit.demo_lms.services import ALL_SCOPES, error, lineitem_url, parse_ts
-from lti_tool.devkit.demo_lms.store import LaunchTweaks, PlatformStore, platform_store
+from lti_tool.devkit.demo_lms.store import (
+    LaunchTweaks,
+    PendingLogin,
+    PlatformStore,
+    platform_store,
+)
 from lti_tool.lti import claims as C
 
 bp = Blueprint("launch", __name__)
+SESSION_COOKIE = "DemoLmsSession"
+
+
+def _session() -> str:
+    """This browser's platform session ("" before the platform set one)."""
+    return request.cookies.get(SESSION_COOKIE, "")
+
+
+def _with_session(body: ResponseReturnValue, session: str) -> WerkzeugResponse:
+    response = current_app.make_response(body)
+    if request.cookies.get(SESSION_COOKIE) != session:
+        # First-party to the course site, like MoodleSession (SameSite=None on HTTPS sites).
+        response.set_cookie(
+            SESSION_COOKIE, session, secure=True, httponly=True, samesite="None", path="/"
+        )
+    return response
 
 
 @bp.get("/")
 def course() -> ResponseReturnValue:
     store = platform_store()
-    return render_template(
+    page = render_template(
         "platform/course.html", store=store, people=store.people(), tool_origin=tool_origin()
     )
+    return _with_session(page, _session() or secrets.token_urlsafe(16))
+
+
+@bp.get("/view")
+def view() -> ResponseReturnValue:
+    """The activity's own page with Metis embedded, as Moodle's mod/lti/view.php does for the
+    "Embed" launch container: the LMS page frames its launch page (below), so the login, the
+    auth answer and the launch all run in a frame of the course site, cross-site for Metis."""
+    store = platform_store()
+    launch_query = urlencode({k: v for k, v in request.args.items()})
+    page = render_template("platform/view.html", store=store, launch_query=launch_query)
+    return _with_session(page, _session() or secrets.token_urlsafe(16))
 
 
 @bp.get("/gradebook")
@@ -67,7 +108,9 @@ def start_launch() -> ResponseReturnValue:
     deep = request.args.get("deep_link") == "1"
     if user not in store.members or (not deep and link_id not in store.links):
         return error(404, "unknown user or link")
-    hint = json.dumps({"kind": "deep_link" if deep else "resource", "link": link_id})
+    session = _session() or secrets.token_urlsafe(16)
+    launchid = store.issue_hint(session, user, "deep_link" if deep else "resource", link_id)
+    hint = json.dumps({"launchid": launchid})
     target = (
         (store.tool.deep_link_url or store.tool.launch_url) if deep else store.tool.launch_url
     )
@@ -82,10 +125,12 @@ def start_launch() -> ResponseReturnValue:
     if request.args.get("storage_target"):
         fields["lti_storage_target"] = request.args["storage_target"]
     if request.args.get("method") == "get":
-        return Response(
+        redirect = Response(
             status=302, headers={"Location": store.tool.login_url + "?" + urlencode(fields)}
         )
-    return render_template("platform/autopost.html", action=store.tool.login_url, fields=fields)
+        return _with_session(redirect, session)
+    form = render_template("platform/autopost.html", action=store.tool.login_url, fields=fields)
+    return _with_session(form, session)
 
 
 @bp.route("/auth", methods=["GET", "POST"])
@@ -108,14 +153,21 @@ def auth() -> ResponseReturnValue:
     assert store.tool is not None
     if params.get("redirect_uri") not in store.tool.allowed_redirects():
         return error(400, "redirect_uri is not registered for this tool")
-    member = store.members.get(params.get("login_hint", ""))
-    if member is None:
-        return error(400, "unknown login_hint")
     try:
         hint = json.loads(params.get("lti_message_hint", "{}"))
     except ValueError:
         return error(400, "lti_message_hint is not ours")
-    message = _launch_message(store, params, member, hint)
+    launchid = hint.get("launchid") if isinstance(hint, dict) else None
+    if not isinstance(launchid, str):
+        return error(400, "invalid_request: No launch id in LTI hint")
+    pending = store.take_hint(_session(), launchid)
+    if pending is None:
+        # Moodle's answer once $SESSION->$launchid is gone (replayed, or another session).
+        return error(400, "Invalid request")
+    member = store.members.get(params.get("login_hint", ""))
+    if member is None or member.user_id != pending.user:
+        return error(400, "access_denied: login_hint is not the user who started this launch")
+    message = _launch_message(store, params, member, pending)
     if not isinstance(message, dict):
         return message
     tweaks = store.take_tweaks()
@@ -205,7 +257,7 @@ def deep_link_return() -> ResponseReturnValue:
 
 
 def _launch_message(
-    store: PlatformStore, params: dict[str, str], member: Any, hint: dict[str, Any]
+    store: PlatformStore, params: dict[str, str], member: Any, pending: PendingLogin
 ) -> dict[str, Any] | ResponseReturnValue:
     conf = DemoPlatformConf(store=store)
     launch = DemoLaunch(PreflightRequest(params), conf)
@@ -240,7 +292,7 @@ def _launch_message(
             "service_versions": ["1.0", "2.0"],
         },
     }
-    if hint.get("kind") == "deep_link":
+    if pending.kind == "deep_link":
         launch.set_launch_url(store.tool.deep_link_url or store.tool.launch_url)
         extra[C.MESSAGE_TYPE] = C.DEEP_LINKING_REQUEST
         extra[C.DL_SETTINGS] = {
@@ -252,9 +304,9 @@ def _launch_message(
             "data": "opaque-" + params["state"][:8],
         }
     else:
-        link = store.links.get(str(hint.get("link")))
+        link = store.links.get(str(pending.link))
         if link is None:
-            return error(400, "unknown resource link in lti_message_hint")
+            return error(400, "unknown resource link for this launch")
         launch.set_resource_link_claim(link.id, title=link.title)
         if link.custom:
             launch.set_custom_parameters_claim(dict(link.custom))
@@ -275,6 +327,9 @@ def _sign(store: PlatformStore, message: dict[str, Any], tweaks: LaunchTweaks) -
         return tweaks.raw_id_token
     message = dict(message)
     message.update(tweaks.set_claims)
+    for (name, inner), value in tweaks.set_fields.items():
+        parent = message.get(name)
+        message[name] = {**(parent if isinstance(parent, dict) else {}), inner: value}
     for name in tweaks.drop_claims:
         message.pop(name, None)
     iat = int(time.time()) + tweaks.iat_offset_s
@@ -289,4 +344,9 @@ def _sign(store: PlatformStore, message: dict[str, Any], tweaks: LaunchTweaks) -
         kid = tweaks.kid
     headers = tweaks.header if tweaks.header is not None else {"kid": kid}
     # What Registration.encode_and_sign does, with the key parsed once (see conf.private_key).
-    return jwt.encode(message, private_key(pem), algorithm="RS256", headers=headers)
+    # Signed as JWS over the JSON: PyJWT's jwt.encode would refuse a bent claim (an `iss`
+    # that is not a string) that a test wants Metis to see.
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    return jwt.api_jws.encode(
+        payload, private_key(pem), algorithm="RS256", headers={"typ": "JWT", **headers}
+    )

@@ -58,6 +58,8 @@ class LaunchTweaks:
     """How the next id_token(s) deviate from a correct one; every negative case is one of these."""
 
     set_claims: dict[str, Any] = field(default_factory=dict)
+    # (claim, field) -> value: one field inside a claim object, the rest of it kept.
+    set_fields: dict[tuple[str, str], Any] = field(default_factory=dict)
     drop_claims: list[str] = field(default_factory=list)
     header: dict[str, Any] | None = None  # replaces the JWT header entirely (e.g. no kid)
     sign_with_other_key: bool = False
@@ -128,6 +130,17 @@ class ResourceLink:
     lineitem_id: str | None
 
 
+@dataclass(frozen=True)
+class PendingLogin:
+    """What Moodle keeps in `$SESSION->$launchid` between its login form and auth.php: the
+    launch the hint stands for, for one platform session only."""
+
+    session: str
+    user: str
+    kind: str  # "resource" | "deep_link"
+    link: str | None
+
+
 class PlatformStore:
     def __init__(
         self,
@@ -169,6 +182,10 @@ class PlatformStore:
         self.hang_s = 10.0
         self.score_posts: list[dict[str, Any]] = []
         self.deep_link_responses: list[dict[str, Any]] = []
+        # launchid -> the login it belongs to; auth takes each one once, like Moodle's auth.php.
+        self.pending_logins: dict[str, PendingLogin] = {}
+        # Every launchid presented to auth, in order, with whether it was accepted.
+        self.auth_requests: list[tuple[str, bool]] = []
         self.share_names = True
         # The frame that answers LTI client-side postMessages (lti.put_data / lti.get_data); the
         # course page offers it as lti_storage_target. None: the platform offers no storage.
@@ -194,6 +211,23 @@ class PlatformStore:
             if not self.tweaks_persist:
                 self.tweaks = LaunchTweaks()
             return tweaks
+
+    def issue_hint(self, session: str, user: str, kind: str, link: str | None) -> str:
+        """A new launchid for one login form, kept for this platform session."""
+        with self.lock:
+            launchid = f"ltilaunch_{secrets.token_hex(6)}"
+            self.pending_logins[launchid] = PendingLogin(session, user, kind, link)
+            return launchid
+
+    def take_hint(self, session: str, launchid: str) -> PendingLogin | None:
+        """The login a launchid stands for, once, and only in the session that got it."""
+        with self.lock:
+            pending = self.pending_logins.get(launchid)
+            accepted = pending is not None and pending.session == session
+            self.auth_requests.append((launchid, accepted))
+            if not accepted:
+                return None
+            return self.pending_logins.pop(launchid)
 
     def add_link(
         self,

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from lti_tool.settings import Settings
 
 LOGIN_PATH = "/lti/login"
+# The login's second step: the browser comes back here to show it kept the state cookie.
+LOGIN_CHECK_PATH = "/lti/login/check"
 LAUNCH_PATH = "/lti/launch"
 JWKS_PATH = "/.well-known/jwks.json"
 # Deep linking requests arrive on the launch endpoint, like resource launches.

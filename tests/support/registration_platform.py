@@ -4,12 +4,13 @@ the Bearer token (single use: 401 token_already_used on reuse) and the required 
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, jsonify, request
 
@@ -127,4 +128,28 @@ def create_platform_app(state: PlatformState) -> Flask:
         answer[TOOL_CONFIG] = {**config, "deployment_id": state.deployment_id}
         return jsonify(answer)
 
+    @app.get("/admin/tool/dialog")
+    def registration_dialog() -> Response:
+        """Moodle's "Add LTI Advantage" dialog: the tool's registration URL in an iframe, with
+        the two query params, removed the moment the tool posts `org.imsglobal.lti.close`
+        (docs/moodle-lti.md) - whatever the tool's page says is gone with it."""
+        tool_url = request.args.get("url", "")
+        src = tool_url + "?" + urlencode({"openid_configuration": state.config_url,
+                                           "registration_token": state.registration_token})
+        page = DIALOG.replace("{src}", html.escape(src, quote=True))
+        return Response(page, content_type="text/html")
+
     return app
+
+
+DIALOG = """<!doctype html><html><head><title>Manage tools</title></head><body>
+<h1>Manage tools</h1>
+<div id="dialog"><iframe id="registration" src="{src}" width="900" height="700"></iframe></div>
+<script>
+  window.addEventListener("message", function (event) {
+    if (event.data && event.data.subject === "org.imsglobal.lti.close") {
+      document.getElementById("dialog").remove();
+      document.body.dataset.closed = "1";
+    }
+  });
+</script></body></html>"""

@@ -1,8 +1,13 @@
 """IMS LTI Dynamic Registration, as Moodle performs it (see docs/moodle-lti.md).
 
 The platform opens our registration URL with `openid_configuration` and `registration_token`; we
-fetch and check its configuration, post our tool configuration, and store the answer as a
-pending platform that an admin must approve before anyone can launch.
+fetch and check its configuration, post our tool configuration, and store the answer.
+
+The URL carries a single-use token that only a Metis admin can mint (`metis registration-url`
+or the admin page): minting it is the admin's approval that docs/lti-security.md asks for, so
+a registration made through it is approved at once and its deployment can launch. A platform
+an admin disabled stays disabled when it registers again. Without a valid token nothing is
+fetched, posted or stored (tokens.claim refuses first).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Deployment, Platform, PlatformStatus
-from lti_tool.lti.registration import outbound, tokens
+from lti_tool.lti.registration import manual, outbound, tokens
 from lti_tool.lti.registration.tool_urls import tool_urls
 from lti_tool.settings import Settings
 
@@ -68,6 +73,11 @@ class Registered:
     issuer: str
     client_id: str
     deployment_id: str | None
+    status: str = PlatformStatus.active.value  # "active" once approved, else as it was
+
+    @property
+    def approved(self) -> bool:
+        return self.status == PlatformStatus.active.value
 
 
 def tool_configuration(settings: Settings) -> dict[str, Any]:
@@ -234,15 +244,28 @@ def register(
     with db.session() as session:
         platform = store_platform(session, config, client_id, deployment_id)
         tokens.attach_platform(session, token_id, platform.id)
-        registered = Registered(platform.id, platform.issuer, client_id, deployment_id)
+        approve_minted(session, platform, deployment_id)
+        registered = Registered(platform.id, platform.issuer, client_id, deployment_id,
+                                platform.status.value)
     log.info(
-        "dynamic registration stored: platform %s issuer=%s client_id=%s deployment=%s (pending)",
+        "dynamic registration stored: platform %s issuer=%s client_id=%s deployment=%s (%s)",
         registered.platform_id,
         registered.issuer,
         client_id,
         deployment_id,
+        registered.status,
     )
     return registered
+
+
+def approve_minted(session: Session, platform: Platform, deployment_id: str | None) -> None:
+    """Approve a registration that came through an admin-minted link: the platform when it is
+    new or pending (with its deployments), or this registration's deployment of a platform
+    already approved. A disabled platform is left as the admin left it."""
+    if platform.status == PlatformStatus.pending:
+        manual.approve_platform(session, platform.id)
+    elif platform.status == PlatformStatus.active and deployment_id is not None:
+        manual.set_deployment_active(session, platform.id, deployment_id, True)
 
 
 def _release(db: Database, token_id: int) -> None:

@@ -1,4 +1,9 @@
-"""The dynamic registration URL the LMS opens in its "Add LTI Advantage" dialog."""
+"""The dynamic registration URL the LMS opens in its "Add LTI Advantage" dialog.
+
+The page that answers stays open until the admin has read it: Moodle removes the dialog the
+moment the tool posts `org.imsglobal.lti.close`, so the page sends it only when the admin
+clicks its button (static/registration.js), after reading the two Moodle steps that are left.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from lti_tool.lti.registration.dynamic import RegistrationError, register
+from lti_tool.lti.registration.dynamic import CLIENT_NAME, RegistrationError, register
 from lti_tool.lti.registration.tokens import TokenError
 from lti_tool.lti.registration.tool_urls import REGISTRATION_PATH
 from lti_tool.web.extensions import database, settings
+from lti_tool.web.security import forget_platform_origins
 
 log = logging.getLogger("metis.registration")
 
@@ -53,5 +59,8 @@ def dynamic_registration(raw_token: str) -> ResponseReturnValue:
         log.warning("dynamic registration refused: %s", exc.reason)
         page = render_template("registration/failed.html", reason=exc.reason)
         return _framed_by([_origin(config_url)], page, exc.status)
-    page = render_template("registration/done.html", registered=registered)
+    # Approved at once: its course pages may frame Metis from the next launch on.
+    forget_platform_origins(current_app)
+    page = render_template("registration/done.html", registered=registered,
+                           client_name=CLIENT_NAME)
     return _framed_by([_origin(config_url), _origin(registered.issuer)], page, 200)

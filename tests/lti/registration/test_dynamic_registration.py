@@ -57,15 +57,24 @@ def _platforms(db: Database) -> list[Platform]:
         return list(s.scalars(select(Platform)))
 
 
-def test_registration_stores_pending_platform_and_closes_dialog(
+def test_registration_through_a_minted_link_is_approved_and_says_what_is_left(
     make_client: AppFactory, db: Database, platform: PlatformState
 ) -> None:
     client = make_client()
     raw = _mint(db)
     resp = _register(client, raw, platform)
     assert resp.status_code == 200, resp.text
-    assert 'postMessage({subject: "org.imsglobal.lti.close"}, "*")' in resp.text
-    # Not yet an approved platform, yet its registration dialog may frame this page.
+    # The page stays until the admin has read it: no close signal when it loads, only from
+    # its button (static/registration.js), and it names the two Moodle steps.
+    assert "postMessage" not in resp.text and "registration.js" in resp.text
+    assert 'id="close-dialog"' in resp.text
+    assert "Metis has approved this registration" in resp.text
+    assert "click <em>Activate</em>" in resp.text
+    assert "<em>Tool configuration usage</em>" in resp.text
+    assert "<em>Show in activity chooser and\n    as a preconfigured tool</em>" in resp.text
+    script = client.get("/static/metis/registration.js").text
+    assert 'addEventListener("click"' in script and "org.imsglobal.lti.close" in script
+    # The registration dialog of this platform may frame this page.
     csp = resp.headers["Content-Security-Policy"]
     assert csp == f"frame-ancestors 'self' {platform.base_url}"
 
@@ -82,14 +91,15 @@ def test_registration_stores_pending_platform_and_closes_dialog(
 
     with db.session() as s:
         stored = s.scalars(select(Platform)).one()
-        assert stored.status == PlatformStatus.pending
+        # An admin minted the link: that is the approval; it can launch at once.
+        assert stored.status == PlatformStatus.active
         assert (stored.issuer, stored.client_id) == (platform.base_url, "metis-client-7")
         assert stored.auth_login_url == f"{platform.base_url}/mod/lti/auth.php"
         assert stored.auth_token_url == f"{platform.base_url}/mod/lti/token.php"
         assert stored.key_set_url == f"{platform.base_url}/mod/lti/certs.php"
         assert (stored.registered_via, stored.product_family_code) == ("dynamic", "moodle")
         deployment = s.scalars(select(Deployment)).one()
-        assert (deployment.deployment_id, deployment.active) == ("3", False)
+        assert (deployment.deployment_id, deployment.active) == ("3", True)
         token = s.scalars(select(RegistrationToken)).one()
         assert token.used_at is not None and token.platform_id == stored.id
 
@@ -104,6 +114,23 @@ def test_reused_registration_url_is_refused(
     assert again.status_code == 410
     assert "already used" in again.text
     assert len(platform.received) == 1
+
+
+def test_a_disabled_platform_registering_again_stays_disabled(
+    make_client: AppFactory, db: Database, platform: PlatformState
+) -> None:
+    client = make_client()
+    assert _register(client, _mint(db), platform).status_code == 200
+    with db.session() as s:
+        s.execute(update(Platform).values(status=PlatformStatus.disabled))
+        s.execute(update(Deployment).values(active=False))
+    platform.registration_token = "a-second-moodle-token"
+    again = _register(client, _mint(db), platform)
+    assert again.status_code == 200
+    assert "disabled this platform" in again.text and "Metis has approved" not in again.text
+    with db.session() as s:
+        assert s.scalars(select(Platform.status)).one() == PlatformStatus.disabled
+        assert s.scalars(select(Deployment.active)).all() == [False]
 
 
 def test_expired_registration_url_is_refused(
@@ -122,11 +149,13 @@ def test_expired_registration_url_is_refused(
 
 
 def test_unknown_registration_url_is_refused(
-    make_client: AppFactory, platform: PlatformState
+    make_client: AppFactory, db: Database, platform: PlatformState
 ) -> None:
     resp = _register(make_client(), "not-a-token", platform)
     assert resp.status_code == 404
     assert "not valid" in resp.text
+    # Without an admin's link nothing is fetched, registered, stored or approved.
+    assert platform.received == [] and _platforms(db) == []
 
 
 def test_missing_parameters_are_a_clear_400(make_client: AppFactory, db: Database) -> None:

@@ -22,10 +22,13 @@ class HttpsServer:
         )
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # The name clients use for it: "localhost" puts it on another site than 127.0.0.1
+        # (cookies and frames go by site, and ports do not make one).
+        self.host = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     def start(self) -> HttpsServer:
         self.thread.start()

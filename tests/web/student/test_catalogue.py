@@ -1,21 +1,20 @@
 """The message catalogue: every key the student page uses (templates, views, practice.js)
 exists, every student key is used, and the page's templates and script hold no stray English.
 
-The stray-text check removes Jinja tags and comments, then looks at what an HTML parser sees as
-text or as a user-facing attribute (aria-label, title, placeholder, alt): none of it may hold a
-letter. In the script, a string literal that reads like prose (a capitalised word followed by
-another word, or words ending in . ! ?) is taken for a user-visible string."""
+The templates' stray-text check is tests/support/wording.py. In the script, a string literal
+that reads like prose (a capitalised word followed by another word, or words ending in . ! ?)
+is taken for a user-visible string."""
 
 from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from lti_tool.web import messages
+from tests.support.wording import stray_words
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = [ROOT / "templates/student/practice.html", ROOT / "templates/student/_parts.html",
@@ -54,38 +53,9 @@ def test_catalogue_fills_placeholders_like_the_script() -> None:
     assert r"/\{(\w+)\}/g" in SCRIPT.read_text(encoding="utf-8")
 
 
-class _Text(HTMLParser):
-    SHOWN_ATTRS = {"aria-label", "title", "placeholder", "alt", "value"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        for name, value in attrs:
-            shown = name in self.SHOWN_ATTRS and not (tag == "input" and name == "value")
-            if shown and value and re.search(r"[A-Za-z]", value):
-                self.found.append(f"{tag}[{name}]={value!r}")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip and re.search(r"[A-Za-z]", data):
-            self.found.append(data.strip())
-
-
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_templates_hold_no_stray_words(path: Path) -> None:
-    source = path.read_text(encoding="utf-8")
-    bare = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", " ", source, flags=re.S)
-    parser = _Text()
-    parser.feed(bare)
-    assert parser.found == []
+    assert stray_words(path.read_text(encoding="utf-8")) == []
 
 
 def test_script_holds_no_stray_words() -> None:

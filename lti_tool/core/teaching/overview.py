@@ -51,7 +51,7 @@ class SkillStat:
 @dataclass
 class StudentRow:
     user_id: int | None  # None: on the roster, never opened Metis
-    name: str
+    name: str | None  # None: the LMS shares no name (the pages say so, with `lms_id`)
     skills: list[SkillStat] = field(default_factory=list)
     passbacks: list[dict[str, Any]] = field(default_factory=list)
     lms_id: str = ""
@@ -124,7 +124,7 @@ def _skill_stats(data: CourseData, parts: dict[int, StudentData], order: list[in
     return out
 
 
-def _row(data: CourseData, user_id: int | None, name: str, lms_id: str, on_roster: bool,
+def _row(data: CourseData, user_id: int | None, name: str | None, lms_id: str, on_roster: bool,
          order: list[int], now: datetime, rules: RiskRules) -> StudentRow:
     student = data.student(user_id) if user_id is not None else StudentData()
     parts = by_activity(student)
@@ -175,15 +175,15 @@ def overview_from(data: CourseData, roster: list[Member] | None, *,
         if user is not None:
             seen.add(user.id)
         rows.append(_row(data, user.id if user else None,
-                         member.name or (user.name if user else None) or member.user_id
-                         or "unknown", member.user_id, True, order, now, rules))
+                         member.name or (user.name if user else None) or None,
+                         member.user_id, True, order, now, rules))
     # Without a roster, or for people no longer on it: everyone with answers, sets or scores.
     # Launch-only users are left out here, since teachers and admins launch too.
     for uid in sorted(data.students):
         if uid in seen or uid not in data.users:
             continue
         user = data.users[uid]
-        rows.append(_row(data, uid, user.name or user.sub, user.sub, False, order, now, rules))
+        rows.append(_row(data, uid, user.name or None, user.sub, False, order, now, rules))
     return Overview(rows, [_heatmap(data, a, rows, a == first_activity) for a in order])
 
 

@@ -62,7 +62,7 @@ class MasteryLine:
 @dataclass
 class StudentDetail:
     user_id: int
-    name: str
+    name: str | None  # None: the LMS shares no name (the page says so, with `lms_id`)
     lms_id: str
     answers: list[AnswerLine]
     history: dict[int, list[MasteryPoint]]
@@ -146,7 +146,7 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
                         row.correct, describe_response(item, a.response))
              for (a, item), row in zip(pairs, answers, strict=True)]
     return StudentDetail(
-        user.id, user.name or f"Student {user.sub}", user.sub, list(reversed(lines)),
+        user.id, user.name or None, user.sub, list(reversed(lines)),
         history, mastery_lines(data, student), passbacks, n_sets,
         sorted({a.mastery_threshold for a in activities.values()}))
 

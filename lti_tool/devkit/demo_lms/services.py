@@ -247,11 +247,12 @@ def memberships(ctx: str) -> ResponseReturnValue:
     body = {
         "id": url,
         "context": {"id": ctx, "title": store.context_title},
+        # As Moodle's memberships service: names and emails only when the tool's privacy
+        # settings share them ("Share launcher's name with tool").
         "members": [
             {
                 "user_id": m.user_id,
-                "name": m.name,
-                "email": m.email,
+                **({"name": m.name, "email": m.email} if store.share_names else {}),
                 "status": "Active",
                 "roles": [
                     "Instructor" if any("Instructor" in r for r in m.roles) else "Learner"

@@ -12,6 +12,7 @@ from flask import (
     abort,
     flash,
     g,
+    get_template_attribute,
     redirect,
     render_template,
     url_for,
@@ -67,6 +68,12 @@ def page(launch_id: str) -> ResponseReturnValue:
                            section="overview")
 
 
+def _name(detail: StudentDetail) -> str:
+    """The student's name as the teacher pages say it (their macro), as plain text."""
+    said = get_template_attribute("teacher/_student_name.html", "student_name")(detail)
+    return Markup(said).unescape()
+
+
 def mastery_chart(detail: StudentDetail) -> Markup:
     """The student's mastery per skill after each practice set, as inline SVG."""
     series = [Series(detail.label(line), [(p.set_number, p.mastery) for p in line.history],
@@ -74,7 +81,7 @@ def mastery_chart(detail: StudentDetail) -> Markup:
               for line in detail.lines if line.history]
     target = detail.thresholds[-1] if detail.thresholds else 0.8
     return line_plot(
-        series, title=f"Mastery of {detail.name} over time",
+        series, title=f"Mastery of {_name(detail)} over time",
         description="Estimated mastery of each skill after each practice set; the dashed "
                     "line is the target.",
         x_label="practice set", y_label="mastery", reference=(target, f"target {target:.0%}"),

@@ -12,6 +12,8 @@ from pathlib import Path
 from lti_tool.core.task_names import QUEUES
 
 WEB_APP = "lti_tool.web.app:create_app()"
+# gunicorn's logger without credentials in its lines (page and registration tokens, headers).
+WEB_LOGGER = "lti_tool.web.access_log.RedactingLogger"
 WORKER_APP = "workers.main"  # a string: the web side never imports the workers
 ALL_QUEUES = ",".join(QUEUES)
 
@@ -34,6 +36,7 @@ def gunicorn_argv(
         "--bind", bind,
         "--graceful-timeout", "10",
         "--access-logfile", "-",
+        "--logger-class", WEB_LOGGER,
     ]
     if cert is not None and key is not None:
         argv += ["--certfile", str(cert), "--keyfile", str(key)]

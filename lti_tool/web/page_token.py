@@ -22,7 +22,7 @@ Why this design:
   sees the same URLs as before.
 - It travels in URLs (query arg `lt`), form bodies (field `lt`) and the `X-Metis-Launch`
   header. URLs are where tokens leak, so every response says `Referrer-Policy: same-origin`
-  and the access logs redact `lt` (lti_tool.web.security), and only a token in the body or
+  and the access logs redact `lt` (lti_tool.web.access_log), and only a token in the body or
   a header stands in for the CSRF token: one in the query string alone does not.
 
 Flash notices ("Your settings were saved.") follow such a browser through redirects signed in

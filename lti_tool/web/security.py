@@ -1,10 +1,9 @@
 """Cross-cutting web security for the LTI pages: CSRF, frame-ancestors, the referrer policy,
-access logs without page tokens, refusal pages."""
+access logs without credentials (lti_tool.web.access_log), refusal pages."""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -14,14 +13,11 @@ from sqlalchemy import select
 
 from lti_tool.core.db.models import Platform, PlatformStatus
 from lti_tool.lti.errors import LtiError
-from lti_tool.web import page_token
+from lti_tool.web import access_log, page_token
 from lti_tool.web.extensions import database, settings
 
 log = logging.getLogger("metis.lti")
 _ORIGINS_TTL_S = 30.0
-# Servers that log request lines (and Referer headers, which hold page URLs too).
-ACCESS_LOGGERS = ("gunicorn.access", "werkzeug")
-_TOKEN_IN_URL = re.compile(rf"([?&]{page_token.FIELD}=)[^&#\s\"']+")
 
 
 class LaunchCSRFProtect(CSRFProtect):
@@ -46,30 +42,6 @@ def csrf(app: Flask) -> CSRFProtect:
     protect = LaunchCSRFProtect()
     protect.init_app(app)
     return protect
-
-
-def redact_page_tokens(text: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\1[redacted]", text)
-
-
-class RedactPageTokens(logging.Filter):
-    """Page tokens in URLs are credentials: access log lines keep the path and the other
-    query args but not the token's value."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_page_tokens(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-def redact_access_logs() -> None:
-    """Add the filter to the servers' access loggers, once per process."""
-    for name in ACCESS_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactPageTokens) for f in logger.filters):
-            logger.addFilter(RedactPageTokens())
 
 
 def _origin(url: str) -> str | None:
@@ -136,4 +108,4 @@ def init_security(app: Flask) -> None:
     csrf(app)
     app.register_error_handler(CSRFError, _csrf_refused)
     app.after_request(_security_headers)
-    redact_access_logs()
+    access_log.redact_loggers()

@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -62,45 +65,85 @@ def test_worker_rejects_unknown_queue() -> None:
     assert "unknown queue(s) bogus" in result.output
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_serve_runs_gunicorn_over_https(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _serving(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             log: IO[bytes] | None = None, **env: str) -> Iterator[str]:
+    """`metis serve` on a free port (its access log to `log`), up and answering; its URL."""
     cert, key = ensure_self_signed(tmp_path / "tls", ("localhost",))
     port = free_port()
     proc = subprocess.Popen(
-        [
-            METIS,
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--cert",
-            str(cert),
-            "--key",
-            str(key),
-        ],
-        env=_production_env(settings),
-        stdout=subprocess.DEVNULL,
+        [METIS, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--cert", str(cert), "--key", str(key)],
+        env={**_production_env(settings), **env},
+        stdout=log if log is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     # requests lets this variable override `verify`; trust the test certificate through it.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    url = f"https://localhost:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             try:
-                resp = requests.get(f"https://localhost:{port}/healthz", timeout=2)
+                requests.get(f"{url}/healthz", timeout=2)
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, "metis serve did not come up"
                 time.sleep(0.3)
-        assert resp.status_code == 200
-        assert resp.json()["checks"] == {"database": "ok", "redis": "ok"}
+        yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_runs_gunicorn_over_https(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _serving(settings, tmp_path, monkeypatch) as url:
+        resp = requests.get(f"{url}/healthz", timeout=10)
+        assert resp.status_code == 200
+        assert resp.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+SECRETS = {"page": "PAGE-SECRET-1", "referer": "PAGE-SECRET-2", "link": "LINK-SECRET-3",
+           "lms": "LMS-SECRET-4", "header": "HEADER-SECRET-5", "cookie": "COOKIE-SECRET-6",
+           "launch": "LAUNCH-SECRET-7"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_access_log_keeps_no_bearer_token(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real gunicorn access log, in a format that also names the credential headers."""
+    log_path = tmp_path / "access.log"
+    fmt = ('%(h)s "%(r)s" %(s)s "%(f)s" auth=%({authorization}i)s cookie=%({cookie}i)s '
+           'launch=%({x-metis-launch}i)s')
+    with log_path.open("wb") as log, _serving(
+            settings, tmp_path, monkeypatch, log,
+            GUNICORN_CMD_ARGS=f"--access-logformat '{fmt}'") as url:
+        headers = {"Authorization": f"Bearer {SECRETS['header']}",
+                   "Cookie": f"session={SECRETS['cookie']}",
+                   "X-Metis-Launch": SECRETS["launch"],
+                   "Referer": f"{url}/student/l-1?lt={SECRETS['referer']}&after=e1"}
+        requests.get(f"{url}/student/l-1", params={"lt": SECRETS["page"]}, headers=headers,
+                     timeout=10)
+        refused = requests.get(f"{url}/lti/register/{SECRETS['link']}", timeout=10, params={
+            "openid_configuration": "https://moodle.example.edu/mod/lti/openid-configuration.php",
+            "registration_token": SECRETS["lms"]})
+        assert refused.status_code == 404  # an unknown link: refused before any fetch
+        deadline = time.monotonic() + 30
+        while "/lti/register/" not in log_path.read_text():  # written once answered
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+    text = log_path.read_text()
+    assert [name for name, secret in SECRETS.items() if secret in text] == [], text
+    assert "GET /student/l-1?lt=[redacted] HTTP/1.1" in text
+    assert "/student/l-1?lt=[redacted]&after=e1" in text  # the Referer
+    assert ("GET /lti/register/[redacted]?openid_configuration=https%3A%2F%2Fmoodle.example.edu"
+            in text and "registration_token=[redacted]" in text)
+    assert "auth=[redacted] cookie=[redacted] launch=[redacted]" in text

@@ -14,9 +14,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from lti_tool.settings import load_settings
 from lti_tool.web import page_token
+from lti_tool.web.access_log import RedactCredentials, redact
 from lti_tool.web.app import create_app
 from lti_tool.web.page_token import PageTokens
-from lti_tool.web.security import RedactPageTokens, redact_page_tokens
 
 LAUNCH, OTHER = "6f1c0a52-launch-a", "9b7e4411-launch-b"
 TTL_S = 3600
@@ -84,15 +84,15 @@ def test_module_functions_use_the_app_secret_and_launch_ttl(tmp_path: Path) -> N
 def test_access_log_lines_do_not_keep_tokens() -> None:
     token = PageTokens("secret", TTL_S).issue(LAUNCH)
     line = f'"GET /student/{LAUNCH}/events?lt={token}&after=e1 HTTP/1.1" 200 "-" "https://h/x?lt={token}"'
-    redacted = redact_page_tokens(line)
+    redacted = redact(line)
     assert token not in redacted
     assert f"/student/{LAUNCH}/events?lt=[redacted]&after=e1" in redacted
     assert redacted.endswith('"https://h/x?lt=[redacted]"')
     # Other arguments whose names end in "lt" are left alone.
-    assert redact_page_tokens("/x?salt=abc&lt_x=1") == "/x?salt=abc&lt_x=1"
+    assert redact("/x?salt=abc&lt_x=1") == "/x?salt=abc&lt_x=1"
 
     # As gunicorn logs (one dict of atoms) and as werkzeug logs (positional arguments).
-    record_filter = RedactPageTokens()
+    record_filter = RedactCredentials()
     gunicorn = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1,
                                  '%(h)s "%(r)s" %(s)s "%(f)s"',
                                  ({"h": "10.0.0.1", "r": f"GET /student/a?lt={token} HTTP/1.1",
@@ -102,6 +102,12 @@ def test_access_log_lines_do_not_keep_tokens() -> None:
     for record in (gunicorn, werkzeug):
         assert record_filter.filter(record)
         assert token not in record.getMessage() and "lt=[redacted]" in record.getMessage()
+    # The other bearer tokens: the LMS's registration token, the one-use registration link,
+    # an Authorization header a log format names.
+    line = ('"GET /lti/register/LINKSECRET?openid_configuration=https%3A%2F%2Fm&registration_token'
+            '=LMSSECRET HTTP/1.1" 200 "Bearer HEADERSECRET"')
+    assert redact(line) == ('"GET /lti/register/[redacted]?openid_configuration=https%3A%2F%2Fm'
+                            '&registration_token=[redacted] HTTP/1.1" 200 "Bearer [redacted]"')
     plain = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s", ("GET / 200",), None)
     assert record_filter.filter(plain) and plain.getMessage() == "GET / 200"
 
@@ -111,7 +117,7 @@ def test_the_access_loggers_get_the_filter_once(tmp_path: Path) -> None:
     try:
         for name in ("gunicorn.access", "werkzeug"):
             filters = logging.getLogger(name).filters
-            assert sum(isinstance(f, RedactPageTokens) for f in filters) == 1
+            assert sum(isinstance(f, RedactCredentials) for f in filters) == 1
     finally:
         for app in apps:
             app.extensions["metis.db"].dispose()

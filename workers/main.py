@@ -11,8 +11,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from lti_tool.core import scheduler_heartbeat
 from lti_tool.settings import load_settings
 from lti_tool.task_queue import RELAY_TASK, RETRAIN_TASK, create_celery
+from workers.beat import BeatSupervisor
 from workers.tasks import register
 
 RELAY_EVERY_S = 15.0
@@ -26,6 +28,11 @@ def create_worker_app() -> Celery:
         "relay-outbox": {"task": RELAY_TASK, "schedule": RELAY_EVERY_S},
         "retrain": {"task": RETRAIN_TASK, "schedule": RETRAIN_EVERY_S},
     }
+    # Beat under supervision (workers.beat): a heartbeat on every pass of its loop, which runs
+    # at least every scheduler_heartbeat.EVERY_S, and a worker step that restarts it.
+    app.conf.beat_scheduler = "workers.beat:HeartbeatScheduler"
+    app.conf.beat_max_loop_interval = scheduler_heartbeat.EVERY_S
+    app.steps["worker"].add(BeatSupervisor)
     register(app)
 
     @worker_process_init.connect(weak=False)

@@ -19,6 +19,7 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.core import scheduler_heartbeat
 from lti_tool.core.db.models import (
     EventStatus,
     GradeEvent,
@@ -218,6 +219,32 @@ def worker_status(
         log.warning("worker ping failed: %s", type(exc).__name__)
         replies = {}
     return WorkerStatus(True, tuple(sorted(replies)), (time.perf_counter() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class SchedulerStatus:
+    """The periodic scheduler as the health page says it: "running", "stopped" (no heartbeat
+    for longer than scheduler_heartbeat.STALE_AFTER_S), "never" (no heartbeat at all: no
+    worker runs with --beat), or "unknown" (Redis did not answer)."""
+
+    state: str
+    age_s: float | None = None
+    pid: int | None = None
+    host: str = ""
+    last_seen: datetime | None = None
+
+
+def scheduler_status(client: redis.Redis, now: float | None = None) -> SchedulerStatus:
+    try:
+        beat = scheduler_heartbeat.read(client)
+    except redis.RedisError:
+        return SchedulerStatus("unknown")
+    if beat is None:
+        return SchedulerStatus("never")
+    age = max(0.0, (time.time() if now is None else now) - beat.at)
+    state = "running" if age <= scheduler_heartbeat.STALE_AFTER_S else "stopped"
+    return SchedulerStatus(state, age, beat.pid, beat.host,
+                           datetime.fromtimestamp(beat.at, UTC))
 
 
 def active_model(models: list[ModelRow]) -> ModelRow | None:

@@ -16,6 +16,7 @@ ADAPT_CLAIM = "metis:adapt-claim:{event}"  # which adapt task took the event
 TIMINGS = "metis:timings:{event}"  # where the worker's time went for the event
 ITEM_CALIBRATION = "metis:itemcal:{version}:{bank}"  # per-bank item estimates (no person)
 ITEM_CALIBRATION_EVENT = "metis:itemcal:event:{version}:{event}"  # "this answer was applied"
+BEAT_HEARTBEAT = "metis:beat:heartbeat"  # the periodic scheduler's last pass (no person)
 
 
 def practice_set(user_id: int, activity_id: int) -> str:

@@ -14,9 +14,11 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, beat: bool = False) -> None:
         self.env = {**os.environ, **env}
         self.log = log
+        # --beat embeds the periodic scheduler, its schedule file beside the log.
+        self.beat = ["-B", "-s", str(log.with_suffix(".beat-schedule"))] if beat else []
         self.proc: subprocess.Popen[bytes] | None = None
         # The deterministic stand-in engine is swapped in by a test-only Celery app.
         real = self.env.get("METIS_TEST_ENGINE") == "real"
@@ -29,7 +31,7 @@ class WorkerProcess:
             [str(VENV_BIN / "celery"), "-A", self.app, "worker", "-Q",
              "adapt,passback,maintenance", "-P", "prefork", "-c", "1", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "-l", "info",
-             "-n", f"test{os.getpid()}@%h"],
+             "-n", f"test{os.getpid()}@%h", *self.beat],
             env=self.env, stdout=handle, stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
         )

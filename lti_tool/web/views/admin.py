@@ -197,6 +197,7 @@ def health(launch_id: str | None = None) -> ResponseReturnValue:
         rates=rates,
         failures=failures,
         workers=workers,
+        scheduler=operations.scheduler_status(probe),
     )
 
 

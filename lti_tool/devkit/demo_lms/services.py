@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from lti_tool.devkit.demo_lms.conf import public_pem
-from lti_tool.devkit.demo_lms.store import PlatformStore, platform_store
+from lti_tool.devkit.demo_lms.store import Grade, LineItem, PlatformStore, platform_store
 from lti_tool.lti import claims as C
 
 bp = Blueprint("services", __name__)
@@ -182,24 +182,27 @@ def scores(ctx: str, item_id: str) -> ResponseReturnValue:
     ts = parse_ts(body["timestamp"])
     if ts is None:
         return error(400, "timestamp must be ISO 8601 with a time zone")
+    given, maximum = body.get("scoreGiven"), body.get("scoreMaximum")
+    if given is not None and (not _number(given) or not _number(maximum) or not maximum):
+        return error(400, "scoreGiven needs a numeric scoreMaximum above 0")
     user = str(body["userId"])
     with store.lock:
         store.score_posts.append(dict(body))
-        previous = item.results.get(user)
-        if previous is not None and ts <= previous["_ts"]:
-            return error(409, "timestamp is not newer than the stored grade")
-        result: dict[str, Any] = {
-            "_ts": ts,
-            "timestamp": body["timestamp"],
-            "comment": body.get("comment"),
-        }
-        given, maximum = body.get("scoreGiven"), body.get("scoreMaximum")
-        if body["gradingProgress"] == "FullyGraded" and given is not None and maximum:
-            result["resultScore"] = float(given) / float(maximum) * item.score_maximum
-        else:
-            result["resultScore"] = None  # Moodle clears the grade
-        item.results[user] = result
+    # A held score waits here, received but not processed: the platform's clock keeps going.
+    store.wait_if_held()
+    score = None
+    if body["gradingProgress"] == "FullyGraded" and given is not None and maximum:
+        score = float(given) / float(maximum) * item.score_maximum
+    # Any other gradingProgress clears the grade, as in Moodle.
+    comment = body.get("comment") if isinstance(body.get("comment"), str) else None
+    if not store.save_score(item, user, ts, str(body["timestamp"]), score, comment):
+        return error(409, "Refusing score with an earlier timestamp for item "
+                          f"{item.id} and user {user}")
     return Response(status=200)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @bp.get("/ags/<ctx>/lineitems/<item_id>/lineitem/results")
@@ -211,22 +214,29 @@ def results(ctx: str, item_id: str) -> ResponseReturnValue:
     if not bearer_ok(C.SCOPE_RESULT_READONLY):
         return error(401, "invalid token")
     only = request.args.get("user_id")
+    with store.lock:
+        grades = sorted(item.results.items())
+    # Like Moodle (result_for_json): only grades with a time; a grade without a score is just
+    # its id and user; `timestamp` is when the platform processed the score, not the score's.
     out = [
-        {
-            "id": f"{lineitem_url(store, item.id)}&result={uid}",
-            "scoreOf": lineitem_url(store, item.id),
-            "userId": uid,
-            "resultScore": r["resultScore"],
-            "resultMaximum": item.score_maximum,
-            "comment": r["comment"],
-            "timestamp": r["timestamp"],
-        }
-        for uid, r in sorted(item.results.items())
-        if only is None or only == uid
+        result_json(store, item, uid, g)
+        for uid, g in grades
+        if (only is None or only == uid) and g.timemodified is not None
     ]
     resp = jsonify(out)
     resp.headers["Content-Type"] = "application/vnd.ims.lis.v2.resultcontainer+json"
     return resp
+
+
+def result_json(store: PlatformStore, item: LineItem, uid: str, grade: Grade) -> dict[str, Any]:
+    result: dict[str, Any] = {"id": f"{lineitem_url(store, item.id)}&user_id={uid}",
+                              "userId": uid}
+    if grade.result_score is not None:
+        result.update(resultScore=grade.result_score, resultMaximum=item.score_maximum,
+                      scoreOf=lineitem_url(store, item.id), timestamp=grade.graded_at)
+        if grade.comment:
+            result["comment"] = grade.comment
+    return result
 
 
 @bp.get("/nrps/<ctx>/memberships")

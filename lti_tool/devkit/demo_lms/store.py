@@ -5,10 +5,14 @@ Tests reach into it (same process) to shape the next launch or to inject service
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -88,8 +92,31 @@ class LineItem:
     resource_link_id: str | None = None
     tag: str = ""
     end_date_time: str | None = None  # ISO 8601 with a time zone, as the tool sent it
-    # userId -> the stored result (Moodle keeps one grade per user and line item)
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # userId -> the stored grade (Moodle keeps one grade per user and line item)
+    results: dict[str, Grade] = field(default_factory=dict)
+
+
+@dataclass
+class Grade:
+    """One stored grade, as Moodle's grade_grades row holds it.
+
+    `timemodified` is the platform's own clock, in whole seconds, when it processed the score
+    that last changed the grade (Moodle's `update_raw_grade` sets `time()`, not the score's
+    timestamp); None when the grade was cleared. A later score is refused (409) unless its
+    timestamp, in whole seconds, is newer than that.
+    """
+
+    result_score: float | None  # points out of the line item's maximum; None: no grade
+    comment: str | None
+    timemodified: int | None
+    timestamp: str  # the score's own timestamp, as the tool sent it
+
+    @property
+    def graded_at(self) -> str | None:
+        """`timemodified` as ISO 8601 (what Moodle's results service calls `timestamp`)."""
+        if self.timemodified is None:
+            return None
+        return datetime.fromtimestamp(self.timemodified, UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -180,6 +207,14 @@ class PlatformStore:
         self.tokens_issued = 0
         self.score_faults: list[str] = []  # "500", "429", "hang"
         self.hang_s = 10.0
+        # The platform's clock (Moodle's time()); a test may move it to play a slow or skewed LMS.
+        self.clock: Callable[[], float] = time.time
+        # Held scores: the next `hold_next` score POSTs wait, unprocessed, until release_scores()
+        # (a busy LMS, or a request stuck in a proxy); `held` says how many are waiting now.
+        self.hold_next = 0
+        self.held = 0
+        self.released = threading.Event()
+        self.released.set()
         self.score_posts: list[dict[str, Any]] = []
         self.deep_link_responses: list[dict[str, Any]] = []
         # launchid -> the login it belongs to; auth takes each one once, like Moodle's auth.php.
@@ -302,10 +337,10 @@ class PlatformStore:
                         continue
                     cells.append(
                         GradebookCell(
-                            result["resultScore"],
+                            result.result_score,
                             item.score_maximum,
-                            result["timestamp"],
-                            result["comment"],
+                            result.graded_at,
+                            result.comment,
                         )
                     )
                 rows.append(GradebookRow(member, cells))
@@ -321,6 +356,64 @@ class PlatformStore:
         with self.lock:
             return self.score_faults.pop(0) if self.score_faults else None
 
+    def now_s(self) -> int:
+        """The platform's time in whole seconds, as Moodle's time() gives it."""
+        return math.floor(self.clock())
+
+    def hold_scores(self, count: int = 1) -> None:
+        """Hold the next `count` score POSTs until release_scores()."""
+        with self.lock:
+            self.hold_next = count
+            self.released.clear()
+
+    def release_scores(self) -> None:
+        with self.lock:
+            self.hold_next = 0
+            self.released.set()
+
+    def wait_if_held(self, limit_s: float = 120.0) -> None:
+        """Called by the score endpoint before it processes a score: wait while held."""
+        with self.lock:
+            if self.hold_next <= 0:
+                return
+            self.hold_next -= 1
+            self.held += 1
+        try:
+            self.released.wait(limit_s)
+        finally:
+            with self.lock:
+                self.held -= 1
+
+    def save_score(self, item: LineItem, user_id: str, timestamp: datetime, raw_timestamp: str,
+                   score: float | None, comment: str | None) -> bool:
+        """Store a score as Moodle's gradebook services do; False when refused (409).
+
+        Refused unless the score's timestamp, in whole seconds (PHP's strtotime), is newer than
+        the stored grade's `timemodified`. The grade's time becomes the platform's clock when the
+        score changes the grade or its feedback, and stays as it was when it changes neither
+        (`update_raw_grade`); a cleared grade (no score, no comment) has no time.
+        """
+        with self.lock:
+            previous = item.results.get(user_id)
+            if previous is not None and previous.timemodified is not None \
+                    and previous.timemodified >= math.floor(timestamp.timestamp()):
+                return False
+            comment = comment or None
+            if score is None and comment is None:
+                modified = None
+            elif previous is None or previous.comment != comment or \
+                    _rounded(previous.result_score) != _rounded(score):
+                modified = self.now_s()
+            else:
+                modified = previous.timemodified
+            item.results[user_id] = Grade(score, comment, modified, raw_timestamp)
+            return True
+
     def revoke_tokens(self) -> None:
         with self.lock:
             self.valid_tokens.clear()
+
+
+def _rounded(value: float | None) -> float | None:
+    # Moodle compares grades to 5 decimals (grade_floats_different).
+    return None if value is None else round(value, 5)

@@ -125,6 +125,12 @@ def test_oversized_uploads_get_a_clear_413(lti_world: LtiWorld) -> None:
                       oversized_moodle_xml(MAX_UPLOAD_BYTES + 1024))
     assert far_over.status_code == 413 and "up to 5 MB" in far_over.text
     assert "Traceback" not in far_over.text
+    # Within 5 MB but 12,000 questions: refused in the request, before any question is read.
+    one = ('<question type="truefalse"><name><text>Q</text></name><questiontext><text>Q</text>'
+           '</questiontext><answer fraction="100"><text>true</text></answer></question>')
+    many = upload(browser, banks_url, token, "many.xml",
+                  f"<quiz>{one * 12_000}</quiz>".encode())
+    assert many.status_code == 400 and "holds 12,000 questions; up to 2,000" in many.text
 
 
 def test_learners_and_other_courses_see_no_bank(lti_world: LtiWorld) -> None:

@@ -3,14 +3,25 @@ student chose or typed; whether it is correct is decided here.
 
 `Item.answer` formats by `Item.kind`:
 - "multichoice": {"choice": <index>} or {"choices": [<index>, ...]} (any listed index is right);
-  the form field `choice` carries the chosen index.
+  the form field `choice` carries the chosen index. Optional "credits": a list parallel to the
+  choices of each one's share of the marks (Moodle's `fraction` / 100): a choice outside the
+  right ones with a credit between 0 and 1 is partly right.
 - "multiresponse": {"choices": [<index>, ...]}: right only when exactly those are ticked; the
   form field `choice` is repeated, once per ticked option (a werkzeug MultiDict's `getlist`).
+  Optional "weights": a list parallel to the choices of each one's weight in [-1, 1] (Moodle's
+  multiple-answer fractions): the credit is the ticked weights' sum, kept within [0, 1].
 - "truefalse": {"choice": 0 (true) | 1 (false)}; form field `choice` ("0"/"1" or "true"/"false").
 - "numeric": {"value": <number>, "tolerance": <number, default 0>}; form field `value`.
+  Optional "partial": [{"value", "tolerance", "credit"}] for answers worth part of the marks.
 - "shortanswer": {"accepted": [<text>, ...], "case_sensitive": <bool, default false>};
   form field `text`. Surrounding and repeated whitespace never matters; `*` in an accepted
-  answer is Moodle's wildcard (any text), `\\*` a literal star.
+  answer is Moodle's wildcard (any text), `\\*` a literal star. Optional "partial":
+  [{"match": <text>, "credit": <0..1>}] for answers worth part of the marks.
+For typed answers a fully right answer wins over a partial one that also matches; among partial
+answers the first that matches counts (Moodle's order).
+
+`Grade.credit` is the share of the marks in [0, 1]; `Grade.correct` means full credit (what the
+student model learns from); anything in between is "partly right", never silently wrong.
 
 `Grade.feedback` is the item's feedback for this particular answer, from `Item.feedback["choices"]`:
 the chosen option's entry for choice kinds (the ticked options' entries, joined, for
@@ -49,12 +60,30 @@ class GradableItem(Protocol):
     answer: dict[str, Any]
 
 
+FULL = 1.0 - 1e-9  # a credit this close to 1 is full credit (fractions like 33.33333 x 3)
+
+
 @dataclass(frozen=True)
 class Grade:
-    correct: bool
     response: dict[str, Any]  # what is stored: the student's normalised input, nothing else
+    credit: float  # the share of the question's marks, in [0, 1]
     # The item's feedback for this particular answer (sanitised HTML), "" when it has none.
     feedback: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.credit >= FULL
+
+    @property
+    def partial(self) -> bool:
+        return 0.0 < self.credit < FULL
+
+
+def share(value: Any) -> float:
+    """A credit from stored data: a number within [0, 1], anything else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(0.0, float(value)))
 
 
 class Fields(Mapping[str, str]):
@@ -126,9 +155,15 @@ def _right_choices(item: GradableItem) -> set[int]:
     return {int(r) for r in right if r is not None}
 
 
+def _listed(value: Any, index: int) -> Any:
+    return value[index] if isinstance(value, list) and index < len(value) else None
+
+
 def _multichoice(item: GradableItem, form: Mapping[str, str]) -> Grade:
     chosen = _option(_field(form, "choice"), len(item.choices))
-    return Grade(correct=chosen in _right_choices(item), response={"choice": chosen},
+    credit = 1.0 if chosen in _right_choices(item) else \
+        share(_listed(item.answer.get("credits"), chosen))
+    return Grade(response={"choice": chosen}, credit=credit,
                  feedback=_choice_feedback(item, [chosen]))
 
 
@@ -142,16 +177,30 @@ def _multiresponse(item: GradableItem, form: Mapping[str, str]) -> Grade:
     if len(values) > max(len(item.choices), 1):
         raise GradingError("student.grading.not_an_option", NOT_AN_OPTION)
     chosen = sorted({_option(v, len(item.choices)) for v in values})
-    return Grade(correct=set(chosen) == _right_choices(item), response={"choices": chosen},
+    weights = item.answer.get("weights")
+    if isinstance(weights, list) and weights:
+        # Moodle's multiple answers: each ticked option adds its weight (wrong ones subtract).
+        total = sum(_weight(_listed(weights, i)) for i in chosen)
+        credit = 1.0 if total >= FULL else share(total)
+    else:
+        credit = 1.0 if set(chosen) == _right_choices(item) else 0.0
+    return Grade(response={"choices": chosen}, credit=credit,
                  feedback=_choice_feedback(item, chosen))
+
+
+def _weight(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(-1.0, float(value)))
 
 
 def _truefalse(item: GradableItem, form: Mapping[str, str]) -> Grade:
     raw = _field(form, "choice").lower()
     words = {"true": "0", "false": "1"}
     chosen = _option(words.get(raw, raw), 2)
-    return Grade(correct=chosen == int(item.answer.get("choice", 0)),
-                 response={"choice": chosen}, feedback=_choice_feedback(item, [chosen]))
+    return Grade(response={"choice": chosen},
+                 credit=1.0 if chosen == int(item.answer.get("choice", 0)) else 0.0,
+                 feedback=_choice_feedback(item, [chosen]))
 
 
 def _numeric(item: GradableItem, form: Mapping[str, str]) -> Grade:
@@ -164,9 +213,28 @@ def _numeric(item: GradableItem, form: Mapping[str, str]) -> Grade:
         raise GradingError("student.grading.number", "please enter a number")
     target = float(item.answer["value"])
     tolerance = abs(float(item.answer.get("tolerance", 0.0)))
-    return Grade(correct=_close(value, target, tolerance), response={"value": value},
+    if _close(value, target, tolerance):
+        credit = 1.0
+    else:
+        credit = _first_partial(item, lambda e: _close(
+            value, float(e["value"]), abs(float(e.get("tolerance", 0.0)))))
+    return Grade(response={"value": value}, credit=credit,
                  feedback=_typed_feedback(item, lambda m, e: _close(
                      value, float(m), abs(float(e.get("tolerance", 0.0))))))
+
+
+def _first_partial(item: GradableItem, matches: Any) -> float:
+    """The credit of the first partly right answer that `matches(entry)`, else 0."""
+    entries = item.answer.get("partial")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            if matches(entry):
+                return share(entry.get("credit"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return 0.0
 
 
 def _close(value: float, target: float, tolerance: float) -> bool:
@@ -229,6 +297,9 @@ def _wildcard_match(pattern: str, text: str, case_sensitive: bool) -> bool:
 def _shortanswer(item: GradableItem, form: Mapping[str, str]) -> Grade:
     text = _field(form, "text")
     case = bool(item.answer.get("case_sensitive", False))
-    correct = any(_wildcard_match(str(a), text, case) for a in item.answer.get("accepted", []))
-    return Grade(correct=correct, response={"text": text},
+    if any(_wildcard_match(str(a), text, case) for a in item.answer.get("accepted", [])):
+        credit = 1.0
+    else:
+        credit = _first_partial(item, lambda e: _wildcard_match(str(e["match"]), text, case))
+    return Grade(response={"text": text}, credit=credit,
                  feedback=_typed_feedback(item, lambda m, _e: _wildcard_match(str(m), text, case)))

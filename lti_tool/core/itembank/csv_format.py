@@ -13,11 +13,13 @@ from typing import Any
 
 from lti_tool.core.itembank.model import (
     KINDS,
+    MAX_QUESTIONS,
     ImportFileError,
     ParseResult,
     Question,
     QuestionError,
     Rejected,
+    check_count,
     check_size,
     decode_text,
     parse_number,
@@ -68,6 +70,11 @@ def parse(data: bytes) -> ParseResult:
             if not any(cells.values()):
                 continue
             position += 1
+            if position > MAX_QUESTIONS:
+                rows = position + sum(1 for r in reader if any((v or "").strip()
+                                                               for v in r.values()
+                                                               if isinstance(v, str)))
+                check_count(rows)
             name = cells.get("name") or f"Question {position}"
             try:
                 result.questions.append(_question(cells, position, result.warnings))

@@ -6,11 +6,12 @@ small. Supported:
 
 - `// comment` lines, questions separated by blank lines, `$CATEGORY: path` for the following
   questions, `::title::`, a `[html]`/`[moodle]`/`[plain]`/`[markdown]` text format;
-- multiple choice `{=right ~wrong}` (several `=` are all right), multiple answers with
-  weights `{~%50%a ~%50%b ~%-100%c}`, per-answer `#feedback`, general feedback `####text`;
+- multiple choice `{=right ~wrong}` (several `=` are all right; `~%50%half` earns half the
+  marks), multiple answers with weights `{~%50%a ~%50%b ~%-100%c}` (each ticked answer adds its
+  weight, as Moodle grades it), per-answer `#feedback`, general feedback `####text`;
 - true/false `{T}`/`{TRUE}`/`{F}`/`{FALSE}` with `#feedback if wrong#feedback if right`;
-- short answer `{=a =b}` (only 100% answers are accepted);
-- numerical `{#3.14:0.01}`, ranges `{#1..5}`, several `{#=3.14:0.01#fb =3:0#fb}`;
+- short answer `{=a =b =%50%c}` (100% answers accepted, weighted ones earn their share);
+- numerical `{#3.14:0.01}`, ranges `{#1..5}`, several `{#=3.14:0.01#fb =%50%3:0.5#fb}`;
 - escapes `\\~ \\= \\# \\{ \\} \\: \\\\` and `\\n`.
 
 Text after the answer block ("missing word" questions) is kept, with a blank in its place.
@@ -30,6 +31,7 @@ from lti_tool.core.itembank.model import (
     Question,
     QuestionError,
     Rejected,
+    check_count,
     check_size,
     decode_text,
 )
@@ -49,7 +51,10 @@ def parse(data: bytes) -> ParseResult:
     result = ParseResult()
     category = ""
     position = 0
-    for block in _blocks(source):
+    blocks = _blocks(source)
+    check_count(sum(1 for b in blocks if any(
+        line.strip() and not line.strip().startswith("$CATEGORY:") for line in b.split("\n"))))
+    for block in blocks:
         lines = []
         for line in block.split("\n"):
             if line.strip().startswith("$CATEGORY:"):
@@ -215,11 +220,15 @@ def _choices(q: Question, block: str, markup: Any) -> None:
     # Weighted answers that do not reach 100% on their own mean "tick several" in Moodle.
     if max(weights) < 100 - 1e-9:
         q.kind = "multiresponse"
-        q.answer = {"choices": [i for i, w in enumerate(weights) if w > 0]}
+        q.answer = {"choices": [i for i, w in enumerate(weights) if w > 0],
+                    "weights": [max(-1.0, min(1.0, w / 100)) for w in weights]}
     else:
         right = [i for i, w in enumerate(weights) if w >= 100 - 1e-9]
         q.kind = "multichoice"
         q.answer = {"choice": right[0]} if len(right) == 1 else {"choices": right}
+        credits = [1.0 if i in right else _credit(w) for i, w in enumerate(weights)]
+        if any(0 < c < 1 for c in credits):
+            q.answer["credits"] = credits
 
 
 def _truefalse(q: Question, block: str, markup: Any) -> None:
@@ -235,14 +244,24 @@ def _truefalse(q: Question, block: str, markup: Any) -> None:
         q.feedback["choices"] = per_choice
 
 
+def _credit(weight: float | None) -> float:
+    """A `%weight%` as a share of the marks for a partly right answer (0 to 1)."""
+    return 0.0 if weight is None else round(min(1.0, max(0.0, weight / 100)), 7)
+
+
 def _shortanswer(q: Question, block: str) -> None:
     answers = _answers(block)
     accepted = [" ".join(_show(a).split()) for m, w, a, _ in answers
                 if m == "=" and (w is None or w >= 100 - 1e-9) and a]
     if not accepted:
         raise QuestionError("no answer is worth 100%, so no answer could ever be right")
+    partial = [{"match": " ".join(_show(a).split()), "credit": _credit(w)}
+               for m, w, a, _ in answers
+               if m == "=" and w is not None and 0 < _credit(w) < 1 and a.strip()]
     q.kind = "shortanswer"
     q.answer = {"accepted": accepted, "case_sensitive": False}
+    if partial:
+        q.answer["partial"] = partial
 
 
 def _short_feedback(q: Question, block: str, markup: Any) -> None:
@@ -301,6 +320,7 @@ def _numerical(q: Question, block: str, markup: Any) -> None:
         return
     right: tuple[float, float] | None = None
     entries: list[dict[str, Any]] = []
+    partial: list[dict[str, Any]] = []
     for marker, weight, raw, fb in _answers(block):
         is_right = marker == "=" and (weight is None or weight >= 100 - 1e-9)
         if raw.strip() == "*":
@@ -313,11 +333,17 @@ def _numerical(q: Question, block: str, markup: Any) -> None:
             if fb:
                 entries.insert(0, {"match": value, "tolerance": tolerance,
                                    "feedback": markup(fb)})
-        elif fb:
+            continue
+        share = 1.0 if is_right else _credit(weight) if marker == "=" else 0.0
+        if share:  # partly right, or a second fully right answer
+            partial.append({"value": value, "tolerance": tolerance, "credit": share})
+        if fb:
             entries.append({"match": value, "tolerance": tolerance, "feedback": markup(fb)})
     if right is None:
         raise QuestionError("no numerical answer is worth 100%")
     q.answer = {"value": right[0], "tolerance": right[1]}
+    if partial:
+        q.answer["partial"] = partial
     entries.sort(key=lambda e: e["match"] == "*")  # the catch-all last, order kept otherwise
     if entries:
         q.feedback["choices"] = entries

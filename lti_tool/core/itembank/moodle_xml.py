@@ -10,11 +10,19 @@ What maps where:
   otherwise "General". (Tags are how Moodle teachers label skills across categories; the
   category is the fallback that every bank has.)
 - multichoice -> "multichoice" (`<single>true`: the answers with the highest fraction, normally
-  100, are right) or "multiresponse" (`<single>false`: the answers with fraction > 0 are right and
-  must all be ticked). truefalse, shortanswer (fraction-100 answers accepted, `<usecase>`),
-  numerical (the fraction-100 answer's value and tolerance).
-- `<generalfeedback>` -> feedback["general"], `<correctfeedback>`/`<incorrectfeedback>`,
-  per-answer `<feedback>` -> feedback["choices"], `<hint>` -> hints, `<idnumber>` -> external id.
+  100, are right; an answer with a fraction between 0 and 100 earns that share of the marks) or
+  "multiresponse" (`<single>false`: the answers with fraction > 0 are right; each ticked answer
+  adds its fraction, wrong ones subtract theirs, as Moodle grades it). truefalse, shortanswer
+  (fraction-100 answers accepted, `<usecase>`; answers between 0 and 100 earn their share),
+  numerical (the fraction-100 answer's value and tolerance; others between 0 and 100 likewise).
+  Partial credit is never turned into "wrong": see `lti_tool.core.answers.check`.
+- `<generalfeedback>` -> feedback["general"], `<correctfeedback>`/`<partiallycorrectfeedback>`/
+  `<incorrectfeedback>` -> "correct"/"partial"/"incorrect", per-answer `<feedback>` ->
+  feedback["choices"], `<hint>` -> hints, `<idnumber>` -> external id.
+- Export writes what a re-importing LMS should render: HTML fields (already sanitised) as
+  `format="html"`, and the answer texts a student types or picks as true/false (short answer,
+  numerical, true/false) as plain text in Moodle's own `moodle_auto_format`, escaped by the XML
+  writer, never as markup.
 - The worked solution has no Moodle field; export writes it as `<solution>`, which Moodle's
   importer ignores and Metis reads back.
 Other question types (essay, matching, cloze...) are rejected one by one, with their position.
@@ -37,6 +45,7 @@ from lti_tool.core.itembank.model import (
     Question,
     QuestionError,
     Rejected,
+    check_count,
     check_size,
     parse_number,
 )
@@ -63,6 +72,7 @@ def parse(data: bytes) -> ParseResult:
         raise ImportFileError(f"the file is not well-formed XML ({exc})") from None
     if root.tag != "quiz":
         raise ImportFileError("this is not a Moodle XML question file (it has no <quiz> element)")
+    check_count(sum(1 for e in root.findall("question") if e.get("type") != "category"))
 
     result = ParseResult()
     budget = ImageBudget()
@@ -140,6 +150,12 @@ def _fraction(answer: ET.Element) -> float:
     return value
 
 
+def credit(fraction: float) -> float:
+    """A Moodle fraction (0-100) as a share of the marks for a partly right answer: 0 for wrong
+    or penalised answers, at most 1."""
+    return round(min(1.0, max(0.0, fraction / 100)), 7)
+
+
 def _html(element: ET.Element | None, cleaner: Cleaner) -> str:
     if element is None:
         return ""
@@ -159,7 +175,7 @@ def _question(
         raise QuestionError("the question has no text")
     feedback: dict[str, Any] = {}
     for key, tag in (("general", "generalfeedback"), ("correct", "correctfeedback"),
-                     ("incorrect", "incorrectfeedback")):
+                     ("partial", "partiallycorrectfeedback"), ("incorrect", "incorrectfeedback")):
         value = _html(element.find(tag), cleaner)
         if value:
             feedback[key] = value
@@ -204,9 +220,13 @@ def _multichoice(q: Question, element: ET.Element, answers: list[ET.Element],
         right = [i for i, f in enumerate(fractions) if f >= best - 1e-9]
         q.kind = "multichoice"
         q.answer = {"choice": right[0]} if len(right) == 1 else {"choices": right}
+        credits = [0.0 if i in right else credit(f) for i, f in enumerate(fractions)]
+        if any(credits):
+            q.answer["credits"] = [1.0 if i in right else c for i, c in enumerate(credits)]
     else:
         q.kind = "multiresponse"
-        q.answer = {"choices": [i for i, f in enumerate(fractions) if f > 0]}
+        q.answer = {"choices": [i for i, f in enumerate(fractions) if f > 0],
+                    "weights": [max(-1.0, min(1.0, f / 100)) for f in fractions]}
 
 
 def _truefalse(q: Question, element: ET.Element, answers: list[ET.Element],
@@ -226,6 +246,7 @@ def _truefalse(q: Question, element: ET.Element, answers: list[ET.Element],
 def _shortanswer(q: Question, element: ET.Element, answers: list[ET.Element],
                  cleaner: Cleaner) -> None:
     accepted: list[str] = []
+    partial: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     right_feedback: dict[str, str] = {}
     for a in answers:
@@ -233,17 +254,23 @@ def _shortanswer(q: Question, element: ET.Element, answers: list[ET.Element],
         if not value:
             continue
         fb = _html(a.find("feedback"), cleaner)
-        if _fraction(a) >= 100 - 1e-9:
+        fraction = _fraction(a)
+        if fraction >= 100 - 1e-9:
             accepted.append(value)
             if fb:
                 right_feedback[value] = fb
-        elif fb:
+            continue
+        if credit(fraction):
+            partial.append({"match": value, "credit": credit(fraction)})
+        if fb:
             others.append({"match": value, "feedback": fb})
     if not accepted:
         raise QuestionError("no answer is worth 100%, so no answer could ever be right")
     q.kind = "shortanswer"
     q.answer = {"accepted": accepted,
                 "case_sensitive": _text(element.find("usecase")) in ("1", "true")}
+    if partial:
+        q.answer["partial"] = partial
     entries = [{"match": a, "feedback": right_feedback[a]} for a in accepted
                if a in right_feedback]
     # Right answers first, the catch-all last: the grader takes the first entry that matches.
@@ -257,6 +284,7 @@ def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
     right: tuple[float, float] | None = None
     entries: list[dict[str, Any]] = []
     catch_all: list[dict[str, Any]] = []
+    partial: list[dict[str, Any]] = []
     for a in answers:
         raw = _text(a)
         fb = _html(a.find("feedback"), cleaner)
@@ -266,11 +294,15 @@ def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
             continue
         value = parse_number(raw, "answer")
         tolerance = abs(parse_number(_text(a.find("tolerance")) or "0", "tolerance"))
-        if _fraction(a) >= 100 - 1e-9 and right is None:
+        fraction = _fraction(a)
+        if fraction >= 100 - 1e-9 and right is None:
             right = (value, tolerance)
             if fb:
                 entries.insert(0, {"match": value, "tolerance": tolerance, "feedback": fb})
-        elif fb:
+            continue
+        if credit(fraction):  # partly right, or a second fully right answer
+            partial.append({"value": value, "tolerance": tolerance, "credit": credit(fraction)})
+        if fb:
             entries.append({"match": value, "tolerance": tolerance, "feedback": fb})
     if right is None:
         raise QuestionError("no numerical answer is worth 100%")
@@ -278,6 +310,8 @@ def _numerical(q: Question, element: ET.Element, answers: list[ET.Element],
         cleaner.warnings.append("units are ignored: only the number is graded")
     q.kind = "numeric"
     q.answer = {"value": right[0], "tolerance": right[1]}
+    if partial:
+        q.answer["partial"] = partial
     if entries or catch_all:
         q.feedback["choices"] = entries + catch_all
 
@@ -289,17 +323,31 @@ def _fmt(value: float) -> str:
     return f"{value:.10g}"
 
 
+PLAIN = "moodle_auto_format"  # what Moodle's own export writes for answers typed as text
+
+
 def _add_text(parent: ET.Element, tag: str, value: str, *, html: bool = True) -> ET.Element:
     element = ET.SubElement(parent, tag, {"format": "html"} if html else {})
     ET.SubElement(element, "text").text = value
     return element
 
 
-def _answer(parent: ET.Element, fraction: str, text: str, feedback: str) -> ET.Element:
-    answer = ET.SubElement(parent, "answer", {"fraction": fraction, "format": "html"})
+def _answer(parent: ET.Element, fraction: str, text: str, feedback: str, *,
+            html: bool = True) -> ET.Element:
+    """An `<answer>`: `text` is sanitised HTML (a choice) when `html`, else plain text that a
+    student types (short answer, numerical) or the true/false word, written as such."""
+    answer = ET.SubElement(parent, "answer",
+                           {"fraction": fraction, "format": "html" if html else PLAIN})
     ET.SubElement(answer, "text").text = text
     _add_text(answer, "feedback", feedback)
     return answer
+
+
+def _percent(share: Any) -> str:
+    try:
+        return _fmt(100 * float(share))
+    except (TypeError, ValueError):
+        return "0"
 
 
 def export(questions: list[Question]) -> bytes:
@@ -334,18 +382,16 @@ def _export_question(q: Question) -> ET.Element:
         ET.SubElement(element, "shuffleanswers").text = "true"
         ET.SubElement(element, "answernumbering").text = "abc"
         _add_text(element, "correctfeedback", fb.get("correct", ""))
-        _add_text(element, "partiallycorrectfeedback", "")
+        _add_text(element, "partiallycorrectfeedback", fb.get("partial", ""))
         _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
         per_choice = fb.get("choices") or [""] * len(q.choices)
-        share = _fmt(100 / max(len(right), 1)) if q.kind == "multiresponse" else "100"
-        wrong = "-100" if q.kind == "multiresponse" else "0"
         for i, choice in enumerate(q.choices):
-            _answer(element, share if i in right else wrong, choice, per_choice[i])
+            _answer(element, _choice_fraction(q, i, right), choice, per_choice[i])
     elif q.kind == "truefalse":
         per_choice = fb.get("choices") or ["", ""]
         right_index = int(q.answer.get("choice", 0))
         for i, word in enumerate(("true", "false")):
-            _answer(element, "100" if i == right_index else "0", word, per_choice[i])
+            _answer(element, "100" if i == right_index else "0", word, per_choice[i], html=False)
         _add_text(element, "correctfeedback", fb.get("correct", ""))
         _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
     elif q.kind == "shortanswer":
@@ -353,28 +399,20 @@ def _export_question(q: Question) -> ET.Element:
         entries = list(fb.get("choices", []))
         by_match = {str(e["match"]): e["feedback"] for e in entries}
         accepted = [str(a) for a in q.answer.get("accepted", [])]
+        partial = [(str(e.get("match", "")), e.get("credit")) for e in
+                   q.answer.get("partial", []) if isinstance(e, dict)]
         for a in accepted:
-            _answer(element, "100", a, by_match.get(a, ""))
+            _answer(element, "100", a, by_match.get(a, ""), html=False)
+        for match, share in partial:
+            _answer(element, _percent(share), match, by_match.get(match, ""), html=False)
+        written = set(accepted) | {m for m, _ in partial}
         for e in entries:
-            if str(e["match"]) not in accepted:
-                _answer(element, "0", str(e["match"]), e["feedback"])
+            if str(e["match"]) not in written:
+                _answer(element, "0", str(e["match"]), e["feedback"], html=False)
         _add_text(element, "correctfeedback", fb.get("correct", ""))
         _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
     elif q.kind == "numeric":
-        target, tolerance = float(q.answer["value"]), float(q.answer.get("tolerance", 0))
-        entries = list(fb.get("choices", []))
-        right_fb = ""
-        if entries and entries[0]["match"] != "*" and float(entries[0]["match"]) == target \
-                and float(entries[0].get("tolerance", 0)) == tolerance:
-            right_fb = entries.pop(0)["feedback"]
-        right_answer = _answer(element, "100", _fmt(target), right_fb)
-        ET.SubElement(right_answer, "tolerance").text = _fmt(tolerance)
-        for e in entries:
-            match = "*" if e["match"] == "*" else _fmt(float(e["match"]))
-            other = _answer(element, "0", match, e["feedback"])
-            ET.SubElement(other, "tolerance").text = _fmt(float(e.get("tolerance", 0)))
-        _add_text(element, "correctfeedback", fb.get("correct", ""))
-        _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))
+        _export_numeric(element, q)
     for hint in q.hints:
         _add_text(element, "hint", hint)
     if q.solution:
@@ -384,3 +422,51 @@ def _export_question(q: Question) -> ET.Element:
         for skill in q.skills:
             ET.SubElement(ET.SubElement(tags, "tag"), "text").text = skill
     return element
+
+
+def _choice_fraction(q: Question, index: int, right: set[Any]) -> str:
+    """The `fraction` of choice `index`: the stored weights or credits when the item has them
+    (an imported Moodle or GIFT question), else all or nothing (shares of 100 with -100 for
+    wrong ticks in a multiple-answer question, as Moodle's own editor suggests)."""
+    if q.kind == "multiresponse":
+        weights = q.answer.get("weights")
+        if isinstance(weights, list) and index < len(weights):
+            return _percent(weights[index])
+        return _fmt(100 / max(len(right), 1)) if index in right else "-100"
+    if index in right:
+        return "100"
+    credits = q.answer.get("credits")
+    return _percent(credits[index]) if isinstance(credits, list) and index < len(credits) else "0"
+
+
+def _export_numeric(element: ET.Element, q: Question) -> None:
+    fb = q.feedback
+    target, tolerance = float(q.answer["value"]), float(q.answer.get("tolerance", 0))
+    entries = list(fb.get("choices", []))
+    right_fb = ""
+    if entries and entries[0]["match"] != "*" and float(entries[0]["match"]) == target \
+            and float(entries[0].get("tolerance", 0)) == tolerance:
+        right_fb = entries.pop(0)["feedback"]
+    right_answer = _answer(element, "100", _fmt(target), right_fb, html=False)
+    ET.SubElement(right_answer, "tolerance").text = _fmt(tolerance)
+
+    def same(entry: dict[str, Any], value: float, spread: float) -> bool:
+        return entry["match"] != "*" and float(entry["match"]) == value \
+            and float(entry.get("tolerance", 0)) == spread
+
+    for p in q.answer.get("partial", []):
+        if not isinstance(p, dict):
+            continue
+        value, spread = float(p["value"]), float(p.get("tolerance", 0))
+        found = next((e for e in entries if same(e, value, spread)), None)
+        if found is not None:
+            entries.remove(found)
+        other = _answer(element, _percent(p.get("credit")), _fmt(value),
+                        found["feedback"] if found else "", html=False)
+        ET.SubElement(other, "tolerance").text = _fmt(spread)
+    for e in entries:
+        match = "*" if e["match"] == "*" else _fmt(float(e["match"]))
+        other = _answer(element, "0", match, e["feedback"], html=False)
+        ET.SubElement(other, "tolerance").text = _fmt(float(e.get("tolerance", 0)))
+    _add_text(element, "correctfeedback", fb.get("correct", ""))
+    _add_text(element, "incorrectfeedback", fb.get("incorrect", ""))

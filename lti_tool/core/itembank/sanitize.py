@@ -15,6 +15,10 @@ MAX_IMPORT_IMAGE_BYTES across one import (an `ImageBudget` shared by the import'
 images past either limit are removed with a warning, the rest of the question is kept.
 
 Scripts, styles, iframes, objects, SVG, forms, event handlers and `javascript:` URLs never pass.
+
+The sanitiser's work grows with the square of how deeply elements nest (100,000 nested `<div>`s
+took 400 s in one request), so HTML nested deeper than MAX_NESTING is refused before it is parsed:
+the question is rejected with the reason. Real question HTML nests a handful of levels.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from urllib.parse import unquote
 
 import nh3
 
-from lti_tool.core.itembank.model import MAX_FILE_BYTES
+from lti_tool.core.itembank.model import MAX_FILE_BYTES, QuestionError
 
 MAX_IMAGE_BYTES = 200 * 1024
 # Sizes of the `data:` URI text, which is what is stored and sent to the browser.
@@ -56,6 +60,29 @@ _LINK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 _SIZE = re.compile(r"^[0-9]{1,4}(%|px)?$")
 _PLUGINFILE_SRC = re.compile(r"""(src\s*=\s*)(["'])@@PLUGINFILE@@/([^"']*)\2""", re.IGNORECASE)
 
+MAX_NESTING = 100
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# Elements that never hold others, or that the HTML parser closes when the next one opens
+# (a <p> inside a <p>, an <li> after an <li>): they add no depth however many there are.
+_FLAT = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+         "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+         "optgroup", "rb", "rt", "rp", "thead", "tbody", "tfoot", "colgroup", "caption"}
+
+
+def nesting_depth(markup: str) -> int:
+    """How deeply the elements of `markup` nest at most, counted in one linear pass (unclosed
+    elements count as open: a bound, not a parse)."""
+    depth = deepest = 0
+    for closing, tag, self_closing in _TAG.findall(markup):
+        if tag.lower() in _FLAT or self_closing:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
 
 @dataclass
 class ImageBudget:
@@ -76,6 +103,10 @@ class Cleaner:
     embedded: int = 0  # bytes of image text this question already holds
 
     def html(self, markup: str) -> str:
+        """Sanitised `markup`; raises QuestionError when it nests deeper than MAX_NESTING."""
+        if nesting_depth(markup or "") > MAX_NESTING:
+            raise QuestionError(f"its HTML nests elements more than {MAX_NESTING} levels deep; "
+                                "simplify the question's formatting")
         markup = _PLUGINFILE_SRC.sub(self._embed, markup or "")
         dropped: list[str] = []
 
@@ -147,5 +178,9 @@ class Cleaner:
 
 
 def clean_html(markup: str) -> str:
-    """Sanitise one HTML fragment that has no embedded files (warnings are discarded)."""
-    return Cleaner().html(markup)
+    """Sanitise one HTML fragment that has no embedded files (warnings are discarded); HTML
+    nested too deeply to sanitise (an item stored before the limit) is shown as its text."""
+    try:
+        return Cleaner().html(markup)
+    except QuestionError:
+        return html.escape(re.sub(r"<[^<>]*>", " ", markup or ""))

@@ -83,10 +83,14 @@ def course_context(session: Session, platform_id: int, lms_context_id: str) -> C
     return context
 
 
-def skill_ids(session: Session, bank_id: int, names: list[str]) -> list[int]:
-    """Ids of the bank's skills with these names, creating the missing ones."""
-    rows = session.scalars(select(Skill).where(Skill.bank_id == bank_id))
-    existing = {s.name: s.id for s in rows}
+def skill_ids(session: Session, bank_id: int, names: list[str],
+              existing: dict[str, int] | None = None) -> list[int]:
+    """Ids of the bank's skills with these names, creating the missing ones. `existing`: the
+    bank's skills by name, read once by a caller saving many questions (and kept up to date
+    here), instead of once per question."""
+    if existing is None:
+        rows = session.scalars(select(Skill).where(Skill.bank_id == bank_id))
+        existing = {s.name: s.id for s in rows}
     ids: list[int] = []
     for raw in names:
         name = " ".join(raw.split())[:255]
@@ -109,6 +113,7 @@ def save_questions(session: Session, bank: ItemBank, questions: list[Question]) 
     existing: dict[tuple[str, ...], list[Item]] = defaultdict(list)
     for item in session.scalars(select(Item).where(Item.bank_id == bank.id).order_by(Item.id)):
         existing[_key(item.external_id, item.category, item.name)].append(item)
+    skills = {k.name: k.id for k in session.scalars(select(Skill).where(Skill.bank_id == bank.id))}
     created = updated = 0
     for q in questions:
         external_id = q.external_id[:255] if q.external_id else None
@@ -131,7 +136,7 @@ def save_questions(session: Session, bank: ItemBank, questions: list[Question]) 
         item.feedback = dict(q.feedback)
         item.hints = list(q.hints)
         item.solution = q.solution
-        item.skill_ids = skill_ids(session, bank.id, q.skills)
+        item.skill_ids = skill_ids(session, bank.id, q.skills, skills)
     session.flush()
     return created, updated
 

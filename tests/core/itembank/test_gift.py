@@ -24,7 +24,8 @@ def test_sample_file() -> None:
     assert mc.category == "Fractions" and mc.skills == ["Fractions"]
 
     mr = q["Equal to one half"]
-    assert mr.kind == "multiresponse" and mr.answer == {"choices": [0, 1]}
+    assert mr.kind == "multiresponse"
+    assert mr.answer == {"choices": [0, 1], "weights": [0.5, 0.5, -1.0]}
 
     tf = q["Zero is even"]
     assert tf.answer == {"choice": 0}
@@ -63,11 +64,15 @@ What is 2+2? {#=4:0#Yes =%50%4.5:0.1 ~*#No}
     result = gift.parse(source.encode())
     q = {x.name: x for x in result.questions}
     numeric = result.questions[0]
-    assert numeric.name == "What is 2+2?" and numeric.answer == {"value": 4.0, "tolerance": 0.0}
+    assert numeric.name == "What is 2+2?" and numeric.answer == {
+        "value": 4.0, "tolerance": 0.0,
+        "partial": [{"value": 4.5, "tolerance": 0.1, "credit": 0.5}]}  # =%50%: half the marks
     assert numeric.feedback["choices"] == [
         {"match": 4.0, "tolerance": 0.0, "feedback": "Yes"}, {"match": "*", "feedback": "No"}]
     assert q["Missing word"].text == "The sun rises in the _____ every morning."
-    assert q["Numbers"].answer == {"value": 5.0, "tolerance": 0.5}
+    assert q["Numbers"].answer == {  # a second fully right answer earns full marks too
+        "value": 5.0, "tolerance": 0.5,
+        "partial": [{"value": 6.0, "tolerance": 0.0, "credit": 1.0}]}
     html_q = result.questions[2]
     assert html_q.text == "<p>Is <b>this</b> bold?</p>" and html_q.kind == "truefalse"
     rejected = {r.name: (r.position, r.reason) for r in result.rejected}

@@ -46,7 +46,9 @@ def test_sample_imports_every_supported_type_and_rejects_the_essay() -> None:
     assert 'src="data:image/png;base64,' in mc.text  # @@PLUGINFILE@@ image embedded
 
     mr = q["Fractions equal to one half"]
-    assert mr.kind == "multiresponse" and mr.answer == {"choices": [0, 2]}
+    # Moodle's fractions kept as weights: each right tick earns half, a wrong one takes all.
+    assert mr.kind == "multiresponse"
+    assert mr.answer == {"choices": [0, 2], "weights": [0.5, -1.0, 0.5]}
     assert mr.skills == ["Fractions"]  # no tags: the category's last segment
 
     tf = q["Zero is even"]

@@ -14,6 +14,7 @@ from lti_tool.core.task_names import (
     MAINTENANCE_QUEUE,
     PASSBACK_TASK,
     QUEUES,
+    RECONCILE_TASK,
     RELAY_TASK,
     RETRAIN_TASK,
     ROUTES,
@@ -21,7 +22,8 @@ from lti_tool.core.task_names import (
 from lti_tool.settings import Settings
 
 __all__ = [
-    "ADAPT_TASK", "PASSBACK_TASK", "QUEUES", "RELAY_TASK", "RETRAIN_TASK", "create_celery",
+    "ADAPT_TASK", "PASSBACK_TASK", "QUEUES", "RECONCILE_TASK", "RELAY_TASK", "RETRAIN_TASK",
+    "create_celery",
 ]
 
 # Task time limits stay well under the broker's visibility timeout, so a task that outlives its

@@ -13,11 +13,13 @@ from celery.signals import worker_process_init
 
 from lti_tool.core import scheduler_heartbeat
 from lti_tool.settings import load_settings
-from lti_tool.task_queue import RELAY_TASK, RETRAIN_TASK, create_celery
+from lti_tool.task_queue import RECONCILE_TASK, RELAY_TASK, RETRAIN_TASK, create_celery
 from workers.beat import BeatSupervisor
 from workers.tasks import register
 
 RELAY_EVERY_S = 15.0
+# Read recent scores back from the LMS and repair mismatches (bounded per run, idempotent).
+RECONCILE_EVERY_S = 600.0
 RETRAIN_EVERY_S = 24 * 3600.0
 
 
@@ -26,6 +28,7 @@ def create_worker_app() -> Celery:
     app = create_celery(settings)
     app.conf.beat_schedule = {
         "relay-outbox": {"task": RELAY_TASK, "schedule": RELAY_EVERY_S},
+        "reconcile-scores": {"task": RECONCILE_TASK, "schedule": RECONCILE_EVERY_S},
         "retrain": {"task": RETRAIN_TASK, "schedule": RETRAIN_EVERY_S},
     }
     # Beat under supervision (workers.beat): a heartbeat on every pass of its loop, which runs

@@ -12,11 +12,18 @@ from redis import RedisError
 from lti_tool.core.gradebook.records import give_up
 from lti_tool.core.outbox import relay
 from lti_tool.lms.tokens import TransientServiceError
-from lti_tool.task_queue import ADAPT_TASK, PASSBACK_TASK, RELAY_TASK, RETRAIN_TASK
+from lti_tool.task_queue import (
+    ADAPT_TASK,
+    PASSBACK_TASK,
+    RECONCILE_TASK,
+    RELAY_TASK,
+    RETRAIN_TASK,
+)
 from workers import batching, maintenance
 from workers.passback import LmsPoster, backoff_s, deliver
 from workers.pipeline import process_events, record_timings
 from workers.process import current
+from workers.reconcile import reconcile
 
 log = logging.getLogger("metis.tasks")
 
@@ -68,6 +75,16 @@ def register(app: Celery) -> None:
         for passback_id in maintenance.stale_passbacks(rt.db):
             app.send_task(PASSBACK_TASK, args=[passback_id])
         return sent
+
+    @app.task(name=RECONCILE_TASK)
+    def reconcile_scores() -> dict[str, int]:
+        rt = current()
+        report = reconcile(rt.db, LmsPoster(rt.db, rt.redis, rt.settings))
+        for passback_id in report.resend:
+            app.send_task(PASSBACK_TASK, args=[passback_id])
+        return {"checked": report.checked, "verified": report.verified,
+                "mismatched": report.mismatched, "resent": len(report.resend),
+                "unreadable": report.unreadable}
 
     @app.task(name=RETRAIN_TASK, acks_late=True)
     def retrain() -> list[dict[str, Any]]:

@@ -45,16 +45,18 @@ def pending_event_ids(
 
 
 def relay(db: Database, send: Sender, *, limit: int = 500,
-          stale_after: timedelta = STALE_ENQUEUED) -> int:
-    """Send pending events in order; stop at the first broker failure. Returns how many went."""
+          stale_after: timedelta = STALE_ENQUEUED, now: datetime | None = None) -> int:
+    """Send pending events in order; stop at the first broker failure. Returns how many went.
+    A stale event that is sent again is stamped enqueued now, so it is re-sent at most once per
+    `stale_after`, not on every run."""
     sent = 0
-    for event_id in pending_event_ids(db, limit=limit, stale_after=stale_after):
+    for event_id in pending_event_ids(db, limit=limit, stale_after=stale_after, now=now):
         try:
             send(event_id)
         except Exception as exc:  # noqa: BLE001 - broker still down: try again on the next run
             log.info("outbox relay paused after %d events: %s", sent, type(exc).__name__)
             break
-        mark_enqueued(db, event_id)
+        mark_enqueued(db, event_id, now=now)
         sent += 1
     if sent:
         log.info("outbox relay sent %d events", sent)

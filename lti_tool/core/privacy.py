@@ -124,6 +124,7 @@ def export_user(session: Session, user_id: int, *, now: datetime | None = None) 
             "item_id": a.item_id,
             "response": a.response,
             "correct": a.correct,
+            "credit": a.credit,  # the share of the marks (partial credit)
             "answered_at": _iso(a.answered_at),
         }
         for a in session.scalars(
@@ -173,6 +174,9 @@ def export_user(session: Session, user_id: int, *, now: datetime | None = None) 
             "score_timestamp": _iso(sc.score_timestamp),
             "gradebook_status": str(sc.status),
             "sent_at": _iso(sc.sent_at),
+            # What the LMS's own result said when last read back, and when.
+            "gradebook_score": sc.lms_score,
+            "checked_at": _iso(sc.checked_at),
             "last_error": sc.last_error,
         }
         for sc in session.scalars(

@@ -7,6 +7,7 @@ ADAPT_TASK = "metis.adapt"
 PASSBACK_TASK = "metis.passback"
 RELAY_TASK = "metis.relay_outbox"
 RETRAIN_TASK = "metis.retrain"
+RECONCILE_TASK = "metis.reconcile_scores"
 
 # One queue per role, so a slow LMS (passback) never delays adaptation, nor a retrain either.
 ADAPT_QUEUE = "adapt"
@@ -18,4 +19,5 @@ ROUTES = {
     PASSBACK_TASK: PASSBACK_QUEUE,
     RETRAIN_TASK: MAINTENANCE_QUEUE,
     RELAY_TASK: MAINTENANCE_QUEUE,
+    RECONCILE_TASK: MAINTENANCE_QUEUE,
 }

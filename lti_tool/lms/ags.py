@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -21,8 +22,10 @@ LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 
 class ScoreOutcome(Enum):
     accepted = "accepted"
-    # The platform already holds a grade with a newer (or equal) timestamp: not an error.
-    superseded = "superseded"
+    # 409: the platform's grade has a newer (or equal) time than this score's timestamp. Not
+    # success: Moodle compares with the time it *processed* its grade, so the result must be
+    # read back to know whether it holds this score (workers.passback does).
+    refused_not_newer = "refused_not_newer"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def post_score(ctx: ServiceContext, lineitem_url: str, score: Score) -> ScoreOut
     if reply.status in (200, 201, 202, 204):
         return ScoreOutcome.accepted
     if reply.status == 409:
-        return ScoreOutcome.superseded
+        return ScoreOutcome.refused_not_newer
     raise error_for_status(reply.status, "score refused")
 
 
@@ -91,6 +94,65 @@ def read_results(
     if not isinstance(body, list):
         raise PermanentServiceError("results endpoint did not answer a list")
     return [r for r in body if isinstance(r, dict)]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One user's grade as the platform's results service reports it."""
+
+    user_id: str
+    score: float | None  # resultScore; None: no grade
+    maximum: float | None  # resultMaximum
+    timestamp: datetime | None  # when the platform stored it (Moodle: when it processed it)
+
+    @property
+    def fraction(self) -> float | None:
+        if self.score is None:
+            return None
+        maximum = self.maximum if self.maximum is not None else 1.0
+        return self.score / maximum if maximum > 0 else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else None
+
+
+def parse_result(entry: dict[str, Any]) -> Result:
+    """A result container entry; fields the platform left out (Moodle lists an ungraded user
+    with only `id` and `userId`) or sent malformed read as missing."""
+    return Result(str(entry.get("userId", "")), _number(entry.get("resultScore")),
+                  _number(entry.get("resultMaximum")), _time(entry.get("timestamp")))
+
+
+def read_result(ctx: ServiceContext, lineitem_url: str, user_id: str) -> Result | None:
+    """The user's result on the line item, or None when the platform holds none."""
+    for entry in read_results(ctx, lineitem_url, user_id):
+        result = parse_result(entry)
+        if result.user_id == user_id:
+            return result
+    return None
+
+
+def read_all_results(ctx: ServiceContext, lineitem_url: str) -> dict[str, Result]:
+    """Every user's result on the line item, by user id (one request per line item)."""
+    results = (parse_result(e) for e in read_results(ctx, lineitem_url))
+    return {r.user_id: r for r in results if r.user_id}
 
 
 def update_lineitem(

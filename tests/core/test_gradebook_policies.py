@@ -28,10 +28,10 @@ from workers.pipeline import build_jobs, process_events
 R, W = True, False
 
 
-def test_completion_counts_answers_up_to_the_goal() -> None:
-    assert completion([], 20) == 0.0
-    assert completion([W] * 5, 20) == 0.25  # wrong answers count too
-    assert completion([R] * 25, 20) == 1.0
+def test_completion_counts_completions_up_to_the_goal() -> None:
+    assert completion(0, 20) == 0.0
+    assert completion(5, 20) == 0.25
+    assert completion(25, 20) == 1.0
 
 
 def test_best_set_takes_the_best_chunk_of_set_size() -> None:
@@ -230,3 +230,16 @@ def test_practice_sets_draw_only_on_the_chosen_skills_and_categories(
     assert both == by_skill & {r.id for n, r in enumerate(rows) if n % 2 == 0}
     # A choice that no item matches (the bank changed since) falls back to the whole bank.
     assert candidates({"skills": [999_999]}) == everything
+
+
+def test_a_partly_right_answer_counts_its_share_of_the_score(
+    db: Database, course: Course, rclient: redis.Redis
+) -> None:
+    with db.session() as s:
+        item = s.get(Item, course.item_ids[0])
+        assert item is not None
+        item.answer = {"choice": 0, "credits": [1.0, 0.5, 0.0]}  # option 1: half the marks
+    configure(db, course, {"grading": "fraction_correct"})
+    events = [answer(db, course, 0, False), answer(db, course, 1, True)]  # 0.5 and 1
+    process_events(db, rclient, MasteryEngine(), events)
+    assert score_given(db, course) == pytest.approx(7.5)

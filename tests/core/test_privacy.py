@@ -144,6 +144,7 @@ def test_export_then_erase_and_retraining_never_sees_them(
     assert data["user"]["email"] == "user101@example.edu"
     assert {a["event_id"] for a in data["answers"]} == set(graded.ada_events)
     assert [a["correct"] for a in data["answers"]] == [True, False, True]
+    assert [a["credit"] for a in data["answers"]] == [1.0, 0.0, 1.0]  # the share of the marks
     assert data["answers"][1]["response"] and data["answers"][0]["activity"] == "Practice"
     assert {e["event_id"] for e in data["grade_events"]} == set(graded.ada_events)
     assert len(data["practice_sets"]) == 3 and data["practice_sets"][0]["items"]

@@ -265,7 +265,7 @@ def answer_a_set(story: Story, bank_id: int) -> list[int]:
     assert tool.locator("body").evaluate("() => window.__sameDocument === true")
     assert practice.locator("li.item").count() == ANSWERS
     assert "predicted success" in practice.locator(".why").first.inner_text()
-    tool.locator("#goal-text", has_text=f"{ANSWERS} of {ANSWERS} answers").wait_for()
+    tool.locator("#goal-text", has_text=f"{ANSWERS} of {ANSWERS} questions done").wait_for()
     story.shot("06-next-set.png", practice)
     return answered
 

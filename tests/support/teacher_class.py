@@ -95,7 +95,8 @@ def seeded_class(lti_world: LtiWorld) -> Iterator[Class]:
                            status=PassbackStatus.failed, last_error="score refused: HTTP 500")
         s.add(pb)
         s.add(ScorePassback(user_id=ben, activity_id=act, score_given=10.0, score_maximum=10.0,
-                            status=PassbackStatus.sent))
+                            status=PassbackStatus.verified, lms_score=10.0,
+                            checked_at=now - timedelta(minutes=5)))
         s.flush()
         pb_id = pb.id
     yield Class(world, link.id, world.platform_pk, ada_row.context_id or 0, course.activity_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -38,10 +38,11 @@ class StoredAnswer:
     event_id: str
     answer_id: int
     item_id: int
-    correct: bool
+    correct: bool  # full credit
     queued: bool = False
     # The item's feedback for this particular answer (Grade.feedback), for the page to show.
     feedback: str = ""
+    credit: float = 0.0  # the share of the marks (partial credit), what the score counts
 
 
 class UnknownItem(LookupError):
@@ -102,6 +103,7 @@ def store_answer(
             item_id=item.id,
             response=response,
             correct=result.correct,
+            credit=result.credit,
             answered_at=now,
         )
         s.add(answer)
@@ -119,7 +121,8 @@ def store_answer(
             )
         )
         answer_id = answer.id
-    return StoredAnswer(event_id, answer_id, item_id, result.correct, feedback=result.feedback)
+    return StoredAnswer(event_id, answer_id, item_id, result.correct, feedback=result.feedback,
+                        credit=result.credit)
 
 
 def enqueue(db: Database, event_id: str, send: Sender) -> bool:
@@ -139,13 +142,16 @@ def enqueue(db: Database, event_id: str, send: Sender) -> bool:
     return True
 
 
-def mark_enqueued(db: Database, event_id: str) -> None:
+def mark_enqueued(db: Database, event_id: str, *, now: datetime | None = None) -> None:
+    """The event went onto the queue now: `enqueued_at` moves to now, also when the relay sent
+    it again, so a re-sent event waits a whole interval before it is re-sent once more."""
     # Conditional: a fast worker may already have marked the event processed.
     with db.session() as s:
         s.execute(
             update(GradeEvent)
-            .where(GradeEvent.event_id == event_id, GradeEvent.status == EventStatus.stored)
-            .values(status=EventStatus.enqueued, enqueued_at=datetime.now(UTC))
+            .where(GradeEvent.event_id == event_id,
+                   GradeEvent.status.in_((EventStatus.stored, EventStatus.enqueued)))
+            .values(status=EventStatus.enqueued, enqueued_at=now or datetime.now(UTC))
         )
 
 
@@ -155,8 +161,7 @@ def submit(
     """The answer endpoint's whole job: grade, store, enqueue."""
     stored = store_answer(db, learner, item_id, form)
     queued = enqueue(db, stored.event_id, send)
-    return StoredAnswer(stored.event_id, stored.answer_id, stored.item_id, stored.correct, queued,
-                        stored.feedback)
+    return replace(stored, queued=queued)
 
 
 __all__ = [

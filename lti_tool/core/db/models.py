@@ -93,9 +93,14 @@ class EventStatus(enum.StrEnum):
 
 
 class PassbackStatus(enum.StrEnum):
-    pending = "pending"
-    sent = "sent"
-    failed = "failed"
+    """Where a student's newest score stands with the LMS. Only `verified` means the LMS's own
+    result was read back and matches; `sent` is an accepted POST not read back yet."""
+
+    pending = "pending"  # computed (or to be sent again), not posted yet
+    sent = "sent"  # the LMS accepted the POST; its result not yet read back
+    verified = "verified"  # the LMS's result matches the newest score Metis computed
+    mismatch = "mismatch"  # the LMS holds another score and the automatic resends ran out
+    failed = "failed"  # refused for good, or given up after the last retry
 
 
 class ModelStatus(enum.StrEnum):
@@ -336,6 +341,11 @@ class Launch(Base):
 # --- Answers and the grade-event pipeline ------------------------------------------------
 
 
+def _credit_of_correct(context: Any) -> float:
+    # A row stored without a credit (written before partial credit) earns all or nothing.
+    return 1.0 if context.get_current_parameters().get("correct") else 0.0
+
+
 class Answer(Base):
     __tablename__ = "answer"
     __table_args__ = (Index("ix_answer_user_activity", "user_id", "activity_id", "answered_at"),)
@@ -346,7 +356,10 @@ class Answer(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
     response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Full credit only (what the student model learns from); `credit` is the share of the
+    # question's marks the answer earned (partial credit), what the gradebook score counts.
     correct: Mapped[bool] = mapped_column(Boolean)
+    credit: Mapped[float] = mapped_column(Float, default=_credit_of_correct)
     answered_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
 
 
@@ -409,7 +422,7 @@ class ScorePassback(Base):
     )
     score_given: Mapped[float] = mapped_column(Float, default=0.0)
     score_maximum: Mapped[float] = mapped_column(Float, default=1.0)
-    # Score timestamp sent to the LMS; strictly increasing per (user, line item).
+    # When the newest answer counted in the score was given (not what is sent to the LMS).
     score_timestamp: Mapped[datetime] = mapped_column(TS, default=utcnow)
     event_id: Mapped[str | None] = mapped_column(String(36), default=None)
     status: Mapped[PassbackStatus] = mapped_column(
@@ -418,6 +431,15 @@ class ScorePassback(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(TS, default=None)
+    # The last timestamp posted to the LMS: every post is stamped when it is sent, strictly
+    # after this one (the LMS refuses a score that is not newer than the grade it holds).
+    sent_timestamp: Mapped[datetime | None] = mapped_column(TS, default=None)
+    # What the LMS's result said when last read back, in this row's points (None: no grade).
+    lms_score: Mapped[float | None] = mapped_column(Float, default=None)
+    checked_at: Mapped[datetime | None] = mapped_column(TS, default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(TS, default=None)
+    # Automatic resends after a read-back found another score, for the current score.
+    repairs: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
 
 

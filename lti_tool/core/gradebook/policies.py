@@ -3,7 +3,8 @@ policy (`ActivitySettings.grading`). Pure functions: the callers read the rows a
 
 - "fraction_correct": the share of right answers so far (what every activity from before
   grading policies was graded by).
-- "completion": answers so far / goal, at most 1.
+- "completion": completions so far / goal, at most 1: one completion per item of a practice
+  set, however often it is answered (`lti_tool.core.gradebook.completions` counts them).
 - "best_set": the student's answers, in the order given, are cut into practice sets of
   `set_size`; each set scores its right answers / `set_size` (a set still in progress counts
   its missing answers as not right, so one lucky first answer is not 100%); the best set counts.
@@ -12,7 +13,8 @@ policy (`ActivitySettings.grading`). Pure functions: the callers read the rows a
   skill without a mastery estimate yet counts as not mastered. Before the model has given any
   mastery at all, the share of right answers stands in for it.
 
-`answers` are credits in [0, 1] in answer order (True/False count as 1/0).
+`answers` are credits in [0, 1] in answer order (True/False count as 1/0): a partly right
+answer counts its share of the question's marks.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def fraction_correct(answers: Sequence[float]) -> float:
     return sum(answers) / len(answers) if answers else 0.0
 
 
-def completion(answers: Sequence[float], goal: int) -> float:
-    return min(1.0, len(answers) / goal) if goal > 0 else 1.0
+def completion(completed: int, goal: int) -> float:
+    return min(1.0, completed / goal) if goal > 0 else 1.0
 
 
 def best_set_right(answers: Sequence[float], set_size: int) -> float:
@@ -79,12 +81,14 @@ def score(
     *,
     mastery: Mapping[int, float] | None = None,
     bank_skills: Iterable[int] = (),
+    completed: int | None = None,
 ) -> float:
     """The score as a fraction in [0, 1]. `answers`: the credit of every answer so far, in
     order; `mastery`: the latest practice set's estimates; `bank_skills`: the bank's skill ids
-    (the chosen skills when the activity names none)."""
+    (the chosen skills when the activity names none); `completed`: the completions counted so
+    far ("completion" only; every answer counts once when not given)."""
     if settings.grading == "completion":
-        return completion(answers, settings.goal)
+        return completion(len(answers) if completed is None else completed, settings.goal)
     if settings.grading == "best_set":
         return best_set(answers, settings.set_size)
     if settings.grading == "mastery":

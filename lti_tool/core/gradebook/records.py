@@ -1,9 +1,12 @@
 """The gradebook row of each student in each activity (`ScorePassback`): the newest score Metis
-computed for the LMS, its timestamp, and where its delivery stands.
+computed for the LMS and where it stands there (`PassbackStatus`).
 
 Ordered by answer, not by clock: an older event processed late never overwrites the score of a
-newer one. Timestamps sent to the LMS are strictly increasing per row, so the LMS (which refuses
-a score that is not newer than the one it holds) never drops a newer score.
+newer one. Each post is stamped when it is sent (`stamp_for_sending`), strictly after the last
+timestamp sent for the row and after the time the LMS says it stored its grade: Moodle keeps the
+time it *processed* a score and refuses (409) any later score that is not newer than that, so a
+score stamped with its answer's time is lost whenever the previous one was processed late.
+A score is "verified" only once the LMS's own result was read back and matches (`matches`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from lti_tool.core.db.models import (
     Skill,
 )
 from lti_tool.core.gradebook import policies
+from lti_tool.core.gradebook.completions import completions
 
 
 def next_score_timestamp(candidate: datetime, previous: datetime | None) -> datetime:
@@ -47,14 +51,14 @@ def _utc(ts: datetime) -> datetime:
 
 
 def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer) -> float:
-    """The score fraction by the activity's grading policy, from the answers up to this event
-    and, for "mastery", the practice set this event produced, so it is the same whenever the
-    event is processed."""
+    """The score fraction by the activity's grading policy, from the answers (their credit) up
+    to this event and, for "mastery", the practice set this event produced, so it is the same
+    whenever the event is processed."""
     settings = from_activity(activity)
     answers = [
-        bool(c)
+        float(c)
         for c in session.scalars(
-            select(Answer.correct)
+            select(Answer.credit)
             .where(
                 Answer.user_id == ev.user_id,
                 Answer.activity_id == ev.activity_id,
@@ -63,6 +67,9 @@ def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer:
             .order_by(Answer.id)
         )
     ]
+    completed = None
+    if settings.grading == "completion":
+        completed = completions(session, ev.user_id, ev.activity_id, answer.id)
     mastery: dict[int, float] = {}
     bank_skills: list[int] = []
     if settings.grading == "mastery":
@@ -74,7 +81,8 @@ def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer:
             bank_skills = list(
                 session.scalars(select(Skill.id).where(Skill.bank_id == activity.bank_id))
             )
-    return policies.score(settings, answers, mastery=mastery, bank_skills=bank_skills)
+    return policies.score(settings, answers, mastery=mastery, bank_skills=bank_skills,
+                          completed=completed)
 
 
 def _score_row(session: Session, ev: GradeEvent) -> ScorePassback | None:
@@ -91,7 +99,6 @@ def record_score(session: Session, ev: GradeEvent) -> ScorePassback | None:
     activity = session.get(Activity, ev.activity_id)
     if answer is None or activity is None:
         return None
-    stamp = next_score_timestamp(answer.answered_at, None)
     score = activity_score(session, activity, ev, answer) * activity.points
     row = _score_row(session, ev)
     if row is None:
@@ -108,18 +115,58 @@ def record_score(session: Session, ev: GradeEvent) -> ScorePassback | None:
         current = session.scalar(select(Answer.id).where(Answer.event_id == row.event_id))
         if current is not None and current >= answer.id:
             return None
-        # Strictly increasing for the LMS, even after a teacher's resend moved it forward.
-        stamp = next_score_timestamp(answer.answered_at, row.score_timestamp)
     row.resource_link_id = ev.resource_link_id or row.resource_link_id
     row.score_given = score
     row.score_maximum = activity.points
-    row.score_timestamp = stamp
+    row.score_timestamp = _utc(answer.answered_at)
     row.event_id = ev.event_id
     row.status = PassbackStatus.pending
     row.attempts = 0
+    row.repairs = 0
     row.last_error = None
     session.flush()
     return row
+
+
+def stamp_row(row: ScorePassback, *, now: datetime | None = None,
+              not_before: datetime | None = None) -> datetime:
+    """Stamp the row's score for a post about to be sent (the caller holds the row locked):
+    now, in whole seconds, strictly after the last timestamp sent for the row and after
+    `not_before` (the time the LMS says it stored the grade it holds). Kept on the row before
+    the post leaves, so a retry, a crash or a second worker never reuses a timestamp."""
+    stamp = next_score_timestamp(now or datetime.now(UTC), row.sent_timestamp)
+    if not_before is not None:
+        stamp = max(stamp, next_score_timestamp(not_before, not_before))
+    row.sent_timestamp = stamp
+    return stamp
+
+
+def locked_row(session: Session, passback_id: int) -> ScorePassback | None:
+    return session.scalars(select(ScorePassback).where(ScorePassback.id == passback_id)
+                           .with_for_update()).first()
+
+
+def stamp_for_sending(db: Database, passback_id: int, event_id: str | None, *,
+                      now: datetime | None = None,
+                      not_before: datetime | None = None) -> datetime | None:
+    """`stamp_row` for the row's score of `event_id`; None when the row no longer has that
+    score to send (a newer one was recorded, or another post finished it)."""
+    with db.session() as s:
+        row = locked_row(s, passback_id)
+        if row is None or row.status != PassbackStatus.pending or row.event_id != event_id:
+            return None
+        return stamp_row(row, now=now, not_before=not_before)
+
+
+# The LMS keeps a few decimals of points (Moodle: 5); compared as shares of the maximum.
+MATCH_TOLERANCE = 1e-4
+
+
+def matches(held_fraction: float | None, score_given: float, score_maximum: float) -> bool:
+    """Whether the LMS's result (its score as a share of its maximum) is this score."""
+    if held_fraction is None or score_maximum <= 0:
+        return False
+    return abs(held_fraction - score_given / score_maximum) <= MATCH_TOLERANCE
 
 
 def give_up(db: Database, passback_id: int, reason: str) -> None:
@@ -131,16 +178,15 @@ def give_up(db: Database, passback_id: int, reason: str) -> None:
         )
 
 
-def mark_for_resend(db: Database, passback_id: int, *, now: datetime | None = None) -> bool:
-    """Teacher's "resend": the same score under a new, strictly newer timestamp (the LMS
-    rejects a repeated one with 409)."""
-    now = now or datetime.now(UTC)
+def mark_for_resend(db: Database, passback_id: int) -> bool:
+    """Teacher's "resend": the same score again (stamped, like every post, when it is sent, so
+    strictly newer than anything sent before), with the automatic repairs counted afresh."""
     with db.session() as s:
         row = s.get(ScorePassback, passback_id)
         if row is None:
             return False
-        row.score_timestamp = next_score_timestamp(now, row.score_timestamp)
         row.status = PassbackStatus.pending
         row.attempts = 0
+        row.repairs = 0
         row.last_error = None
         return True

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.core.activities import ActivitySettings, from_activity
-from lti_tool.core.answers.check import Fields, GradingError, grade
+from lti_tool.core.answers.check import Fields, Grade, GradingError, grade
 from lti_tool.core.db.models import (
     Activity,
     Answer,
@@ -25,6 +25,7 @@ from lti_tool.core.db.models import (
     ScorePassback,
     Skill,
 )
+from lti_tool.core.gradebook.completions import completions
 from lti_tool.core.gradebook.policies import best_set_right
 
 
@@ -132,18 +133,21 @@ def bank_item(session: Session, place: Place, item_id: int) -> Item | None:
     return item
 
 
-def reveal(item: Item, correct: bool, answer_feedback: str = "") -> dict[str, Any]:
-    """What the student sees once the answer is graded: the feedback for this answer, the
-    item's feedback for a right or wrong answer, its general feedback, and the worked solution.
-    All of it is item HTML, sanitised when the bank was imported."""
+def reveal(item: Item, credit: float, answer_feedback: str = "") -> dict[str, Any]:
+    """What the student sees once the answer is graded: whether it earned all, part or none of
+    the marks (`credit`), the feedback for this answer, the item's feedback for a right, partly
+    right or wrong answer, its general feedback, and the worked solution. All of it is item
+    HTML, sanitised when the bank was imported."""
+    verdict = Grade({}, credit)
     fb = item.feedback or {}
-    parts = [str(fb.get("correct" if correct else "incorrect") or ""), answer_feedback,
-             str(fb.get("general") or "")]
+    kind = "correct" if verdict.correct else "partial" if verdict.partial else "incorrect"
+    parts = [str(fb.get(kind) or ""), answer_feedback, str(fb.get("general") or "")]
     unique: list[str] = []
     for part in parts:
         if part.strip() and part not in unique:
             unique.append(part)
-    return {"item_id": item.id, "correct": correct, "question": item.text,
+    return {"item_id": item.id, "correct": verdict.correct, "partial": verdict.partial,
+            "credit_pct": round(100 * verdict.credit), "question": item.text,
             "feedback": unique, "solution": item.solution or ""}
 
 
@@ -173,7 +177,7 @@ def answered(session: Session, place: Place, user_id: int, event_id: str) -> dic
         answer_feedback = grade(item, _as_form(dict(answer.response or {}))).feedback
     except GradingError:
         answer_feedback = ""  # the item changed since; the rest of the reveal still holds
-    return reveal(item, answer.correct, answer_feedback)
+    return reveal(item, answer.credit, answer_feedback)
 
 
 def hint(session: Session, place: Place, item_id: int, n: int) -> tuple[str, int] | None:
@@ -221,26 +225,36 @@ def progress(session: Session, place: Place, user_id: int,
     """Where the student stands against the activity's goal, as numbers for the page, counted by
     the same rules (lti_tool.core.gradebook.policies) that make the gradebook score."""
     settings = place.settings
-    corrects = [bool(c) for c in session.scalars(
-        select(Answer.correct)
+    credits = [float(c) for c in session.scalars(
+        select(Answer.credit)
         .where(Answer.user_id == user_id, Answer.activity_id == place.activity_id)
         .order_by(Answer.id)
     )]
     skills = _scope_skills(session, place)
     mastered = {int(r["skill"]) for r in mastery_rows(feedback, settings)
                 if r["mastered"] and r.get("skill") is not None}
+    completed = completions(session, user_id, place.activity_id) \
+        if settings.grading == "completion" else len(credits)
     return {
         "policy": settings.grading,
         "threshold_pct": round(100 * settings.mastery_threshold),
         "skills_total": len(skills),
         "skills_mastered": len(mastered & set(skills)),
-        "answers": len(corrects),
-        "right": sum(corrects),
+        "answers": len(credits),
+        # Partly right answers count their share, as in the score.
+        "right": marks(sum(credits)),
+        "completed": completed,
         "goal": settings.goal,
-        "goal_pct": min(100, round(100 * len(corrects) / settings.goal)),
-        "best_right": round(best_set_right(corrects, settings.set_size)),
+        "goal_pct": min(100, round(100 * completed / settings.goal)),
+        "best_right": marks(best_set_right(credits, settings.set_size)),
         "best_of": settings.set_size,
     }
+
+
+def marks(value: float) -> int | float:
+    """A count of marks for the page: whole when it is whole, else to one decimal."""
+    rounded = round(value, 1)
+    return int(rounded) if rounded == int(rounded) else rounded
 
 
 def gradebook(session: Session, place: Place, user_id: int) -> dict[str, Any] | None:

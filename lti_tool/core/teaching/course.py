@@ -217,6 +217,8 @@ def load_passbacks(session: Session, activities: dict[int, ActivityInfo],
             "activity": activities[pb.activity_id].title,
             "score": pb.score_given, "maximum": pb.score_maximum, "status": str(pb.status),
             "error": pb.last_error or "", "attempts": pb.attempts,
+            # What the LMS's own result said when last read back, and when.
+            "lms_score": pb.lms_score, "checked_at": pb.checked_at,
         })
     return out
 

@@ -45,6 +45,11 @@ class AnswerLine:
     question: str
     correct: bool
     response: str
+    credit: float = 0.0  # the share of the marks; between 0 and 1 (exclusive): partly right
+
+    @property
+    def partial(self) -> bool:
+        return not self.correct and self.credit > 0
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
     data = CourseData(activities, names, {user.id: user},
                       {user.id} if launched else set(), {user.id: student})
     lines = [AnswerLine(row.answered_at, _title(activities, a.activity_id), _question(item),
-                        row.correct, describe_response(item, a.response))
+                        row.correct, describe_response(item, a.response), a.credit)
              for (a, item), row in zip(pairs, answers, strict=True)]
     return StudentDetail(
         user.id, user.name or None, user.sub, list(reversed(lines)),

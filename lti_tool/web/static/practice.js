@@ -211,7 +211,7 @@
   }
 
   function goalText(p) {
-    if (p.policy === "completion") { return msg("student.progress.completion", { answers: p.answers, goal: p.goal }); }
+    if (p.policy === "completion") { return msg("student.progress.completion", { done: p.completed, goal: p.goal }); }
     if (p.policy === "best_set") {
       return p.answers ? msg("student.progress.best_set", { right: p.best_right, of: p.best_of })
                        : msg("student.progress.best_set_none");
@@ -225,7 +225,10 @@
 
   function scoreText(gb) {
     if (!gb) { return msg("student.score.none"); }
-    var status = { sent: "student.score.sent", failed: "student.score.failed" }[gb.status] || "student.score.pending";
+    // Same wording as the `score` macro in student/_parts.html.
+    var status = { verified: "student.score.verified", sent: "student.score.sent",
+                   mismatch: "student.score.mismatch", failed: "student.score.failed" }[gb.status] ||
+                 "student.score.pending";
     return msg("student.score.given", { given: gb.given, maximum: gb.maximum }) + " " + msg(status);
   }
 
@@ -285,10 +288,13 @@
   // Same markup as the `reveal` macro in student/_parts.html. It sits above the set, so the
   // next set arriving a moment later does not take it away while it is being read.
   function showReveal(body) {
-    var box = el("section", { id: "answer-feedback", "class": "reveal " + (body.correct ? "good" : "bad"),
+    var verdict = body.correct ? "good" : body.partial ? "partial" : "bad";
+    var box = el("section", { id: "answer-feedback", "class": "reveal " + verdict,
                               tabindex: "-1", "aria-labelledby": "answer-feedback-h" });
     box.appendChild(el("h2", { id: "answer-feedback-h" },
-                       msg(body.correct ? "student.reveal.correct" : "student.reveal.incorrect")));
+                       body.correct ? msg("student.reveal.correct")
+                         : body.partial ? msg("student.reveal.partial", { pct: body.credit_pct })
+                         : msg("student.reveal.incorrect")));
     if (body.question) {
       var q = itemHtml("div", { "class": "reveal-question" }, body.question);
       q.insertBefore(el("span", { "class": "muted" }, msg("student.reveal.question") + " "), q.firstChild);

@@ -223,10 +223,11 @@ def answer(launch_id: str) -> ResponseReturnValue:
                                 _anchor="answer-feedback", **still_open), code=303)
     with database().session() as s:
         item = practice.bank_item(s, place, item_id)
-        shown = practice.reveal(item, stored.correct, stored.feedback) if item else {}
+        shown = practice.reveal(item, stored.credit, stored.feedback) if item else {}
+    verdict = "student.correct" if stored.correct else \
+        "student.partly_right" if stored.credit > 0 else "student.incorrect"
     body = {**shown, "event_id": stored.event_id, "correct": stored.correct,
-            "queued": stored.queued,
-            "message": t("student.correct" if stored.correct else "student.incorrect")}
+            "credit": stored.credit, "queued": stored.queued, "message": t(verdict)}
     return jsonify(body), 202, timing
 
 

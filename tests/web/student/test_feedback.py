@@ -144,3 +144,29 @@ def test_bad_answers_get_a_clear_4xx(learner: Learner) -> None:
     page = learner.answer(999_999, as_json=False, choice="0")
     assert page.status_code == 404 and "not part of this activity" in page.text
     assert "Traceback" not in page.text
+
+
+def test_a_partly_right_answer_says_so_and_counts_its_share(learner: Learner) -> None:
+    """Partial credit (a Moodle fraction between 0 and 100): "partly right" on the page, with
+    its share of the marks, never "Not quite."; stored with the answer for the score."""
+    short = learner.items[4]
+    with learner.world.db.session() as s:
+        item = s.get(Item, short)
+        assert item is not None
+        item.answer = {"accepted": ["addition"], "partial": [{"match": "add*", "credit": 0.5}]}
+        item.feedback = {"partial": "<p>PARTIAL-FB</p>", "incorrect": "<p>WRONG-FB</p>"}
+    body = learner.answer(short, text="adding").json()
+    assert body["correct"] is False and body["partial"] is True and body["credit"] == 0.5
+    assert body["message"] == "Partly right." and body["credit_pct"] == 50
+    assert "PARTIAL-FB" in " ".join(body["feedback"]) and "WRONG-FB" not in str(body)
+    r = learner.answer(short, as_json=False, text="adds")
+    page = learner.browser.get(learner.world.metis.url + r.headers["Location"]).text
+    reveal = page.split('id="answer-feedback"')[1].split("</section>")[0]
+    assert 'class="reveal partial"' in page and "Partly right: 50% of the marks." in reveal
+    assert "Not quite." not in reveal and "PARTIAL-FB" in reveal
+    with learner.world.db.session() as s:
+        credits = [(a.correct, a.credit) for a in s.scalars(
+            select(Answer).where(Answer.user_id == learner.user_id).order_by(Answer.id))]
+    assert credits == [(False, 0.5), (False, 0.5)]
+    learner.settings(grading=None)  # the share of right answers: two halves make one
+    assert "1 of 2 answers right so far." in learner.page().text

@@ -72,26 +72,34 @@ def test_mastery_bars_changes_next_step_and_goal(learner: Learner) -> None:
 
 def test_completion_best_set_and_default_goals(learner: Learner) -> None:
     learner.settings(grading="completion", goal=4)
-    assert "0 of 4 answers given toward the goal." in learner.page().text
+    done = "of 4 questions done toward the goal (each question of a set counts once)."
+    assert f"0 {done}" in learner.page().text
     learner.answer(learner.items[0], choice="0")
-    learner.answer(learner.items[0], choice="1")
+    learner.answer(learner.items[0], choice="1")  # the same question again counts once
+    assert f"1 {done}" in learner.page().text
+    learner.answer(learner.items[1], choice="0")
     page = learner.page().text
-    assert "2 of 4 answers given toward the goal." in page
+    assert f"2 {done}" in page
     assert '<progress id="goal-bar" max="100" value="50"' in page
     learner.settings(grading="best_set", set_size=2)
     assert "Your best set so far: 1 of 2 right." in learner.page().text
     learner.settings(grading=None)
-    assert "1 of 2 answers right so far." in learner.page().text
+    assert "1 of 3 answers right so far." in learner.page().text
 
 
 def test_gradebook_score_in_words(learner: Learner) -> None:
+    """The page says the gradebook shows the score only once it was read back from the LMS."""
     assert "No score yet" in learner.page().text
     with learner.world.db.session() as s:
         s.add(ScorePassback(user_id=learner.user_id, activity_id=learner.course.activity_id,
                             score_given=6.0, score_maximum=10.0, status=PassbackStatus.sent))
-    assert "Score for your course gradebook: 6.0 of 10.0, sent." in _words(learner.page().text)
-    for status, words in ((PassbackStatus.pending, "waiting to be sent."),
-                          (PassbackStatus.failed, "your teacher can send it again.")):
+    assert "Score for your course gradebook: 6.0 of 10.0, sent; not yet checked against your " \
+           "course gradebook." in _words(learner.page().text)
+    for status, words in (
+            (PassbackStatus.verified, "6.0 of 10.0, and your course gradebook shows it."),
+            (PassbackStatus.mismatch, "but your course gradebook shows another score"),
+            (PassbackStatus.pending, "waiting to be sent."),
+            (PassbackStatus.failed, "your teacher can send it again.")):
         with learner.world.db.session() as s:
             row = s.query(ScorePassback).filter_by(user_id=learner.user_id).one()
             row.status = status

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
+import pytest
 import redis
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lti_tool.core.db.models import (
     Activity,
+    Answer,
     Context,
     PassbackStatus,
     ScorePassback,
@@ -120,7 +123,30 @@ def test_student_page_without_sets_says_so(seeded_class: Class) -> None:
     browser, page_url = teacher(seeded_class)
     html = browser.get(f"{page_url}/students/{seeded_class.ben}").text
     assert "<svg" not in html and "chart appears after the first one" in html
-    assert "sent" in html and "Resend" not in html
+    assert "verified: the gradebook holds this score" in html and "Resend" not in html
+
+
+@pytest.mark.parametrize(("status", "lms_score", "words"), [
+    (PassbackStatus.sent, None, "sent, not yet checked against the gradebook"),
+    (PassbackStatus.mismatch, 3.3, "mismatch: the gradebook holds another score (3.3 / 10)"),
+    (PassbackStatus.mismatch, None, "mismatch: the gradebook holds another score (no grade)"),
+    (PassbackStatus.pending, None, "waiting to be sent"),
+])
+def test_gradebook_status_says_where_the_score_stands(
+    seeded_class: Class, status: PassbackStatus, lms_score: float | None, words: str
+) -> None:
+    """Only a score read back from the LMS is "verified"; every other state says what it is
+    and offers the resend."""
+    c = seeded_class
+    with c.world.db.session() as s:
+        row = s.get(ScorePassback, c.ada_passback)
+        assert row is not None
+        row.status, row.lms_score, row.last_error = status, lms_score, None
+    browser, page_url = teacher(c)
+    html = browser.get(f"{page_url}/students/{c.ada}").text
+    section = html.split('id="gradebook-heading"')[1].split("</section>")[0]
+    text = " ".join(re.sub(r"<[^>]+>", " ", section).split()).replace(" )", ")")
+    assert words in text and "Resend" in text
 
 
 def test_roster_is_cached_and_a_failing_lms_gives_a_notice(
@@ -176,7 +202,7 @@ def test_overview_csv(seeded_class: Class) -> None:
     assert len(cleo) == 3 and all(x["mastery"] == "" for x in cleo)
     assert cleo[0]["lms_user_id"] == "103"
     ben_score = [x for x in rows if x["student"] == "Ben Learner" and x["row"] == "score"]
-    assert ben_score[0]["gradebook_status"] == "sent"
+    assert ben_score[0]["gradebook_status"] == "verified"
 
 
 def test_pages_are_for_instructors_of_this_course_only(seeded_class: Class) -> None:
@@ -229,3 +255,16 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
         "What is 1 + 1?": ("4", "2"), "What is 2 + 2?": ("2", "1"), "What is 3 + 3?": ("3", "1")}
     export = browser.get(f"{page_url}/export").text
     assert "export/overview.csv" in export and "export/items.csv" in export
+
+
+def test_answers_table_shows_partial_credit(seeded_class: Class) -> None:
+    c = seeded_class
+    with c.world.db.session() as s:
+        first = s.scalars(select(Answer).where(Answer.user_id == c.ada, Answer.correct.is_(False))
+                          .order_by(Answer.id)).first()
+        assert first is not None
+        first.credit = 0.5
+    browser, page_url = teacher(c)
+    html = browser.get(f"{page_url}/students/{c.ada}").text
+    answers = html.split('id="answers-heading"')[1].split("</section>")[0]
+    assert "partly right (50%)" in answers and "wrong" in answers

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -25,7 +26,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lti_tool.core.itembank import FORMATS, ImportFileError, moodle_xml, read_bank
-from lti_tool.core.itembank.model import MAX_FILE_BYTES, Question
+from lti_tool.core.itembank.model import MAX_FILE_BYTES, ImportReport, Question
 from lti_tool.core.itembank.sanitize import clean_html
 from lti_tool.core.itembank.store import course_bank, course_banks, load_questions, save_import
 from lti_tool.lti.roles import Role
@@ -38,6 +39,7 @@ bp = Blueprint("banks", __name__)
 
 # The file plus the form's other fields and multipart overhead.
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 64 * 1024
+MAX_MB = MAX_FILE_BYTES // 1024 // 1024
 KIND_NAMES = {"multichoice": "Multiple choice", "multiresponse": "Multiple answers",
               "truefalse": "True/false", "numeric": "Numerical", "shortanswer": "Short answer"}
 
@@ -64,8 +66,7 @@ def _strict_csp(response: Response) -> Response:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
-    return _refused(413, f"the file is too large: files up to "
-                         f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported")
+    return _refused(413, TOO_LARGE)
 
 
 def _refused(status: int, reason: str) -> ResponseReturnValue:
@@ -81,36 +82,68 @@ def index(launch_id: str) -> ResponseReturnValue:
     with database().session() as s:
         banks = course_banks(s, platform_id, context_id)
     return render_template("teacher/banks.html", launch_id=launch_id, banks=banks,
-                           formats=FORMATS, max_mb=MAX_FILE_BYTES // 1024 // 1024)
+                           formats=FORMATS, max_mb=MAX_MB)
+
+
+class UploadRefused(Exception):
+    """The uploaded bank was not imported; `reason` says why, for the teacher."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Imported:
+    filename: str
+    report: ImportReport
+
+
+TOO_LARGE = f"the file is too large: files up to {MAX_MB} MB can be imported"
+
+
+def receive_upload(platform_id: int, context_id: int) -> Imported:
+    """Import the bank file this request's form carries (fields `file`, `format`, `bank`) into
+    the course's banks: the bank page's upload and the content selection page's share it.
+    Raises UploadRefused, or CSRFError (400) like every other form. The view must be exempt
+    from the app-wide CSRF check (see _setup): the size limit is raised here first."""
+    request.max_content_length = MAX_UPLOAD_BYTES
+    try:
+        csrf(current_app).protect()
+        upload = request.files.get("file")
+        chosen = request.form.get("format", "auto")
+        named = (request.form.get("bank") or "").strip()
+    except RequestEntityTooLarge:
+        raise UploadRefused(413, TOO_LARGE) from None
+    if upload is None or not upload.filename:
+        raise UploadRefused(400, "please choose a file to import")
+    data = upload.stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UploadRefused(413, TOO_LARGE)
+    try:
+        parsed = read_bank(upload.filename, data, chosen)
+    except ImportFileError as exc:
+        log.info("bank import refused: %s", exc)
+        raise UploadRefused(400, f"{upload.filename} cannot be imported: {exc}") from None
+    with database().session() as s:
+        report = save_import(s, parsed, platform_id=platform_id, context_id=context_id,
+                             bank_name=named or _stem(upload.filename))
+    log.info("bank %s: %s imported, %s updated, %s rejected", report.bank_id, report.imported,
+             report.updated, len(report.rejected))
+    return Imported(upload.filename, report)
 
 
 @bp.post("/teacher/<launch_id>/banks/import")
 @require_launch(Role.instructor)
 def import_bank(launch_id: str) -> ResponseReturnValue:
     platform_id, context_id = launch_course()
-    request.max_content_length = MAX_UPLOAD_BYTES
-    csrf(current_app).protect()  # raises CSRFError (400) like every other form
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _refused(400, "please choose a file to import")
-    data = upload.stream.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        return _refused(413, f"the file is too large: files up to "
-                             f"{MAX_FILE_BYTES // 1024 // 1024} MB can be imported")
-    chosen = request.form.get("format", "auto")
-    bank_name = (request.form.get("bank") or "").strip() or _stem(upload.filename)
     try:
-        parsed = read_bank(upload.filename, data, chosen)
-    except ImportFileError as exc:
-        log.info("bank import refused: %s", exc)
-        return _refused(400, f"{upload.filename} cannot be imported: {exc}")
-    with database().session() as s:
-        report = save_import(s, parsed, platform_id=platform_id, context_id=context_id,
-                             bank_name=bank_name)
-    log.info("bank %s: %s imported, %s updated, %s rejected", report.bank_id, report.imported,
-             report.updated, len(report.rejected))
-    return render_template("teacher/banks_report.html", launch_id=launch_id, report=report,
-                           filename=upload.filename)
+        imported = receive_upload(platform_id, context_id)
+    except UploadRefused as exc:
+        return _refused(exc.status, exc.reason)
+    return render_template("teacher/banks_report.html", launch_id=launch_id,
+                           report=imported.report, filename=imported.filename)
 
 
 def _stem(filename: str) -> str:
@@ -121,20 +154,38 @@ def _stem(filename: str) -> str:
 def _display(q: Question) -> dict[str, Any]:
     """A question ready for the page: HTML sanitised again (items may predate the importer)."""
     right = set(q.answer.get("choices", [q.answer.get("choice")]))
+    partial = [p for p in q.answer.get("partial", []) if isinstance(p, dict)]
     if q.kind == "numeric":
-        answer = f"{q.answer.get('value')} (± {q.answer.get('tolerance', 0)})"
+        answer = " | ".join(
+            [f"{q.answer.get('value')} (± {q.answer.get('tolerance', 0)})"]
+            + [f"{p.get('value')} (± {p.get('tolerance', 0)}, {_pct(p.get('credit'))}% of the "
+               "marks)" for p in partial])
     elif q.kind == "shortanswer":
-        answer = " | ".join(str(a) for a in q.answer.get("accepted", []))
+        answer = " | ".join([str(a) for a in q.answer.get("accepted", [])]
+                            + [f"{p.get('match')} ({_pct(p.get('credit'))}% of the marks)"
+                               for p in partial])
     else:
         answer = ""
+    # Partial credit of each choice: a single choice's credit, a multiple-answer weight.
+    shares = q.answer.get("credits") or q.answer.get("weights") or []
     return {
         "name": q.name, "kind": KIND_NAMES.get(q.kind, q.kind), "skills": q.skills,
         "category": q.category, "text": Markup(clean_html(q.text)),
-        "choices": [(Markup(clean_html(str(c))), i in right) for i, c in enumerate(q.choices)],
+        "choices": [(Markup(clean_html(str(c))), i in right,
+                     _pct(shares[i]) if i < len(shares) and i not in right else 0)
+                    for i, c in enumerate(q.choices)],
         "answer": answer, "hints": [Markup(clean_html(str(h))) for h in q.hints],
         "solution": Markup(clean_html(q.solution)),
         "general": Markup(clean_html(str(q.feedback.get("general", "")))),
     }
+
+
+def _pct(share: Any) -> int:
+    """A stored share of the marks (a credit or a weight) as a whole percentage."""
+    try:
+        return round(100 * float(share))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _bank(bank_id: int) -> tuple[str, list[Question]]:

@@ -36,6 +36,7 @@ from lti_tool.core.activity_store import (
     resolve_bank,
 )
 from lti_tool.core.db.models import Activity, ResourceLink
+from lti_tool.core.itembank import FORMATS
 from lti_tool.lms import ags
 from lti_tool.lms.services import service_context
 from lti_tool.lms.tokens import ServiceError
@@ -45,6 +46,8 @@ from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 from lti_tool.lti.roles import Role
 from lti_tool.web.access import require_launch
 from lti_tool.web.extensions import database, redis_client, settings
+from lti_tool.web.security import csrf
+from lti_tool.web.views.banks import MAX_MB, UploadRefused, receive_upload
 
 log = logging.getLogger("metis.activity")
 bp = Blueprint("deep_link", __name__)
@@ -74,6 +77,8 @@ def _form_page(
             policies=GRADING_POLICIES,
             errors=errors or {},
             form=form,
+            formats=FORMATS,
+            max_mb=MAX_MB,
             **extra,
         ),
         status,
@@ -96,6 +101,29 @@ def _usable(launch_id: str) -> dict[str, Any]:
 def select_content(launch_id: str) -> ResponseReturnValue:
     _usable(launch_id)  # refuses (400) a launch that cannot select content
     return _form_page("lti/deep_link.html", blank_form())
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    # The upload checks CSRF itself once it has raised the request size limit (as the bank
+    # page's upload does: lti_tool.web.views.banks.receive_upload).
+    csrf(state.app).exempt(upload_bank)
+
+
+@bp.post("/lti/deep-link/<launch_id>/bank")
+@require_launch(Role.instructor)
+def upload_bank(launch_id: str) -> ResponseReturnValue:
+    """A first-time teacher has no bank but the demo one: they upload theirs here, and the
+    content selection page comes back with it chosen."""
+    _usable(launch_id)
+    launch = g.launch
+    try:
+        imported = receive_upload(launch.platform_id, launch.context_id)
+    except UploadRefused as exc:
+        return _form_page("lti/deep_link.html", blank_form(), status=exc.status,
+                          upload_error=exc.reason)
+    form = {**blank_form(), "bank": str(imported.report.bank_id)}
+    return _form_page("lti/deep_link.html", form, imported=imported)
 
 
 @bp.post("/lti/deep-link/<launch_id>")

@@ -74,6 +74,8 @@ def test_upload_report_bank_page_and_export(lti_world: LtiWorld) -> None:
     assert "Adding halves and quarters" in bank_page.text
     assert 'src="data:image/png;base64,' in bank_page.text
     assert "How many quarters make a half?" in bank_page.text
+    # Moodle's fractions shown where the page marks the right answers: a wrong tick costs all.
+    assert "(-100% of the marks)" in bank_page.text
 
     exported = browser.get(f"{lti_world.metis.url}{bank_path}/export.xml")
     assert exported.status_code == 200

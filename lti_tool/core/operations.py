@@ -65,6 +65,10 @@ class QueueStats:
     outbox_backlog: int
     failed_events: int
     failed_passbacks: int
+    # The LMS holds another score than Metis computed and the automatic resends ran out.
+    mismatch_passbacks: int = 0
+    # Accepted by the LMS but not read back yet: not final until reconciliation verifies it.
+    unverified_passbacks: int = 0
 
 
 def tool_keys(session: Session) -> list[KeyRow]:
@@ -117,12 +121,17 @@ def queue_stats(session: Session, client: redis.Redis) -> QueueStats:
     failed_events = count(
         select(func.count()).select_from(GradeEvent).where(GradeEvent.status == EventStatus.failed)
     )
-    failed_passbacks = count(
-        select(func.count())
-        .select_from(ScorePassback)
-        .where(ScorePassback.status == PassbackStatus.failed)
+    by_status = dict(
+        session.execute(
+            select(ScorePassback.status, func.count()).group_by(ScorePassback.status)
+        ).all()
     )
-    return QueueStats(queue_lengths(client), backlog, failed_events, failed_passbacks)
+    return QueueStats(
+        queue_lengths(client), backlog, failed_events,
+        failed_passbacks=int(by_status.get(PassbackStatus.failed, 0)),
+        mismatch_passbacks=int(by_status.get(PassbackStatus.mismatch, 0)),
+        unverified_passbacks=int(by_status.get(PassbackStatus.sent, 0)),
+    )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ def test_rates_failures_and_queue_lengths(admin: Admin, redis_url: str) -> None:
         failed.status, failed.last_error = EventStatus.failed, "engine crashed: boom"
         s.add(ScorePassback(user_id=course.user_ids[1], activity_id=course.activity_id,
                             status=PassbackStatus.failed, last_error="score refused: HTTP 403"))
+        s.add(ScorePassback(user_id=course.user_ids[0], activity_id=course.activity_id,
+                            status=PassbackStatus.mismatch))
     client = redis.Redis.from_url(redis_url)
     client.rpush("passback", "m1", "m2")
 
@@ -63,6 +65,9 @@ def test_rates_failures_and_queue_lengths(admin: Admin, redis_url: str) -> None:
     assert "engine crashed: boom" in html and "score refused: HTTP 403" in html
     assert "Queue <code>passback</code></th><td>2</td>" in html
     assert "Failed grade events</th><td>1</td>" in html
+    assert "Failed grade passbacks</th><td>1</td>" in html
+    assert "differently (mismatch)</th><td>1</td>" in html
+    assert "not yet read back</th><td>0</td>" in html
     assert "Outbox backlog (grade events not processed)</th><td>3</td>" in html
 
 

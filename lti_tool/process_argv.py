@@ -44,13 +44,17 @@ def gunicorn_argv(
 
 
 def worker_argv(queues: str, concurrency: int = 1, *, beat: bool = False,
-                name: str | None = None, quiet: bool = False) -> list[str]:
+                name: str | None = None, quiet: bool = False,
+                schedule: Path | None = None) -> list[str]:
     """A Celery worker on `queues`. `beat`: also run the periodic schedule (in exactly one
-    worker); `quiet`: no gossip, mingle or heartbeats and warnings only (benchmarks)."""
+    worker), keeping its state file at `schedule` (Celery's default is the current directory);
+    `quiet`: no gossip, mingle or heartbeats and warnings only (benchmarks)."""
     argv = [sys.executable, "-m", "celery", "-A", WORKER_APP, "worker", "-Q", queues,
             "-c", str(concurrency), "--loglevel", "WARNING" if quiet else "INFO"]
     if name:
         argv += ["-n", f"{name}@%h"]
     if quiet:
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    return [*argv, "-B"] if beat else argv
+    if not beat:
+        return argv
+    return [*argv, "-B", *(["--schedule", str(schedule)] if schedule else [])]

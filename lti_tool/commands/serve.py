@@ -60,6 +60,9 @@ def serve(bind: str, workers: int, threads: int, cert: Path | None, key: Path | 
 @click.option("--beat", is_flag=True, help="Also run the periodic schedule (one worker only).")
 def worker(queues: str, concurrency: int, beat: bool) -> None:
     """Start a Celery worker for the given queues."""
-    load_settings()
-    argv = worker_argv(queues, concurrency, beat=beat)
+    settings = load_settings()
+    if beat:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    argv = worker_argv(queues, concurrency, beat=beat,
+                       schedule=settings.data_dir / "celerybeat-schedule")
     os.execv(argv[0], argv)

@@ -147,3 +147,12 @@ def test_the_access_log_keeps_no_bearer_token(
     assert ("GET /lti/register/[redacted]?openid_configuration=https%3A%2F%2Fmoodle.example.edu"
             in text and "registration_token=[redacted]" in text)
     assert "auth=[redacted] cookie=[redacted] launch=[redacted]" in text
+
+
+def test_worker_with_beat_keeps_its_schedule_file_in_the_data_dir(tmp_path: Path) -> None:
+    """Celery's default schedule file is the current directory (a repo checkout, say)."""
+    from lti_tool.process_argv import ALL_QUEUES, worker_argv
+
+    argv = worker_argv(ALL_QUEUES, 1, beat=True, schedule=tmp_path / "celerybeat-schedule")
+    assert argv[argv.index("-B") + 1:][:2] == ["--schedule", str(tmp_path / "celerybeat-schedule")]
+    assert "-B" not in worker_argv(ALL_QUEUES, 1) and "--schedule" not in worker_argv(ALL_QUEUES, 1)

@@ -170,8 +170,8 @@ def start_children(options: DemoOptions, env: dict[str, str]) -> list[Child]:
         if importlib.util.find_spec("workers.main") is None:
             click.echo("warning: workers.main not found; no Celery worker started", err=True)
         else:
-            argv = worker_argv(ALL_QUEUES, 1, beat=True)
-            argv += ["--schedule", str(data_dir / "celerybeat-schedule")]
+            argv = worker_argv(ALL_QUEUES, 1, beat=True,
+                               schedule=data_dir / "celerybeat-schedule")
             children.append(_spawn("worker", argv, env, cwd))
     return children
 

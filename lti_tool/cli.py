@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("lti_tool.commands.admin:admin", "Local admin accounts (create, list)."),
     "privacy": ("lti_tool.commands.privacy:privacy", "A student's data: export, erase."),
     "train": ("meta_engine.cli:train", "Meta-train the student model and write a checkpoint."),
+    "build-default": ("meta_engine.cli:build_default_cmd",
+                      "Rebuild the shipped core from simulated courses (reproducible)."),
 }
 
 BENCH_COMMANDS: dict[str, tuple[str, str]] = {
@@ -80,6 +82,8 @@ BENCH_COMMANDS: dict[str, tuple[str, str]] = {
                      "The adapt worker's batched step (adapt + select), CPU or CUDA."),
     "policy": ("meta_engine.cli:policy", "Practice-set policies compared in simulation."),
     "pipeline": ("workers.bench.pipeline:pipeline", "Answer -> new set on the page, end to end."),
+    "transfer": ("meta_engine.bench.transfer_cli:transfer",
+                 "A dataset's test students served as a course the model never saw."),
 }
 
 

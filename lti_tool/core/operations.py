@@ -66,9 +66,9 @@ class QueueStats:
     failed_events: int
     failed_passbacks: int
     # The LMS holds another score than Metis computed and the automatic resends ran out.
-    mismatch_passbacks: int = 0
+    mismatch_passbacks: int
     # Accepted by the LMS but not read back yet: not final until reconciliation verifies it.
-    unverified_passbacks: int = 0
+    unverified_passbacks: int
 
 
 def tool_keys(session: Session) -> list[KeyRow]:

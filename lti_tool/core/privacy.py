@@ -39,7 +39,8 @@ from lti_tool.core.db.models import (
 # Redis keys that name a user or one of their events (their writers use the same formats).
 PRACTICE_PATTERN = redis_keys.PRACTICE_SET.format(user="{user}", activity="*")
 EVENT_KEYS = (redis_keys.TIMINGS, redis_keys.ADAPT_CLAIM)
-ITEMCAL_EVENT_PATTERN = redis_keys.ITEM_CALIBRATION_EVENT.format(version="*", event="*")
+TABLES_EVENT_PATTERN = redis_keys.COURSE_TABLES_EVENT.format(version="*", course="*",
+                                                            event="*")
 
 
 class PrivacyError(Exception):
@@ -266,7 +267,7 @@ def _erase_redis(client: redis.Redis, user_id: int, keys: _Keys) -> int:
         match=redis_keys.ROSTER.format(platform=keys.platform_id, context="*"), count=500)]
     doomed += [fmt.format(event=e) for e in keys.event_ids for fmt in EVENT_KEYS]
     if keys.event_ids:
-        for raw in client.scan_iter(match=ITEMCAL_EVENT_PATTERN, count=1000):
+        for raw in client.scan_iter(match=TABLES_EVENT_PATTERN, count=1000):
             key = raw.decode() if isinstance(raw, bytes) else str(raw)
             if key.rsplit(":", 1)[-1] in keys.event_ids:
                 doomed.append(key)

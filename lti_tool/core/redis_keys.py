@@ -1,7 +1,7 @@
 """The Redis keys that name a person or one of their grade events, in one place.
 
 Their writers (the practice cache, the roster cache, the launch-data storage, the adapt batch
-claims, the worker's stage timings and online item calibration) build their keys here, and
+claims, the worker's stage timings and the courses' online tables) build their keys here, and
 `lti_tool.core.privacy` erases by the same formats, so an erasure cannot miss a copy because a
 writer changed its key.
 """
@@ -14,9 +14,12 @@ ROSTER = "metis:roster:{platform}:{context}"  # the NRPS roster (names, emails),
 LAUNCH_DATA_PREFIX = "metis:lti1p3:"  # pylti1p3's stored launch: the id_token claims
 ADAPT_CLAIM = "metis:adapt-claim:{event}"  # which adapt task took the event
 TIMINGS = "metis:timings:{event}"  # where the worker's time went for the event
-ITEM_CALIBRATION = "metis:itemcal:{version}:{bank}"  # per-bank item estimates (no person)
-ITEM_CALIBRATION_EVENT = "metis:itemcal:event:{version}:{event}"  # "this answer was applied"
+# A course's online table deltas, in one model version's units (no person), and the marker
+# "this grade event's updates were applied" (names an event, so privacy erases it).
+COURSE_TABLES = "metis:tables:{version}:{course}"
+COURSE_TABLES_EVENT = "metis:tables-applied:{version}:{course}:{event}"
 BEAT_HEARTBEAT = "metis:beat:heartbeat"  # the periodic scheduler's last pass (no person)
+WORKER_READY = "metis:worker-ready:{name}"  # a worker process with its model loaded (no person)
 
 
 def practice_set(user_id: int, activity_id: int) -> str:

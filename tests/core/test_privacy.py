@@ -31,13 +31,14 @@ from lti_tool.core.db.models import (
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.devkit.lti_client import login_and_launch
 from lti_tool.lms.roster import ROSTER_KEY
+from meta_engine.model.tables import TableUpdate
 from tests.support.course import seed_course
 from tests.support.engines import RecordingEngine
 from tests.support.lti_world import LtiWorld
 from workers import batching, pipeline
-from workers import calibration_store as item_calibration
 from workers.maintenance import answer_records
 from workers.pipeline import process_events
+from workers.table_store import RedisTableStore
 
 Invoke = Callable[..., Result]
 ADA, BEN = "101", "102"
@@ -93,12 +94,13 @@ def graded(lti_world: LtiWorld, redis_url: str) -> Graded:
     client = redis.Redis.from_url(redis_url)
     out = process_events(world.db, client, RecordingEngine(), ada_events + ben_events)
     assert len(out.processed) == 5
-    # Copies a worker leaves in Redis, keyed by her events (timings, claims, item calibration).
+    # Copies a worker leaves in Redis, keyed by her events (timings, claims, table markers).
     for event in ada_events:
         client.set(batching.claim_key(event), "w1", ex=60)
-        client.set(item_calibration.EVENT_KEY.format(version="v1", event=event), 1)
         client.hset(pipeline.TIMINGS_KEY.format(event=event), mapping={"batch": 1})
-    client.set(item_calibration.EVENT_KEY.format(version="v1", event=ben_events[0]), 1)
+    # The course tables' "applied" markers name events (the tables themselves name no one).
+    RedisTableStore(client).apply(("v1", "deployment-1"), [
+        TableUpdate(e, "item", 1, 0.1, 0.1) for e in [*ada_events, ben_events[0]]])
     # The teacher page's cached NRPS roster of her course (names and emails).
     client.set(ROSTER_KEY.format(platform=world.platform_pk, context=row.context_id), "[]")
     return Graded(ada_id, ben_id, course.deployment_id, course.activity_id, ada_events,
@@ -147,7 +149,11 @@ def test_export_then_erase_and_retraining_never_sees_them(
     assert [a["credit"] for a in data["answers"]] == [1.0, 0.0, 1.0]  # the share of the marks
     assert data["answers"][1]["response"] and data["answers"][0]["activity"] == "Practice"
     assert {e["event_id"] for e in data["grade_events"]} == set(graded.ada_events)
-    assert len(data["practice_sets"]) == 3 and data["practice_sets"][0]["items"]
+    with world.db.session() as s:
+        ada_sets = s.scalars(select(PracticeSet.id).where(PracticeSet.user_id == graded.ada)).all()
+    # Her first set, and one more for each set she finished.
+    assert len(ada_sets) >= 2 and data["practice_sets"][0]["items"]
+    assert [p["id"] for p in data["practice_sets"]] == sorted(ada_sets)
     [score] = data["scores"]
     assert score["activity_id"] == graded.activity_id and score["score_maximum"] > 0
     assert {x["launch_id"] for x in data["launches"]} == set(graded.ada_launches)
@@ -166,7 +172,8 @@ def test_export_then_erase_and_retraining_never_sees_them(
 
     erased = run("erase", "--user", str(graded.ada), "--yes")
     assert erased.exit_code == 0, erased.output
-    for line in ("3 answers", "3 grade events", "3 practice sets", "1 scores", "2 launches",
+    for line in ("3 answers", "3 grade events", f"{len(ada_sets)} practice sets", "1 scores",
+                 "2 launches",
                  "1 identity rows"):
         assert line in erased.output, erased.output
     assert "cached Redis entries" in erased.output
@@ -191,7 +198,8 @@ def test_export_then_erase_and_retraining_never_sees_them(
     for needle in [*graded.ada_events, *graded.ada_launches, f"metis:practice:{graded.ada}:"]:
         assert not [k for k in left if needle in k], needle
     assert client.exists(practice_cache.cache_key(graded.ben, graded.activity_id))
-    assert [k for k in left if k.startswith("metis:itemcal:event:")]  # Ben's marker
+    assert [k for k in left if k.startswith("metis:tables-applied:")]  # Ben's marker
+    assert client.exists(redis_keys.COURSE_TABLES.format(version="v1", course="deployment-1"))
     assert not [k for k in left if k.startswith("metis:roster:")]
 
     # Her old launch no longer opens a page: the launch is gone.
@@ -260,8 +268,8 @@ def test_redis_key_formats_match_their_writers() -> None:
                                                        for k in privacy.EVENT_KEYS]
     assert batching.claim_key("e1") in [k.format(event="e1") for k in privacy.EVENT_KEYS]
     assert fnmatch.fnmatch(practice_cache.cache_key(7, 3), privacy.PRACTICE_PATTERN.format(user=7))
-    assert fnmatch.fnmatch(item_calibration.EVENT_KEY.format(version="v1", event="e1"),
-                           privacy.ITEMCAL_EVENT_PATTERN)
+    marker = RedisTableStore._marker_prefix(("v1", "deployment-1")) + "e1"
+    assert fnmatch.fnmatch(marker, privacy.TABLES_EVENT_PATTERN)
 
 
 def test_erase_of_unknown_user_changes_nothing(lti_world: LtiWorld, redis_url: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from lti_tool.core import scheduler_heartbeat
 from lti_tool.settings import load_settings
@@ -43,6 +43,12 @@ def create_worker_app() -> Celery:
         from workers.process import init_process
 
         init_process(settings)
+
+    @worker_process_shutdown.connect(weak=False)
+    def _leave(**_: Any) -> None:
+        from workers.process import shutdown_process
+
+        shutdown_process()
 
     return app
 

@@ -1,4 +1,4 @@
-"""Periodic work: re-sending forgotten passbacks, re-meta-training per deployment, promotion."""
+"""Periodic work: re-sending forgotten passbacks, retraining per deployment, promotion."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from lti_tool.core.db.models import (
     ScorePassback,
 )
 from lti_tool.core.model_versions import promote
+from workers.engine_adapter import course_key
 
 if TYPE_CHECKING:
     from workers.process import Runtime
@@ -63,21 +64,34 @@ def answer_records(db: Database, deployment_id: int) -> list[dict[str, Any]]:
         ]
 
 
-def _held_out(student: str) -> bool:
-    return hashlib.sha256(student.encode()).digest()[0] < 52  # about 20% of students
+def _share(student: str, salt: str) -> int:
+    return hashlib.sha256(f"{salt}:{student}".encode()).digest()[0]
 
 
-def retrain_deployment(rt: Runtime, deployment_id: int, **train_opts: Any) -> dict[str, Any]:
-    """Meta-train a candidate on this deployment's answers; promote it only if its held-out AUC
-    is no worse than the active model's on the same held-out students. `train_opts` go to
-    meta_train (e.g. max_minutes, max_epochs)."""
-    import numpy as np
+def split(records: list[dict[str, Any]]) -> tuple[list, list, list]:
+    """Train / validation (early stopping) / held-out (the promotion gate) by student: about
+    65 / 15 / 20 %, stable across runs, so the gate never sees a student the candidate saw."""
+    parts: tuple[list, list, list] = ([], [], [])
+    for r in records:
+        student = str(r["student"])
+        if _share(student, "gate") < 52:
+            parts[2].append(r)
+        elif _share(student, "valid") < 48:
+            parts[1].append(r)
+        else:
+            parts[0].append(r)
+    return parts
 
-    from meta_engine.checkpoint import save_checkpoint
+
+def retrain_deployment(rt: Runtime, deployment_id: int, **overrides: Any) -> dict[str, Any]:
+    """Train a model for this deployment only (the serving core fine-tuned with the
+    deployment's own tables), and promote it for this deployment if, serving the deployment's
+    held-out students in time order through the workers' own path (`served_auc`), it predicts
+    at least as well as the model serving the deployment now. `overrides`: training settings
+    (MetisConfig fields, e.g. max_epochs); training is bounded by epochs, not wall time."""
+    from meta_engine.api import save_model
+    from meta_engine.course_models import served_auc, train_course_model
     from meta_engine.data.answer_log import dataset_from_answer_log
-    from meta_engine.metrics import auc as auc_of
-    from meta_engine.train import meta_train, predict_dataset
-    from workers.engine_adapter import DB_ID_SPACE
 
     records = answer_records(rt.db, deployment_id)
     students = {r["student"] for r in records}
@@ -85,33 +99,26 @@ def retrain_deployment(rt: Runtime, deployment_id: int, **train_opts: Any) -> di
         return {"deployment": deployment_id, "skipped": "not enough answers yet"}
     n_items = max(int(r["item"]) for r in records)
     n_skills = max((int(s) for r in records for s in r["skills"]), default=1)
-    train = dataset_from_answer_log([r for r in records if not _held_out(r["student"])],
-                                    n_items=n_items, n_skills=n_skills)
-    valid = dataset_from_answer_log([r for r in records if _held_out(r["student"])],
-                                    n_items=n_items, n_skills=n_skills)
-    opts: dict[str, Any] = {"max_minutes": 20.0, **train_opts}
-    net, report = meta_train(train, valid, progress=False, **opts)
-    y = np.concatenate([s.correct for s in valid.sequences]).astype(np.float64)
-    candidate_auc = float(report.valid_auc)
-    active = rt.engine()
-    active_net = getattr(getattr(active, "model", None), "net", None)
-    active_auc = -1.0
-    if active_net is not None:
-        try:
-            p = np.concatenate(predict_dataset(active_net, valid))
-            active_auc = float(auc_of(y, p))
-        except Exception as exc:  # noqa: BLE001 - an incompatible active model is "worse"
-            log.warning("active model cannot score deployment %s: %s", deployment_id, exc)
+    train, valid, held_out = (dataset_from_answer_log(part, n_items=n_items, n_skills=n_skills)
+                              for part in split(records))
+    course = course_key(deployment_id)
+    rt.refresh()
+    serving = rt.model_for(deployment_id)
     # Unique even for two retrains within a second (the column is unique).
     version = f"dep{deployment_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    card = {"id_space": DB_ID_SPACE, **report.to_dict()}
-    path = save_checkpoint(net, rt.settings.data_dir / "models", card, version)
-    metrics = {"valid_auc": candidate_auc, "valid_ece": report.valid_ece,
-               "active_auc_same_students": active_auc, "answers": len(records)}
+    candidate, card = train_course_model(train, valid, course, base=rt.default_model(),
+                                         version=version, **overrides)
+    candidate_auc = served_auc(candidate, held_out, course)
+    active_auc = served_auc(serving, held_out, course)
+    path = save_model(candidate, str(rt.settings.data_dir / "models"),
+                      {**card, "version": version})
+    metrics = {"held_out_auc": candidate_auc, "active_auc_same_students": active_auc,
+               "active_version": serving.version, "answers": len(records),
+               "valid_auc": card["valid"].get("valid_auc")}
     with rt.db.session() as s:
         s.add(ModelVersion(version=version, path=str(path), deployment_id=deployment_id,
                            metrics=metrics, status=ModelStatus.candidate))
-    promoted = candidate_auc >= active_auc
+    promoted = bool(candidate_auc >= active_auc)
     if promoted:
         promote(rt.db, rt.redis, version)
     else:

@@ -1,0 +1,58 @@
+"""Which worker processes are ready to serve grade events, and with which model.
+
+A worker process loads its model when it starts (workers.process) and only then writes its
+entry; it renews it with every batch. The health page and `/healthz` read the entries, so
+an admin sees "ready: model default on cpu" instead of guessing whether the first answer of the
+day will wait for a model to load. Entries expire: a process that died leaves no stale claim.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import redis
+
+from lti_tool.core.redis_keys import WORKER_READY
+
+# Renewed by every batch and kept this long after the last: a worker idle for a day still
+# shows (its model stays loaded), a dead one disappears.
+TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ReadyWorker:
+    name: str  # host:pid
+    model: str
+    device: str
+    since: float  # Unix time the model was loaded
+
+
+def mark_ready(client: redis.Redis, name: str, model: str, device: str,
+               now: float | None = None) -> None:
+    entry = {"name": name, "model": model, "device": device,
+             "since": time.time() if now is None else now}
+    client.set(WORKER_READY.format(name=name), json.dumps(entry), ex=TTL_S)
+
+
+def renew(client: redis.Redis, name: str) -> None:
+    client.expire(WORKER_READY.format(name=name), TTL_S)
+
+
+def forget(client: redis.Redis, name: str) -> None:
+    client.delete(WORKER_READY.format(name=name))
+
+
+def ready_workers(client: redis.Redis) -> list[ReadyWorker]:
+    out = []
+    for key in client.scan_iter(match=WORKER_READY.format(name="*"), count=500):
+        raw = client.get(key)
+        try:
+            d = json.loads(raw) if raw else None
+            if d:
+                out.append(ReadyWorker(str(d["name"]), str(d["model"]), str(d["device"]),
+                                       float(d["since"])))
+        except (ValueError, TypeError, KeyError):
+            continue
+    return sorted(out, key=lambda w: w.name)

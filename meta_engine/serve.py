@@ -59,7 +59,9 @@ class Event:
 
     `history`: every answer of the student in this course (all its activities), oldest first;
     when `answered`, the last one is this event's answer. `since`: how many of those answers
-    the student had when their previous set was planned (None: no previous set).
+    the student had when their previous set was planned (None: no previous set). `plan`:
+    adapt the student and give feedback; `select`: also choose a new practice set from `bank`
+    (False while the student is still working through the set they have).
     """
 
     event_id: str
@@ -72,6 +74,7 @@ class Event:
     since: int | None = None
     plan: bool = True
     names: Mapping[int, str] | None = None
+    select: bool = True
 
 
 @dataclass
@@ -157,7 +160,7 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
             ms = mastery(model, st, sorted(skills), after_tables)
             r = results[i]
             r.state = st
-            if bank is not None:
+            if bank is not None and e.select:
                 r.plan = select_practice_set(model, st, bank, e.settings, e.now,
                                              list(e.history), state_mastery=ms,
                                              tables=after_tables, names=e.names)

@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery, Task
 from redis import RedisError
 
+from lti_tool.core import worker_status
 from lti_tool.core.gradebook.records import give_up
 from lti_tool.core.outbox import relay
 from lti_tool.lms.tokens import TransientServiceError
@@ -46,6 +47,7 @@ def register(app: Celery) -> None:
             batching.release(rt.redis, batch, owner)
         try:
             record_timings(rt.redis, outcome, started_at, len(batch))
+            worker_status.renew(rt.redis, rt.name)
         except RedisError:
             log.warning("stage timings not recorded (Redis unavailable)")
         for passback_id in outcome.passbacks:

@@ -1,7 +1,7 @@
 """`metis bench worker-batch`: the adapt worker's batched step without Redis or a database.
 
-It times `MetaEngine.plan_batch` (the function the adapt task calls for each claimed batch of
-grade events: adapt every student, then pick each one's practice set and feedback) on synthetic
+It times `MetaEngine.plan_batch` (what the adapt task calls for each claimed batch of grade
+events: `meta_engine.serve.run_batch` per course) on synthetic
 jobs, on the CPU or CUDA, so the worker's CUDA path can be proved and measured on a GPU machine
 that runs nothing else of Metis.
 """
@@ -40,7 +40,8 @@ def synthetic_jobs(n: int, history_len: int, bank_size: int, seed: int = 0) -> l
                      now - timedelta(minutes=history_len - t))
             for t, b in enumerate(picks)
         )
-        jobs.append(Job(f"bench-{j}", history, bank, settings, now, names, bank_id=1))
+        jobs.append(Job(f"bench-{j}", history, bank, settings, now, names, course="bench",
+                        student=f"s{j}", since=max(history_len - 5, 0) or None))
     return jobs
 
 
@@ -54,10 +55,10 @@ def _timed(engine: Any, jobs: list[Job], repeats: int) -> dict[str, Any]:
         took = time.perf_counter() - t0
         if took < best:
             best = took
-            adapt_ms = sum(p.timings_ms["adapt"] for p in plans)
-            select_ms = sum(p.timings_ms["select"] for p in plans)
+            adapt_ms = sum(p.timings_ms.get("predict_update", 0.0) for p in plans)
+            select_ms = sum(p.timings_ms.get("plan", 0.0) for p in plans)
     return {"batch": len(jobs), "events_per_s": round(len(jobs) / best, 1),
-            "batch_ms": round(best * 1000, 1), "adapt_ms": round(adapt_ms, 1),
+            "batch_ms": round(best * 1000, 1), "predict_update_ms": round(adapt_ms, 1),
             "select_and_feedback_ms": round(select_ms, 1)}
 
 
@@ -72,13 +73,14 @@ def _timed(engine: Any, jobs: list[Job], repeats: int) -> dict[str, Any]:
 @click.option("--repeats", default=3, show_default=True, type=int)
 def worker_batch(model_dir: str | None, device: str, batches: str, history_len: int,
                  bank_size: int, repeats: int) -> None:
-    """Time the adapt worker's batched step (adapt + select + feedback) as JSON."""
+    """Time the adapt worker's batched step (predict, tables, adapt, select) as JSON."""
     sizes = parse_sizes(batches)
     t0 = time.perf_counter()
-    engine: Any = load_engine(model_dir, device, "bench")
+    engine: Any = load_engine(model_dir, device)
     load_ms = (time.perf_counter() - t0) * 1000
     runs = [_timed(engine, synthetic_jobs(b, history_len, bank_size, seed=b), repeats)
             for b in sizes]
-    click.echo(json.dumps({"device": str(engine.model.device), "model": engine.model.version,
+    model = engine.model_for(None)
+    click.echo(json.dumps({"device": str(model.device), "model": model.version,
                            "history_len": history_len, "bank_size": bank_size,
                            "load_ms": round(load_ms, 1), "runs": runs}, indent=2))

@@ -25,6 +25,9 @@ class Student:
     csrf: str
     items: list[int]
     event_id: str
+    revision: str = ""
+    set_id: str = ""
+    answered: set[int] = field(default_factory=set)  # posted in the current set
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -44,7 +47,9 @@ def launch(platform_url: str, metis_url: str, uid: str, link: str, verify: str) 
     csrf = json.loads(config.group(1))["csrf"]
     items = [int(x) for x in re.findall(r'<li class="item"[^>]*data-item-id="(\d+)"', page.text)]
     event = re.search(r'id="practice-set" data-event-id="([^"]*)"', page.text)
-    return Student(uid, s, page_url, csrf, items, event.group(1) if event else "")
+    revision = re.search(r'data-revision="([^"]*)"', page.text)
+    return Student(uid, s, page_url, csrf, items, event.group(1) if event else "",
+                   revision.group(1) if revision else "")
 
 
 def link_of(platform_url: str, verify: str) -> str:
@@ -68,9 +73,23 @@ class Posted:
     status: int
 
 
+OPEN_WAIT_S = 60.0  # how long an answer waits for a question to open (the next set)
+
+
 def answer(student: Student, choose: Callable[[list[int]], tuple[int, str]]) -> Posted:
-    with student.lock:
-        item, choice = choose(student.items)
+    """Answer one of the student's open questions (each question of a set is answered once:
+    when all are, wait for the next set, or the page's stand-in question, to arrive)."""
+    deadline = time.monotonic() + OPEN_WAIT_S
+    while True:
+        with student.lock:
+            if student.items:
+                item, choice = choose(student.items)
+                student.items = [i for i in student.items if i != item]
+                student.answered.add(item)
+                break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no open question for {student.uid} after {OPEN_WAIT_S} s")
+        time.sleep(0.02)
     epoch, t0 = time.time(), time.perf_counter()
     r = student.session.post(
         student.page_url + "/answer",
@@ -106,7 +125,7 @@ class Stream(threading.Thread):
         url = self.student.page_url + "/events"
         while not self.stopped.is_set():
             try:
-                with self.session.get(url, params={"after": self.student.event_id},
+                with self.session.get(url, params={"after": self.student.revision},
                                       stream=True, timeout=(10, 30)) as r:
                     self.connected.set()
                     self._read(r)
@@ -129,12 +148,21 @@ class Stream(threading.Thread):
 
     def _deliver(self, payload: dict[str, Any]) -> None:
         now = time.perf_counter()
-        event_id = str(payload.get("event_id") or "")
-        items = [int(i["item_id"]) for i in payload.get("items", []) if "item_id" in i]
+        # The answer the set's feedback is as of (the set itself stays until it is finished).
+        event_id = str(payload.get("as_of_event") or payload.get("event_id") or "")
+        items = [int(i["item_id"]) for i in payload.get("items", [])
+                 if "item_id" in i and not i.get("answered")]
+        if not items and isinstance(payload.get("stand_in"), dict):
+            items = [int(payload["stand_in"]["item_id"])]
         with self.student.lock:
+            set_id = str(payload.get("set_id") or "")
+            if set_id != self.student.set_id:
+                self.student.set_id, self.student.answered = set_id, set()
+            # A page rendered just before our last answer was stored still shows it open.
+            items = [i for i in items if i not in self.student.answered]
             self.student.event_id = event_id
-            if items:
-                self.student.items = items
+            self.student.revision = str(payload.get("revision") or "")
+            self.student.items = items
         self.on_set(self.student.uid, event_id, now)
 
 

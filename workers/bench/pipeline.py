@@ -35,7 +35,6 @@ from lti_tool.process_argv import WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import Settings
 from lti_tool.task_queue import create_celery
 from workers.bench import flow as bench_flow
-from workers.engine_adapter import DEFAULT_CHECKPOINT
 from workers.pipeline import TIMINGS_KEY
 
 
@@ -50,17 +49,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(pick(0.50), 3), "p95": round(pick(0.95), 3),
             "p99": round(pick(0.99), 3), "mean": round(statistics.fmean(ordered), 3),
             "max": round(ordered[-1], 3), "n": len(ordered)}
-
-
-def ensure_default_model(data_dir: Path) -> None:
-    """Train the default model here once, so no worker pays for it during the run."""
-    target = data_dir / "models" / DEFAULT_CHECKPOINT
-    if (target / "LATEST").exists():
-        return
-    from meta_engine import api
-
-    click.echo("training the default model once (kept in the data directory)...", err=True)
-    api.save_model(api.default_model(), str(target))
 
 
 class Children:
@@ -168,10 +156,6 @@ def stage_costs(client: redis.Redis, db: Database,
         "adapt_per_student", "select_per_student", "engine_batch", "store_batch",
         "publish_batch")}
     batches: list[float] = []
-    ids = [p.event_id for p in posted if p.event_id]
-    with db.session() as s:
-        per_set = {ps.event_id: ps.timings_ms or {} for ps in s.scalars(
-            select(PracticeSet).where(PracticeSet.event_id.in_(ids)))}
     for p in posted:
         if not p.event_id:
             continue
@@ -188,11 +172,10 @@ def stage_costs(client: redis.Redis, db: Database,
             stages["store_batch"].append(raw.get("store", 0.0))
             stages["publish_batch"].append(raw.get("publish", 0.0))
             batches.append(raw.get("batch", 1.0))
-        t = per_set.get(p.event_id, {})
-        if "adapt" in t:
-            stages["adapt_per_student"].append(float(t["adapt"]))
-        if "select" in t:
-            stages["select_per_student"].append(float(t["select"]))
+        if "event_predict_update" in raw:
+            stages["adapt_per_student"].append(raw["event_predict_update"])
+        if "event_plan" in raw:
+            stages["select_per_student"].append(raw["event_plan"])
     out: dict[str, Any] = {k: percentiles(v) for k, v in stages.items()}
     out["batch_size"] = percentiles(batches)
     return out
@@ -240,7 +223,7 @@ def counts(db: Database, posted: list[bench_flow.Posted], run: Run) -> dict[str,
 @click.option("--redis-url", default="", help="use this Redis instead of a private one")
 @click.option("--data-dir", default=Path("var/bench-pipeline"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="database, certificates, logs and the cached default model")
+              help="database, certificates and logs")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the figures here as JSON")
 def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_url: str,
@@ -249,10 +232,9 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     for stale in data_dir.glob("metis.db*"):
-        stale.unlink()  # a fresh database per run; the trained model is kept
+        stale.unlink()  # a fresh database per run
     shutil.rmtree(data_dir / "logs", ignore_errors=True)
     (data_dir / "logs").mkdir()
-    ensure_default_model(data_dir)
     own_redis = None if redis_url else RedisServer().start()
     url = redis_url or (own_redis.url if own_redis else "")
     children = Children(data_dir / "logs")

@@ -34,7 +34,9 @@ from lti_tool.core.db.models import (
 )
 from lti_tool.core.gradebook.records import record_score
 from lti_tool.core.practice import live as practice_cache
-from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan
+from lti_tool.core.practice import sets
+from lti_tool.core.practice.page_state import Place, first_set, revision
+from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan, course_key
 
 log = logging.getLogger("metis.pipeline")
 
@@ -46,7 +48,8 @@ class Outcome:
     processed: list[str] = field(default_factory=list)  # stored by this call
     skipped: list[str] = field(default_factory=list)  # already processed (duplicates)
     passbacks: list[int] = field(default_factory=list)  # ScorePassback ids to send
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # the batch's stages
+    per_event_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # the engine's
 
 
 def unprocessed(session: Session, event_ids: list[str]) -> list[GradeEvent]:
@@ -87,107 +90,148 @@ def candidates(
     return narrowed
 
 
-def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Job]:
-    banks: dict[int, tuple[BankItem, ...]] = {}
-    categories: dict[int, dict[int, str]] = {}
-    names: dict[int, dict[int, str]] = {}
-    jobs: list[Job] = []
-    for ev in events:
-        activity = session.get(Activity, ev.activity_id)
-        answer = session.get(Answer, ev.answer_id)
-        if activity is None or answer is None:
-            continue
-        bank_id = activity.bank_id or 0
-        if bank_id not in banks:
-            banks[bank_id], categories[bank_id] = _bank_items(session, bank_id)
-            skill_rows = session.execute(
-                select(Skill.id, Skill.name).where(Skill.bank_id == bank_id)
-            )
-            names[bank_id] = {int(k): str(n) for k, n in skill_rows}
-        # Skills of answered items come from the whole bank: an answer given before the
-        # teacher narrowed the activity still tells the model about its skills.
-        skills = {b.item_id: b.skill_ids for b in banks[bank_id]}
-        rows = session.execute(
-            select(Answer.item_id, Answer.correct, Answer.answered_at)
-            .where(
-                Answer.user_id == ev.user_id,
-                Answer.activity_id == ev.activity_id,
-                Answer.id <= answer.id,
-            )
-            .order_by(Answer.id)
-        )
-        history = tuple(
-            Answered(item_id, skills.get(item_id, ()), bool(correct), at)
-            for item_id, correct, at in rows
-        )
-        settings = from_activity(activity)
-        bank = candidates(banks[bank_id], categories[bank_id], settings)
-        jobs.append(Job(ev.event_id, history, bank, settings, now,
-                        names[bank_id], bank_id=bank_id))
-    return jobs
+@dataclass(frozen=True)
+class Pending:
+    """A job and where its result goes: the student's current set (`set_id`), or, before their
+    first set was stored, the first set's items to store (`first_items`)."""
+
+    job: Job
+    set_id: int | None
+    first_items: list[dict[str, Any]] | None
+    answer_id: int
 
 
-def _store(s: Session, event_id: str, plan: Plan, version: str) -> tuple[bool, int | None]:
+class _Banks:
+    """The banks (items, categories, skill names) a batch needs, each read once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.items: dict[int, tuple[BankItem, ...]] = {}
+        self.categories: dict[int, dict[int, str]] = {}
+        self.names: dict[int, dict[int, str]] = {}
+
+    def load(self, bank_id: int) -> None:
+        if bank_id in self.items:
+            return
+        self.items[bank_id], self.categories[bank_id] = _bank_items(self.session, bank_id)
+        rows = self.session.execute(select(Skill.id, Skill.name).where(Skill.bank_id == bank_id))
+        self.names[bank_id] = {int(k): str(n) for k, n in rows}
+
+
+def course_history(session: Session, user_id: int, context_id: int,
+                   upto_answer_id: int) -> list[tuple[int, Answered]]:
+    """The student's answers in this course (every activity of the LMS course, each item with
+    its own skills), oldest first, up to and including `upto_answer_id`; with answer ids."""
+    rows = session.execute(
+        select(Answer.id, Answer.item_id, Item.skill_ids, Answer.correct, Answer.answered_at)
+        .join(Item, Item.id == Answer.item_id)
+        .join(Activity, Activity.id == Answer.activity_id)
+        .where(Answer.user_id == user_id, Activity.context_id == context_id,
+               Answer.id <= upto_answer_id)
+        .order_by(Answer.id)
+    )
+    return [(int(aid), Answered(int(item), tuple(int(k) for k in skills or ()), bool(ok), at))
+            for aid, item, skills, ok, at in rows]
+
+
+def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime) -> Pending | None:
+    activity = session.get(Activity, ev.activity_id)
+    answer = session.get(Answer, ev.answer_id)
+    if activity is None or answer is None:
+        return None
+    bank_id = activity.bank_id or 0
+    banks.load(bank_id)
+    settings = from_activity(activity)
+    bank = candidates(banks.items[bank_id], banks.categories[bank_id], settings)
+    history = course_history(session, ev.user_id, activity.context_id, answer.id)
+    row = sets.set_at(session, ev.user_id, activity.id, upto_answer_id=answer.id)
+    first_items = None
+    if row is None:  # the student's first set, as the page showed it before any answer
+        place = Place(activity.id, activity.bank_id, activity.title, settings)
+        first_items = [{"item_id": i.id, "skills": list(i.skill_ids or [])}
+                       for i in first_set(session, place)]
+        row = PracticeSet(user_id=ev.user_id, activity_id=activity.id, items=first_items)
+    valid = {b.item_id for b in banks.items[bank_id]}
+    where = sets.progress_in(session, row, valid, upto_answer_id=answer.id,
+                             tries=settings.tries)
+    # "Since your last set" compares with the student as they were when this set was planned.
+    since = sum(1 for aid, _ in history if aid <= where.started_after) or None
+    job = Job(ev.event_id, tuple(a for _, a in history), bank, settings, now,
+              banks.names[bank_id], course=course_key(ev.deployment_id),
+              deployment_id=ev.deployment_id, student=str(ev.user_id), since=since,
+              new_set=where.finished)
+    return Pending(job, row.id, first_items, answer.id)
+
+
+def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Pending]:
+    banks = _Banks(session)
+    return [p for ev in events if (p := build_job(session, banks, ev, now)) is not None]
+
+
+def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool, int | None]:
+    event_id = pending.job.event_id
     ev = s.get(GradeEvent, event_id)
     if ev is None or ev.status == EventStatus.processed:
         return False, None
-    s.add(
-        PracticeSet(
-            user_id=ev.user_id,
-            activity_id=ev.activity_id,
-            event_id=event_id,
-            items=plan.items,
-            feedback=plan.feedback,
-            timings_ms=plan.timings_ms,
-            model_version=version,
-        )
-    )
+    feedback = {**plan.feedback, "as_of_answer": pending.answer_id}
+    version = plan.model_version or version
+    current = s.get(PracticeSet, pending.set_id) if pending.set_id is not None else None
+    if current is None and pending.first_items is not None:
+        current = PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=None,
+                              items=pending.first_items, feedback={}, model_version=version)
+        s.add(current)
+    if pending.job.new_set and plan.items:  # finished: the next set starts after this answer
+        s.add(PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=event_id,
+                          items=plan.items, feedback=feedback, timings_ms=plan.timings_ms,
+                          model_version=version))
+    elif current is not None and int((current.feedback or {}).get("as_of_answer", 0)
+                                     ) <= pending.answer_id:
+        # Same set, newer answer: only the mastery and feedback move.
+        current.feedback = feedback
+        current.timings_ms = plan.timings_ms
+        current.model_version = version
     s.flush()  # the unique event_id makes a concurrent duplicate fail here
-    now = datetime.now(UTC)
     s.execute(
         update(GradeEvent)
         .where(GradeEvent.event_id == event_id)
-        .values(status=EventStatus.processed, processed_at=now, last_error=None)
+        .values(status=EventStatus.processed, processed_at=datetime.now(UTC), last_error=None)
     )
-    row = record_score(s, ev)
+    row = record_score(s, ev, plan.feedback)
     return True, (row.id if row is not None else None)
 
 
-def store_plan(db: Database, event_id: str, plan: Plan, version: str) -> tuple[bool, int | None]:
+def store_plan(db: Database, pending: Pending, plan: Plan, version: str
+               ) -> tuple[bool, int | None]:
     """Store one event's result once. Returns (stored now, ScorePassback id to send)."""
     try:
         with db.session() as s:
-            return _store(s, event_id, plan, version)
+            return _store(s, pending, plan, version)
     except IntegrityError:
         return False, None
 
 
 def store_plans(
-    db: Database, plans: list[tuple[str, Plan]], version: str
+    db: Database, plans: list[tuple[Pending, Plan]], version: str
 ) -> list[tuple[bool, int | None]]:
     """Store a batch in one transaction (one commit instead of one per event: the store stage
     dominated under load). If another worker stored one of them meanwhile, the whole batch
     rolls back and is stored event by event, each idempotent."""
     try:
         with db.session() as s:
-            return [_store(s, event_id, plan, version) for event_id, plan in plans]
+            return [_store(s, pending, plan, version) for pending, plan in plans]
     except IntegrityError:
-        return [store_plan(db, event_id, plan, version) for event_id, plan in plans]
+        return [store_plan(db, pending, plan, version) for pending, plan in plans]
 
 
-def latest_event(session: Session, user_id: int, activity_id: int) -> str | None:
-    return session.scalar(
-        select(Answer.event_id)
-        .where(Answer.user_id == user_id, Answer.activity_id == activity_id)
-        .order_by(Answer.id.desc())
-        .limit(1)
-    )
-
-
-def page_payload(ps: PracticeSet, queued_at: datetime | None) -> dict[str, Any]:
+def page_payload(ps: PracticeSet, queued_at: datetime | None,
+                 as_of_event: str | None = None) -> dict[str, Any]:
+    """What an open page is sent: the set (planned after answer `event_id`), its feedback as
+    of the answer `as_of_event` (the newest this batch processed)."""
     return {
         "event_id": ps.event_id,
+        "as_of_event": as_of_event,
         "set_id": ps.id,
+        "revision": revision(ps),
         "items": ps.items,
         "feedback": ps.feedback,
         "model_version": ps.model_version,
@@ -197,22 +241,20 @@ def page_payload(ps: PracticeSet, queued_at: datetime | None) -> dict[str, Any]:
 
 
 def publish_latest(db: Database, client: redis.Redis, event_ids: list[str]) -> None:
-    """Tell open pages about the newest set of each student touched by this batch."""
+    """Tell open pages about the current set of each student touched by this batch."""
     with db.session() as s:
+        events = sorted(s.scalars(select(GradeEvent).where(GradeEvent.event_id.in_(event_ids))),
+                        key=lambda e: -e.answer_id)
         seen: set[tuple[int, int]] = set()
-        for ps in s.scalars(
-            select(PracticeSet).where(PracticeSet.event_id.in_(event_ids)).order_by(
-                PracticeSet.id.desc())
-        ):
-            key = (ps.user_id, ps.activity_id)
-            if key in seen or latest_event(s, *key) != ps.event_id:
+        for ev in events:
+            key = (ev.user_id, ev.activity_id)
+            if key in seen:
                 continue
             seen.add(key)
-            ev = s.get(GradeEvent, ps.event_id)
-            practice_cache.publish(
-                client, ps.user_id, ps.activity_id,
-                page_payload(ps, ev.enqueued_at if ev else None),
-            )
+            ps = sets.set_at(s, *key)
+            if ps is not None:
+                practice_cache.publish(client, ev.user_id, ev.activity_id,
+                                       page_payload(ps, ev.enqueued_at, ev.event_id))
 
 
 TIMINGS_KEY = redis_keys.TIMINGS
@@ -227,10 +269,25 @@ def record_timings(client: redis.Redis, out: Outcome, started_at: float, batch: 
     pipe = client.pipeline(transaction=False)
     for event_id in out.processed:
         key = TIMINGS_KEY.format(event=event_id)
+        own = {f"event_{k}": v for k, v in out.per_event_ms.get(event_id, {}).items()}
         pipe.hset(key, mapping={"started_at": started_at, "batch": batch,
-                                **{k: round(v, 3) for k, v in out.timings_ms.items()}})
+                                **{k: round(v, 3) for k, v in {**out.timings_ms, **own}.items()}})
         pipe.expire(key, TIMINGS_TTL_S)
     pipe.execute()
+
+
+def rounds(events: list[GradeEvent]) -> list[list[GradeEvent]]:
+    """The batch in rounds with at most one event per student and activity, in answer order:
+    whether an answer finishes a set depends on the sets the earlier answers stored."""
+    out: list[list[GradeEvent]] = []
+    depth: dict[tuple[int, int], int] = {}
+    for ev in sorted(events, key=lambda e: e.answer_id):
+        n = depth.get((ev.user_id, ev.activity_id), 0)
+        depth[(ev.user_id, ev.activity_id)] = n + 1
+        if n == len(out):
+            out.append([])
+        out[n].append(ev)
+    return out
 
 
 def process_events(
@@ -246,30 +303,35 @@ def process_events(
     out = Outcome()
     t0 = time.perf_counter()
     with db.session() as s:
-        events = unprocessed(s, event_ids)
-        jobs = build_jobs(s, events, now)
-    todo = {j.event_id for j in jobs}
-    out.skipped = [e for e in event_ids if e not in todo]
-    if not jobs:
-        return out
-    t1 = time.perf_counter()
-    plans = engine.plan_batch(jobs)
-    t2 = time.perf_counter()
-    pairs = [(job.event_id, plan) for job, plan in zip(jobs, plans, strict=True)]
-    for (event_id, _plan), (stored, passback_id) in zip(
-        pairs, store_plans(db, pairs, engine.version), strict=True
-    ):
-        (out.processed if stored else out.skipped).append(event_id)
-        if passback_id is not None and passback_id not in out.passbacks:
-            out.passbacks.append(passback_id)  # two answers of one student: one row, one task
-    t3 = time.perf_counter()
+        batches = rounds(unprocessed(s, event_ids))
+    load_ms, engine_ms, store_ms = time.perf_counter() - t0, 0.0, 0.0
+    for batch in batches:
+        t1 = time.perf_counter()
+        with db.session() as s:
+            fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batch)
+                     if ev is not None and ev.status != EventStatus.processed]
+            pending = build_jobs(s, fresh, now)
+        t2 = time.perf_counter()
+        plans = engine.plan_batch([p.job for p in pending]) if pending else []
+        t3 = time.perf_counter()
+        pairs = list(zip(pending, plans, strict=True))
+        for p, plan in pairs:
+            out.per_event_ms[p.job.event_id] = dict(plan.timings_ms)
+        for (p, _plan), (stored, passback_id) in zip(
+            pairs, store_plans(db, pairs, engine.version), strict=True
+        ):
+            (out.processed if stored else out.skipped).append(p.job.event_id)
+            if passback_id is not None and passback_id not in out.passbacks:
+                out.passbacks.append(passback_id)  # two answers of one student: one row, one task
+        t4 = time.perf_counter()
+        load_ms += t2 - t1
+        engine_ms += t3 - t2
+        store_ms += t4 - t3
+    done = set(out.processed) | set(out.skipped)
+    out.skipped += [e for e in event_ids if e not in done]
+    t5 = time.perf_counter()
     if out.processed:
         publish_latest(db, client, out.processed)
-    t4 = time.perf_counter()
-    out.timings_ms = {
-        "load": (t1 - t0) * 1000,
-        "engine": (t2 - t1) * 1000,
-        "store": (t3 - t2) * 1000,
-        "publish": (t4 - t3) * 1000,
-    }
+    out.timings_ms = {"load": load_ms * 1000, "engine": engine_ms * 1000,
+                      "store": store_ms * 1000, "publish": (time.perf_counter() - t5) * 1000}
     return out

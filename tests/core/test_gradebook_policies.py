@@ -119,6 +119,7 @@ class MasteryEngine:
 
     version: str = "mastery-test"
     jobs: list[Job] = field(default_factory=list)
+    size: int = 3  # every set is the bank's first `size` questions
 
     def plan_batch(self, jobs: list[Job]) -> list[Plan]:
         self.jobs.extend(jobs)
@@ -129,7 +130,8 @@ class MasteryEngine:
                 for k in a.skill_ids:
                     tally.setdefault(k, []).append(a.correct)
             skills = [{"skill": k, "mastery": sum(v) / len(v)} for k, v in tally.items()]
-            plans.append(Plan(items=[{"item_id": b.item_id, "why": "test"} for b in job.bank[:3]],
+            chosen = job.bank[:self.size]
+            plans.append(Plan(items=[{"item_id": b.item_id, "why": "test"} for b in chosen],
                               feedback={"skills": skills}))
         return plans
 
@@ -175,8 +177,10 @@ def test_mastery_of_the_chosen_skills(db: Database, course: Course, rclient: red
     skill_a = items[course.item_ids[0]]
     skill_b = items[course.item_ids[1]]
     configure(db, course, {"grading": "mastery", "skills": [skill_a, skill_b],
-                           "mastery_threshold": 0.8})
-    engine = MasteryEngine()
+                           "mastery_threshold": 0.8, "set_size": 1})
+    # Every set is question 0 alone, so question 1 (a stand-in outside the set) may be
+    # answered again and again; each answer is evidence for the mastery grade.
+    engine = MasteryEngine(size=1)
     events = [answer(db, course, 0, True), answer(db, course, 1, False)]
     process_events(db, rclient, engine, events)
     assert score_given(db, course) == pytest.approx(5.0)  # skill a mastered, skill b not
@@ -215,7 +219,8 @@ def test_practice_sets_draw_only_on_the_chosen_skills_and_categories(
         with db.session() as s:
             ev = s.get(GradeEvent, event)
             assert ev is not None
-            (job,) = build_jobs(s, [ev], ev.created_at)
+            (pending,) = build_jobs(s, [ev], ev.created_at)
+            job = pending.job
         # The history keeps the answered item's skills whatever the filter.
         assert job.history[0].skill_ids == (chosen_skill,)
         return {b.item_id for b in job.bank}

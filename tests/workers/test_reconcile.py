@@ -22,8 +22,9 @@ from workers.reconcile import MAX_REPAIRS, RECENT, RECHECK_VERIFIED, reconcile
 
 
 def scored(db: Database, course: Course, engine: RecordingEngine, redis_url: str,
-           student: int = 0) -> int:
-    event = store_answer(db, course.learner(student), course.item_ids[0], {"choice": "0"}).event_id
+           student: int = 0, item: int = 0) -> int:
+    event = store_answer(db, course.learner(student), course.item_ids[item],
+                         {"choice": "0"}).event_id
     return process_events(db, redis.Redis.from_url(redis_url), engine, [event]).passbacks[0]
 
 
@@ -116,6 +117,6 @@ def test_old_or_changed_scores_are_left_alone(
     assert deliver(db, lms, pid) == "sent"
     assert reconcile(db, lms, now=datetime.now(UTC) + RECENT + timedelta(days=1)).checked == 0
     # A newer answer arrives: its score is pending and its own task sends it.
-    scored(db, course, engine, redis_url)
+    scored(db, course, engine, redis_url, item=1)
     assert reconcile(db, lms).checked == 0
     assert row(db, pid).status == PassbackStatus.pending

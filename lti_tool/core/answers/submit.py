@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from lti_tool.core.activities import from_activity
 from lti_tool.core.answers.check import GradingError, grade
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Activity, Answer, EventStatus, GradeEvent, Item, new_uuid
+from lti_tool.core.practice.sets import try_state
 
 log = logging.getLogger("metis.events")
 
@@ -43,10 +46,17 @@ class StoredAnswer:
     # The item's feedback for this particular answer (Grade.feedback), for the page to show.
     feedback: str = ""
     credit: float = 0.0  # the share of the marks (partial credit), what the score counts
+    tries_used: int = 1  # on this question in this set, this one included
+    tries_left: int = 0  # 0: the question is closed (right, or the last try)
+    response: dict[str, Any] = field(default_factory=dict)  # as stored (normalised)
 
 
 class UnknownItem(LookupError):
     """The item does not exist or does not belong to this activity's bank."""
+
+
+class AlreadyAnswered(ValueError):
+    """The student answered this question of their set before: it is graded once."""
 
 
 def load_item(session: Session, learner: Learner, item_id: int) -> Item:
@@ -90,7 +100,14 @@ def store_answer(
     event_id = new_uuid()
     with db.session() as s:
         item = load_item(s, learner, item_id)
+        activity = s.get(Activity, learner.activity_id)
+        tries = from_activity(activity).tries if activity is not None else 1
+        before = try_state(s, learner.user_id, learner.activity_id, item.id, tries)
+        if before.closed:
+            raise AlreadyAnswered(item_id)
         result = grade(item, form)
+        used = before.used + 1
+        tries_left = 0 if result.correct or not before.in_set else max(0, tries - used)
         # Graded first, then the hint count joins what is stored (only when hints were used).
         response = dict(result.response)
         hints = hints_seen(form, item)
@@ -122,7 +139,8 @@ def store_answer(
         )
         answer_id = answer.id
     return StoredAnswer(event_id, answer_id, item_id, result.correct, feedback=result.feedback,
-                        credit=result.credit)
+                        credit=result.credit, tries_used=used, tries_left=tries_left,
+                        response=dict(result.response))
 
 
 def enqueue(db: Database, event_id: str, send: Sender) -> bool:
@@ -165,6 +183,7 @@ def submit(
 
 
 __all__ = [
+    "AlreadyAnswered",
     "GradingError",
     "Learner",
     "StoredAnswer",

@@ -11,7 +11,9 @@ A score is "verified" only once the LMS's own result was read back and matches (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +26,6 @@ from lti_tool.core.db.models import (
     Answer,
     GradeEvent,
     PassbackStatus,
-    PracticeSet,
     ScorePassback,
     Skill,
 )
@@ -50,10 +51,11 @@ def _utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer) -> float:
+def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer: Answer,
+                   feedback: Mapping[str, Any] | None = None) -> float:
     """The score fraction by the activity's grading policy, from the answers (their credit) up
-    to this event and, for "mastery", the practice set this event produced, so it is the same
-    whenever the event is processed."""
+    to this event and, for "mastery", the engine's estimate after this event (`feedback`,
+    computed from the same answers), so it is the same whenever the event is processed."""
     settings = from_activity(activity)
     answers = [
         float(c)
@@ -73,9 +75,6 @@ def activity_score(session: Session, activity: Activity, ev: GradeEvent, answer:
     mastery: dict[int, float] = {}
     bank_skills: list[int] = []
     if settings.grading == "mastery":
-        feedback = session.scalar(
-            select(PracticeSet.feedback).where(PracticeSet.event_id == ev.event_id)
-        )
         mastery = policies.mastery_by_skill(feedback)
         if not settings.skills and activity.bank_id is not None:
             bank_skills = list(
@@ -93,13 +92,15 @@ def _score_row(session: Session, ev: GradeEvent) -> ScorePassback | None:
     ).first()
 
 
-def record_score(session: Session, ev: GradeEvent) -> ScorePassback | None:
-    """Upsert the gradebook row unless it already holds a newer score. Returns it if changed."""
+def record_score(session: Session, ev: GradeEvent,
+                 feedback: Mapping[str, Any] | None = None) -> ScorePassback | None:
+    """Upsert the gradebook row unless it already holds a newer score. Returns it if changed.
+    `feedback`: the engine's feedback for this event (its mastery estimates)."""
     answer = session.get(Answer, ev.answer_id)
     activity = session.get(Activity, ev.activity_id)
     if answer is None or activity is None:
         return None
-    score = activity_score(session, activity, ev, answer) * activity.points
+    score = activity_score(session, activity, ev, answer, feedback) * activity.points
     row = _score_row(session, ev)
     if row is None:
         try:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.core.activities import ActivitySettings, from_activity
+from lti_tool.core.answers import shown
 from lti_tool.core.answers.check import Fields, Grade, GradingError, grade
 from lti_tool.core.db.models import (
     Activity,
@@ -27,6 +28,7 @@ from lti_tool.core.db.models import (
 )
 from lti_tool.core.gradebook.completions import completions
 from lti_tool.core.gradebook.policies import best_set_right
+from lti_tool.core.practice import sets
 
 
 @dataclass(frozen=True)
@@ -71,25 +73,66 @@ def set_view(session: Session, place: Place, entries: list[dict[str, Any]]) -> l
     return [public_item(items[int(e["item_id"])], e) for e in entries if int(e["item_id"]) in items]
 
 
-def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
-    """The set made from the student's newest answer, or the bank's first items before any.
+def revision(ps: PracticeSet) -> str:
+    """Which state of a set a page shows: the set, and the answer its feedback is as of."""
+    return f"{ps.id}.{int((ps.feedback or {}).get('as_of_answer', 0))}"
 
-    Ordered by answer, not by when the set was stored: a redelivered older event can be stored
-    after a newer one, and its set must not replace the newer set on the page."""
-    ps = session.scalars(
-        select(PracticeSet)
-        .outerjoin(Answer, Answer.event_id == PracticeSet.event_id)
-        .where(PracticeSet.user_id == user_id, PracticeSet.activity_id == place.activity_id)
-        .order_by(Answer.id.desc().nulls_last(), PracticeSet.id.desc())
-        .limit(1)
-    ).first()
+
+def current_set(session: Session, place: Place, user_id: int) -> dict[str, Any]:
+    """The set the student is on (`lti_tool.core.practice.sets`), or, before the workers
+    stored any, the bank's first items."""
+    ps = sets.set_at(session, user_id, place.activity_id)
     if ps is not None:
-        return {"event_id": ps.event_id, "set_id": ps.id,
+        return {"event_id": ps.event_id, "set_id": ps.id, "revision": revision(ps),
                 "items": set_view(session, place, ps.items), "feedback": ps.feedback}
-    return {"event_id": None, "set_id": None,
+    return {"event_id": None, "set_id": None, "revision": "",
             # No "why" yet: the page says in its own words that this is a first look.
             "items": [public_item(i) for i in first_set(session, place)],
             "feedback": {}}
+
+
+def set_progress(session: Session, place: Place, user_id: int,
+                 state: dict[str, Any]) -> sets.SetProgress:
+    """How far the student is through the set `state` shows."""
+    row = session.get(PracticeSet, state["set_id"]) if state.get("set_id") else None
+    if row is None or row.user_id != user_id:
+        row = PracticeSet(user_id=user_id, activity_id=place.activity_id, event_id=None,
+                          items=[{"item_id": i["item_id"]} for i in state.get("items") or []])
+    return sets.progress_in(session, row, tries=place.settings.tries)
+
+
+def stand_in(session: Session, place: Place, user_id: int, avoid: set[int]) -> Item | None:
+    """While the next set is late: the question of the activity's scope the student has
+    answered least (then the oldest), not one of the set just finished."""
+    counts = dict(session.execute(
+        select(Answer.item_id, func.count()).where(
+            Answer.user_id == user_id, Answer.activity_id == place.activity_id)
+        .group_by(Answer.item_id)).all())
+    bank = [i for i in session.scalars(select(Item).where(Item.bank_id == place.bank_id))
+            if place.settings.in_scope(i.skill_ids or [], i.category or "")
+            and i.id not in avoid]
+    return min(bank, key=lambda i: (counts.get(i.id, 0), i.id), default=None)
+
+
+def with_progress(session: Session, place: Place, user_id: int,
+                  state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with each question's answer in this set (so an answered question is never
+    offered again, whatever the workers' delay), "question k of n", and, when the set is
+    finished and the next is not there yet, a stand-in question chosen by a simple rule."""
+    where = set_progress(session, place, user_id, state)
+    items = []
+    for item in state.get("items") or []:
+        a = where.answered.get(int(item["item_id"]))
+        used = where.tries_used(int(item["item_id"]))
+        items.append({**item, "answered": None if a is None else {
+            "correct": bool(a.correct), "credit": float(a.credit)},
+            "tries_left": 0 if a is not None else max(0, place.settings.tries - used)})
+    out = {**state, "items": items, "position": where.position, "size": len(where.item_ids),
+           "finished": bool(where.item_ids) and where.finished, "stand_in": None}
+    if out["finished"]:
+        extra = stand_in(session, place, user_id, set(where.item_ids))
+        out["stand_in"] = public_item(extra) if extra is not None else None
+    return out
 
 
 def first_set(session: Session, place: Place) -> list[Item]:
@@ -133,22 +176,34 @@ def bank_item(session: Session, place: Place, item_id: int) -> Item | None:
     return item
 
 
-def reveal(item: Item, credit: float, answer_feedback: str = "") -> dict[str, Any]:
-    """What the student sees once the answer is graded: whether it earned all, part or none of
-    the marks (`credit`), the feedback for this answer, the item's feedback for a right, partly
-    right or wrong answer, its general feedback, and the worked solution. All of it is item
-    HTML, sanitised when the bank was imported."""
+def reveal(item: Item, credit: float, answer_feedback: str = "",
+           response: dict[str, Any] | None = None, *, tries_left: int = 0,
+           tries_used: int = 1) -> dict[str, Any]:
+    """What the student sees once the answer is graded, as Moodle's review shows it: whether
+    it earned all, part or none of the marks (`credit`), the student's answer, the feedback for
+    this answer, and, once the question is closed (right, or no tries left), the right
+    answer(s), the item's feedback for a right, partly right or wrong answer, its general
+    feedback and the worked solution. Between tries: only this answer's feedback and the next
+    hint (Moodle's interactive mode), so the next try is still the student's own. Item HTML
+    was sanitised when the bank was imported."""
     verdict = Grade({}, credit)
+    final = verdict.correct or tries_left <= 0
     fb = item.feedback or {}
     kind = "correct" if verdict.correct else "partial" if verdict.partial else "incorrect"
-    parts = [str(fb.get(kind) or ""), answer_feedback, str(fb.get("general") or "")]
+    parts = [str(fb.get(kind) or ""), answer_feedback, str(fb.get("general") or "")] \
+        if final else [answer_feedback]
     unique: list[str] = []
     for part in parts:
         if part.strip() and part not in unique:
             unique.append(part)
+    hints = list(item.hints or [])
     return {"item_id": item.id, "correct": verdict.correct, "partial": verdict.partial,
             "credit_pct": round(100 * verdict.credit), "question": item.text,
-            "feedback": unique, "solution": item.solution or ""}
+            "your_answer": shown.student_answer(item, response or {}),
+            "right_answers": shown.right_answers(item) if final else [],
+            "feedback": unique, "solution": (item.solution or "") if final else "",
+            "final": final, "tries_left": 0 if final else tries_left,
+            "hint": "" if final or tries_used > len(hints) else str(hints[tries_used - 1])}
 
 
 def _as_form(response: dict[str, Any]) -> Fields:
@@ -177,7 +232,23 @@ def answered(session: Session, place: Place, user_id: int, event_id: str) -> dic
         answer_feedback = grade(item, _as_form(dict(answer.response or {}))).feedback
     except GradingError:
         answer_feedback = ""  # the item changed since; the rest of the reveal still holds
-    return reveal(item, answer.credit, answer_feedback)
+    used, left = tries_at(session, place, answer)
+    return reveal(item, answer.credit, answer_feedback, dict(answer.response or {}),
+                  tries_left=left, tries_used=used)
+
+
+def tries_at(session: Session, place: Place, answer: Answer) -> tuple[int, int]:
+    """(tries used, tries left) on the answer's question in its set, as of that answer."""
+    row = sets.set_at(session, answer.user_id, place.activity_id, upto_answer_id=answer.id)
+    if row is None:
+        row = PracticeSet(user_id=answer.user_id, activity_id=place.activity_id, event_id=None,
+                          items=[{"item_id": answer.item_id}])
+    where = sets.progress_in(session, row, upto_answer_id=answer.id, tries=place.settings.tries)
+    if answer.item_id not in where.item_ids:
+        return 1, 0  # a stand-in outside the set: one try
+    used = max(1, where.tries_used(answer.item_id))
+    closed = where.answered.get(answer.item_id) is not None
+    return used, 0 if closed else max(0, place.settings.tries - used)
 
 
 def hint(session: Session, place: Place, item_id: int, n: int) -> tuple[str, int] | None:
@@ -279,6 +350,7 @@ def page_state(session: Session, place: Place, user_id: int) -> dict[str, Any]:
 def with_standing(session: Session, place: Place, user_id: int,
                   state: dict[str, Any]) -> dict[str, Any]:
     """`state` (a stored or just-published set) with mastery rows, progress and gradebook."""
+    state = with_progress(session, place, user_id, state)
     feedback = dict(state.get("feedback") or {})
     feedback["skills"] = mastery_rows(feedback, place.settings)
     return {**state, "feedback": feedback,

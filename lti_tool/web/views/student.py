@@ -213,6 +213,8 @@ def answer(launch_id: str) -> ResponseReturnValue:
         stored = events.submit(database(), learner, item_id, request.form, send_event)
     except events.UnknownItem:
         return refuse(t("student.error.unknown_item"), 404)
+    except events.AlreadyAnswered:
+        return refuse(t("student.error.already_answered"), 409, item_id)
     except events.GradingError as exc:
         return refuse(t(exc.key, **exc.params), 400, item_id)
     # Grade + store + enqueue, for `metis bench pipeline` and browser dev tools.
@@ -223,9 +225,13 @@ def answer(launch_id: str) -> ResponseReturnValue:
                                 _anchor="answer-feedback", **still_open), code=303)
     with database().session() as s:
         item = practice.bank_item(s, place, item_id)
-        shown = practice.reveal(item, stored.credit, stored.feedback) if item else {}
+        shown = practice.reveal(item, stored.credit, stored.feedback, stored.response,
+                                tries_left=stored.tries_left, tries_used=stored.tries_used
+                                ) if item else {}
     verdict = "student.correct" if stored.correct else \
         "student.partly_right" if stored.credit > 0 else "student.incorrect"
+    if stored.tries_left:
+        verdict = "student.try_again"
     body = {**shown, "event_id": stored.event_id, "correct": stored.correct,
             "credit": stored.credit, "queued": stored.queued, "message": t(verdict)}
     return jsonify(body), 202, timing
@@ -257,7 +263,7 @@ def stream(launch_id: str) -> ResponseReturnValue:
         with database().session() as s:
             payload = {**payload, "items": set_view(s, place, payload.get("items", []))}
             payload = practice_text.worded(practice.with_standing(s, place, user_id, payload))
-        return f"id: {payload.get('event_id') or ''}\nevent: practice-set\n" \
+        return f"id: {payload.get('revision') or ''}\nevent: practice-set\n" \
                f"data: {json.dumps(payload)}\n\n"
 
     def generate() -> Iterator[str]:
@@ -265,7 +271,7 @@ def stream(launch_id: str) -> ResponseReturnValue:
             yield "retry: 2000\n\n"
             # A set that was published before this stream opened is sent at once.
             cached = practice_cache.read(redis_client(), user_id, place.activity_id)
-            if cached and cached.get("event_id") and cached.get("event_id") != last_seen:
+            if cached and cached.get("revision") and cached.get("revision") != last_seen:
                 yield render(cached)
             deadline = time.monotonic() + STREAM_SECONDS
             while time.monotonic() < deadline:

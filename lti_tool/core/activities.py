@@ -39,6 +39,7 @@ SET_SIZE_RANGE = (1, 20)
 BAND_RANGE = (0.05, 0.95)
 THRESHOLD_RANGE = (0.5, 0.99)
 GOAL_RANGE = (1, 1000)
+TRIES_RANGE = (1, 3)
 MAX_POINTS = 1000.0
 MAX_TITLE = 255
 
@@ -72,6 +73,9 @@ class ActivitySettings:
     due: date | None = None
     grading: GradingPolicy = DEFAULT_GRADING
     goal: int = 20  # answers for full marks under "completion"
+    # Tries per question of a set (Moodle's "interactive with multiple tries"): a question is
+    # closed once answered right or tried this often; hints are offered between tries.
+    tries: int = 1
 
     def settings_json(self) -> dict[str, Any]:
         """The `Activity.settings` JSON (title, points and bank have their own columns)."""
@@ -85,6 +89,7 @@ class ActivitySettings:
             "due": self.due.isoformat() if self.due else None,
             "grading": self.grading,
             "goal": self.goal,
+            "tries": self.tries,
         }
 
     def apply_to(self, activity: Activity, bank_id: int) -> None:
@@ -125,6 +130,7 @@ class ActivitySettings:
             "due": self.due.isoformat() if self.due else "",
             "grading": self.grading,
             "goal": str(self.goal),
+            "tries": str(self.tries),
         }
 
 
@@ -155,6 +161,7 @@ def from_activity(activity: Activity, *, demo: bool = False) -> ActivitySettings
         due=_date_or_none(raw.get("due")),
         grading=cast(GradingPolicy, grading),
         goal=_whole_or(raw.get("goal"), GOAL_RANGE, base.goal),
+        tries=_whole_or(raw.get("tries"), TRIES_RANGE, base.tries),
     )
 
 
@@ -173,7 +180,7 @@ def raw_form(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {
         key: str(form.get(key) or "").strip()
         for key in ("title", "bank", "points", "set_size", "band_low", "band_high",
-                    "mastery_threshold", "due", "grading", "goal")
+                    "mastery_threshold", "due", "grading", "goal", "tries")
     }
     values["skills"] = [str(v) for v in form.getlist("skills")]
     values["categories"] = [str(v) for v in form.getlist("categories")]
@@ -239,10 +246,13 @@ def parse_form(form: FormData) -> ActivitySettings:
         errors["grading"] = "Please choose how the activity is graded."
 
     goal = _whole(raw["goal"], "goal", "The completion goal", GOAL_RANGE, errors)
+    # A form from before this setting existed has no field: one try, as before.
+    tries = _whole(raw["tries"] or "1", "tries", "Tries per question", TRIES_RANGE, errors)
 
     if errors:
         raise SettingsInvalid(errors)
     assert points is not None and set_size is not None and goal is not None
+    assert tries is not None
     assert low is not None and high is not None and threshold is not None
     return ActivitySettings(
         title=title,
@@ -256,6 +266,7 @@ def parse_form(form: FormData) -> ActivitySettings:
         due=due,
         grading=cast(GradingPolicy, grading),
         goal=goal,
+        tries=tries,
     )
 
 

@@ -122,9 +122,15 @@
   }
 
   // Same markup as the server-rendered items in practice.html.
-  function renderItem(item, n) {
+  function answeredLabel(a) {
+    return msg(a.correct ? "student.set.answered_right"
+               : a.credit > 0 ? "student.set.answered_partly" : "student.set.answered_wrong");
+  }
+
+  function renderItem(item, n, standIn) {
     var id = String(item.item_id);
-    var li = el("li", { "class": "item", id: "item-" + id, "data-item-id": id });
+    var li = el("li", { "class": "item" + (item.answered ? " answered-item" : "") +
+                                 (standIn ? " stand-in" : ""), id: "item-" + id, "data-item-id": id });
     var form = el("form", { "class": "answer-form", method: "post", action: config.answer });
     form.appendChild(el("input", { type: "hidden", name: "csrf_token", value: config.csrf }));
     tokenField(form);
@@ -151,12 +157,17 @@
       fieldset.appendChild(typed("text", { maxlength: "500" }));
     }
     form.appendChild(fieldset);
-    form.appendChild(el("button", { type: "submit" }, msg("student.set.submit")));
+    if (item.answered) {
+      fieldset.disabled = true;
+      form.appendChild(el("p", { "class": "answered muted" }, answeredLabel(item.answered)));
+    } else {
+      form.appendChild(el("button", { type: "submit" }, msg("student.set.submit")));
+    }
     var error = el("p", { "class": "item-error", id: "error-" + id });
     error.hidden = true;
     form.appendChild(error);
     li.appendChild(form);
-    if (item.hints) {
+    if (item.hints && !item.answered) {
       li.appendChild(el("div", { "class": "hints", id: "hints-" + id, "aria-live": "polite" }));
       li.appendChild(hintForm(item));
     }
@@ -240,17 +251,59 @@
     document.getElementById("score-text").textContent = scoreText(state.gradebook);
   }
 
+  var lateTimer = null;
+  var LATE_MS = 2000;  // after this, a finished set whose successor is not here is "late"
+
+  function showPosition(state) {
+    var pos = document.getElementById("set-position");
+    if (pos) { pos.textContent = state.size ? msg("student.set.position", { k: state.position, n: state.size }) : ""; }
+    var done = document.getElementById("set-finished");
+    if (done) { done.hidden = !state.finished; }
+  }
+
+  // A finished set: the next one is on its way; if it is late, a stand-in question is offered.
+  function showStandIn(state) {
+    if (lateTimer !== null) { window.clearTimeout(lateTimer); lateTimer = null; }
+    list.querySelectorAll("li.stand-in, li.late-note").forEach(function (li) { li.remove(); });
+    if (!state.finished || !state.stand_in) { return; }
+    var revision = list.dataset.revision;
+    lateTimer = window.setTimeout(function () {
+      lateTimer = null;
+      if (list.dataset.revision !== revision || document.getElementById("item-" + state.stand_in.item_id)) { return; }
+      list.appendChild(el("li", { "class": "late-note notice" }, msg("student.set.late")));
+      list.appendChild(renderItem(state.stand_in, state.items.length, true));
+    }, LATE_MS);
+  }
+
+  // The same set with newer feedback: questions already answered are marked, the others are
+  // left as they are, so nothing the student is typing is lost.
+  function updateSet(state) {
+    state.items.forEach(function (item) {
+      var li = document.getElementById("item-" + item.item_id);
+      var form = li && li.querySelector(".answer-form");
+      if (item.answered && form && !form.querySelector("fieldset").disabled) { markAnswered(form, item.answered); }
+    });
+  }
+
   function showSet(state) {
     if (!state || !state.items) { return; }
-    if (state.event_id && list.dataset.eventId === state.event_id) { return; }
-    list.replaceChildren.apply(list, state.items.map(renderItem));
+    if (state.revision && list.dataset.revision === state.revision) { return; }
+    var sameSet = state.set_id && list.dataset.setId === String(state.set_id);
+    if (sameSet) {
+      updateSet(state);
+    } else {
+      list.replaceChildren.apply(list, state.items.map(function (item, n) { return renderItem(item, n); }));
+    }
     list.dataset.eventId = state.event_id || "";
     list.dataset.setId = state.set_id || "";
+    list.dataset.revision = state.revision || "";
     var threshold = state.progress ? state.progress.threshold_pct : 80;
     renderFeedback(state.feedback, threshold);
     renderProgress(state);
-    statusBox.hidden = !state.pending;
-    if (awaitingSet) {
+    showPosition(state);
+    showStandIn(state);
+    statusBox.hidden = !(state.pending && state.finished);
+    if (awaitingSet && !sameSet) {
       awaitingSet = false;
       announce(msg("student.set.ready"), true);
     }
@@ -261,7 +314,7 @@
     fetch(config.state, { credentials: "same-origin", headers: headers() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (state) {
-        if (state) { showSet(state); statusBox.hidden = !state.pending; }
+        if (state) { showSet(state); statusBox.hidden = !(state.pending && state.finished); }
       })
       .catch(function () {});
   }
@@ -272,7 +325,7 @@
 
   function listen() {
     if (!window.EventSource) { startPolling(); return; }
-    var source = new EventSource(withParam(config.events, "after", list.dataset.eventId || ""));
+    var source = new EventSource(withParam(config.events, "after", list.dataset.revision || ""));
     source.addEventListener("practice-set", function (e) {
       var state = JSON.parse(e.data);
       state.pending = 0;
@@ -287,22 +340,52 @@
 
   // Same markup as the `reveal` macro in student/_parts.html. It sits above the set, so the
   // next set arriving a moment later does not take it away while it is being read.
+  function answerLine(cls, label, parts) {
+    var line = el("div", { "class": cls });
+    line.appendChild(el("span", { "class": "muted" }, label + " "));
+    parts.forEach(function (part, i) {
+      if (i) { line.appendChild(document.createTextNode("; ")); }
+      line.appendChild(itemHtml("span", { "class": "answer-text" }, part));
+    });
+    return line;
+  }
+
+  function revealHeading(body) {
+    if (body.correct) { return msg("student.reveal.correct"); }
+    if (!body.final) {
+      return body.tries_left === 1 ? msg("student.reveal.try_again_one")
+        : msg("student.reveal.try_again", { n: body.tries_left });
+    }
+    return body.partial ? msg("student.reveal.partial", { pct: body.credit_pct })
+      : msg("student.reveal.incorrect");
+  }
+
   function showReveal(body) {
     var verdict = body.correct ? "good" : body.partial ? "partial" : "bad";
     var box = el("section", { id: "answer-feedback", "class": "reveal " + verdict,
-                              tabindex: "-1", "aria-labelledby": "answer-feedback-h" });
-    box.appendChild(el("h2", { id: "answer-feedback-h" },
-                       body.correct ? msg("student.reveal.correct")
-                         : body.partial ? msg("student.reveal.partial", { pct: body.credit_pct })
-                         : msg("student.reveal.incorrect")));
+                              tabindex: "-1", "aria-labelledby": "answer-feedback-h",
+                              "data-final": body.final ? "true" : "false" });
+    box.appendChild(el("h2", { id: "answer-feedback-h" }, revealHeading(body)));
     if (body.question) {
       var q = itemHtml("div", { "class": "reveal-question" }, body.question);
       q.insertBefore(el("span", { "class": "muted" }, msg("student.reveal.question") + " "), q.firstChild);
       box.appendChild(q);
     }
+    if (body.your_answer && body.your_answer.length) {
+      box.appendChild(answerLine("reveal-yours", msg("student.reveal.your_answer"), body.your_answer));
+    }
+    if (body.right_answers && body.right_answers.length) {
+      box.appendChild(answerLine("reveal-right", msg(body.right_answers.length === 1
+        ? "student.reveal.right_answer" : "student.reveal.right_answers"), body.right_answers));
+    }
     (body.feedback || []).forEach(function (part) {
       box.appendChild(itemHtml("div", { "class": "reveal-feedback" }, part));
     });
+    if (body.hint) {
+      var hint = itemHtml("div", { "class": "reveal-hint" }, body.hint);
+      hint.insertBefore(el("strong", {}, msg("student.reveal.hint") + " "), hint.firstChild);
+      box.appendChild(hint);
+    }
     if (body.solution) {
       box.appendChild(el("h3", {}, msg("student.reveal.solution")));
       box.appendChild(itemHtml("div", { "class": "reveal-solution" }, body.solution));
@@ -311,11 +394,14 @@
     box.focus();
   }
 
-  function markAnswered(form) {
+  function markAnswered(form, answered) {
     var li = form.closest("li.item");
     form.querySelector("fieldset").disabled = true;
-    form.querySelector("button").remove();
-    form.appendChild(el("p", { "class": "answered muted" }, msg("student.set.answered")));
+    var button = form.querySelector("button");
+    if (button) { button.remove(); }
+    if (li) { li.classList.add("answered-item"); }
+    form.appendChild(el("p", { "class": "answered muted" },
+                        answered ? answeredLabel(answered) : msg("student.set.answered")));
     var hint = li && li.querySelector(".hint-form");
     if (hint) { hint.remove(); }
   }
@@ -336,14 +422,24 @@
         showError(li, reply.body.error || msg("student.error.not_taken"));
         return;
       }
-      markAnswered(form);
+      if (reply.body.final === false) {
+        // Another try: the question stays open with what the student typed, so they can
+        // change it; the card says what was wrong and gives the next hint.
+        announce(reply.body.message);
+        showReveal(reply.body);
+        return;
+      }
+      markAnswered(form, { correct: reply.body.correct, credit: reply.body.credit });
       // The verdict is shown once, as the heading of the feedback card (which takes focus),
       // and read out once through the live region; below the card, a quiet line says the next
       // questions are on their way.
       announce(reply.body.message);
       showReveal(reply.body);
-      statusBox.hidden = false;
-      awaitingSet = true;
+      // Only the set's last answer brings new questions; the others update the feedback.
+      if (!list.querySelector("li.item:not(.answered-item):not(.stand-in)")) {
+        statusBox.hidden = false;
+        awaitingSet = true;
+      }
       if (!reply.body.queued) { startPolling(); }
     }).catch(function () {
       button.disabled = false;

@@ -37,14 +37,46 @@ def test_json_answer_brings_feedback_and_solution(learner: Learner) -> None:
     wrong = learner.answer(learner.items[0], choice="1")
     assert wrong.status_code == 202, wrong.text
     body = wrong.json()
-    assert body["correct"] is False and body["message"] == "Not quite."
+    assert body["correct"] is False and body["message"] == "Not quite." and body["final"]
     joined = " ".join(body["feedback"])
     assert "WRONG-FB" in joined and "GENERAL-FB" in joined and "RIGHT-FB" not in joined
     assert "CHOICE1-FB" in joined  # the feedback of the option chosen (Grade.feedback)
     assert "SOLUTION-TEXT" in body["solution"] and "<b>1 + 1</b>" in body["question"]
-    right = learner.answer(learner.items[0], choice="0").json()
-    assert right["correct"] is True and right["message"] == "Correct!"
-    assert "RIGHT-FB" in " ".join(right["feedback"]) and "WRONG-FB" not in str(right)
+    # As Moodle's review: the student's answer and the right one.
+    assert body["your_answer"] == ["3"] and body["right_answers"] == ["2"]
+    again = learner.answer(learner.items[0], choice="0")  # one try (the default): graded once
+    assert again.status_code == 409 and "already answered" in again.json()["error"]
+
+
+def test_with_more_tries_a_hint_between_and_the_answer_at_the_end(learner: Learner) -> None:
+    """Moodle's "interactive with multiple tries": a wrong try shows its own feedback and the
+    next hint, never the right answer or the solution; the question stays open."""
+    learner.settings(tries=3)
+    item = learner.items[0]
+    first = learner.answer(item, choice="1").json()
+    assert first["final"] is False and first["tries_left"] == 2
+    assert first["message"] == "Not quite. Try again."
+    assert "HINT-ONE" in first["hint"] and first["right_answers"] == []
+    assert first["solution"] == "" and "WRONG-FB" not in str(first)
+    assert "CHOICE1-FB" in " ".join(first["feedback"])
+    state = learner.browser.get(f"{learner.url}/state").json()
+    shown = {i["item_id"]: i for i in state["items"]}[item]
+    assert shown["answered"] is None and shown["tries_left"] == 2
+    right = learner.answer(item, choice="0").json()
+    assert right["correct"] is True and right["final"] is True and right["message"] == "Correct!"
+    assert "RIGHT-FB" in " ".join(right["feedback"]) and "SOLUTION-TEXT" in right["solution"]
+    assert right["right_answers"] == ["2"]
+    assert learner.answer(item, choice="0").status_code == 409  # closed: right
+    # Without script: the page after a try says how many are left and shows the hint.
+    other = learner.items[3]
+    r = learner.answer(other, as_json=False, value="0")
+    page = learner.browser.get(learner.world.metis.url + r.headers["Location"]).text
+    reveal = page.split('id="answer-feedback"')[1].split("</section>")[0]
+    assert "Try again: 2 more tries." in reveal and 'data-final="false"' in reveal
+    for _ in range(2):
+        last = learner.answer(other, value="0").json()
+    assert last["final"] is True and last["tries_left"] == 0 and last["right_answers"]
+    assert learner.answer(other, value="0").status_code == 409  # closed: tries used up
 
 
 def test_without_script_the_next_page_shows_the_feedback(learner: Learner) -> None:
@@ -115,22 +147,24 @@ def test_hints_without_script(learner: Learner) -> None:
 
 
 def test_multiresponse_and_truefalse_round_trip(learner: Learner) -> None:
+    learner.settings(tries=3)
     multi, tf = learner.items[1], learner.items[2]
-    both = learner.answer(multi, choice=["0", "2"]).json()
-    assert both["correct"] is True and "MULTI-GENERAL" in " ".join(both["feedback"])
-    assert learner.answer(multi, choice=["0"]).json()["correct"] is False
-    assert learner.answer(multi, choice=["0", "1", "2"]).json()["correct"] is False
     empty = learner.answer(multi)
     assert empty.status_code == 400 and empty.json()["error"]
-    assert learner.answer(tf, choice="0").json()["correct"] is True
-    wrong = learner.answer(tf, choice="1").json()
-    assert wrong["correct"] is False and "TF-SOLUTION" in wrong["solution"]
+    assert learner.answer(multi, choice=["0"]).json()["correct"] is False
+    assert learner.answer(multi, choice=["0", "1", "2"]).json()["correct"] is False
+    both = learner.answer(multi, choice=["0", "2"]).json()
+    assert both["correct"] is True and "MULTI-GENERAL" in " ".join(both["feedback"])
     assert learner.answer(tf, choice="7").status_code == 400
+    wrong = learner.answer(tf, choice="1").json()
+    assert wrong["correct"] is False and wrong["solution"] == ""  # tries left: not yet
+    right = learner.answer(tf, choice="0").json()
+    assert right["correct"] is True and "TF-SOLUTION" in right["solution"]
     with learner.world.db.session() as s:
         stored = s.scalars(select(Answer).where(Answer.user_id == learner.user_id,
                                                 Answer.item_id == multi)
-                           .order_by(Answer.id)).first()
-        assert stored is not None and stored.correct is True
+                           .order_by(Answer.id)).all()
+        assert [a.correct for a in stored] == [False, False, True]
     page = learner.page(answered=both["event_id"]).text
     assert "MULTI-GENERAL" in page.split('id="answer-feedback"')[1]
 
@@ -149,17 +183,21 @@ def test_bad_answers_get_a_clear_4xx(learner: Learner) -> None:
 def test_a_partly_right_answer_says_so_and_counts_its_share(learner: Learner) -> None:
     """Partial credit (a Moodle fraction between 0 and 100): "partly right" on the page, with
     its share of the marks, never "Not quite."; stored with the answer for the score."""
-    short = learner.items[4]
+    short, other = learner.items[4], learner.items[5]
     with learner.world.db.session() as s:
-        item = s.get(Item, short)
-        assert item is not None
-        item.answer = {"accepted": ["addition"], "partial": [{"match": "add*", "credit": 0.5}]}
-        item.feedback = {"partial": "<p>PARTIAL-FB</p>", "incorrect": "<p>WRONG-FB</p>"}
+        for item_id in (short, other):
+            item = s.get(Item, item_id)
+            assert item is not None
+            item.kind, item.choices = "shortanswer", []
+            item.answer = {"accepted": ["addition"],
+                           "partial": [{"match": "add*", "credit": 0.5}]}
+            item.feedback = {"partial": "<p>PARTIAL-FB</p>", "incorrect": "<p>WRONG-FB</p>"}
     body = learner.answer(short, text="adding").json()
     assert body["correct"] is False and body["partial"] is True and body["credit"] == 0.5
     assert body["message"] == "Partly right." and body["credit_pct"] == 50
     assert "PARTIAL-FB" in " ".join(body["feedback"]) and "WRONG-FB" not in str(body)
-    r = learner.answer(short, as_json=False, text="adds")
+    assert body["your_answer"] == ["adding"] and body["right_answers"] == ["addition"]
+    r = learner.answer(other, as_json=False, text="adds")
     page = learner.browser.get(learner.world.metis.url + r.headers["Location"]).text
     reveal = page.split('id="answer-feedback"')[1].split("</section>")[0]
     assert 'class="reveal partial"' in page and "Partly right: 50% of the marks." in reveal

@@ -9,7 +9,8 @@ from urllib.parse import urljoin
 
 from sqlalchemy import select
 
-from lti_tool.core.db.models import Answer
+from lti_tool.core.answers.submit import hints_seen
+from lti_tool.core.db.models import Answer, Item
 from tests.support.learner import Learner
 
 
@@ -26,6 +27,7 @@ def _item_html(page: str, item_id: int) -> str:
 
 def test_hints_seen_is_stored_capped_and_never_graded(learner: Learner) -> None:
     rich, multi = learner.items[0], learner.items[1]  # two hints; none
+    learner.settings(tries=3)
     wrong = learner.answer(rich, choice="1", hints_seen="2").json()
     assert wrong["correct"] is False  # hints change nothing about the grade
     assert "hints" not in wrong  # stored only, not echoed to the page
@@ -36,12 +38,14 @@ def test_hints_seen_is_stored_capped_and_never_graded(learner: Learner) -> None:
     assert _stored(learner, right["event_id"]) == {"choice": 0, "hints": 1}
 
     # The browser reports the count, so it is bounded by the item's hints and ignored when odd.
-    for sent, kept in (("99", 2), ("-3", None), ("two", None), ("", None), ("0", None)):
-        body = learner.answer(rich, choice="0", hints_seen=sent).json()
-        assert _stored(learner, body["event_id"]).get("hints") == kept, sent
+    with learner.world.db.session() as s:
+        item = s.get(Item, rich)
+        assert item is not None
+        for sent, kept in (("99", 2), ("-3", 0), ("two", 0), ("", 0), ("0", 0)):
+            assert hints_seen({"hints_seen": sent}, item) == kept, sent
     no_hints = learner.answer(multi, choice=["0", "2"], hints_seen="5").json()
     assert _stored(learner, no_hints["event_id"]) == {"choices": [0, 2]}
-    plain = learner.answer(rich, choice="0").json()  # a client that never sends the field
+    plain = learner.answer(learner.items[3], value="2").json()  # never sends the field
     assert "hints" not in _stored(learner, plain["event_id"])
 
 
@@ -163,12 +167,12 @@ def test_after_an_answer_the_verdict_once_then_a_quiet_line(learner: Learner) ->
     shown = page.split('<script id="practice-config"')[0]  # the script's catalogue aside
     assert shown.count("Not quite.") == 1  # the card's heading, nothing else
     assert '<h2 id="answer-feedback-h">Not quite.</h2>' in shown
-    # The feedback first, then the line about the next questions (no worker runs here, so
-    # the answer is still pending).
+    # The feedback first, then the set (the student is on question 2 of 8): the line about
+    # the next questions waits until the set is finished.
     assert shown.index('id="answer-feedback"') < shown.index('id="status"')
     status = shown.split('id="status"')[1].split("</p>")[0]
-    assert "hidden" not in status.split(">")[0]
-    assert "Your next questions are on their way" in status
+    assert "hidden" in status.split(">")[0]
+    assert "Question 2 of 8" in shown
     # One polite live region for the verdict, kept out of sight.
     assert re.search(r'<p id="result" class="visually-hidden" role="status" aria-live="polite">',
                      shown)

@@ -14,9 +14,11 @@ student chose or typed; whether it is correct is decided here.
 - "numeric": {"value": <number>, "tolerance": <number, default 0>}; form field `value`.
   Optional "partial": [{"value", "tolerance", "credit"}] for answers worth part of the marks.
 - "shortanswer": {"accepted": [<text>, ...], "case_sensitive": <bool, default false>};
-  form field `text`. Surrounding and repeated whitespace never matters; `*` in an accepted
+  form field `text`. Whitespace never matters, around or inside ("13 / 12" is "13/12",
+  "x = 3" is "x=3"); case only when the teacher set `case_sensitive`; `*` in an accepted
   answer is Moodle's wildcard (any text), `\\*` a literal star. Optional "partial":
-  [{"match": <text>, "credit": <0..1>}] for answers worth part of the marks.
+  [{"match": <text>, "credit": <0..1>}] for answers worth part of the marks. Feedback
+  entries' "match" is compared the same way.
 For typed answers a fully right answer wins over a partial one that also matches; among partial
 answers the first that matches counts (Moodle's order).
 
@@ -260,7 +262,10 @@ def _typed_feedback(item: GradableItem, matches: Any) -> str:
 
 
 def _normalise(text: str, case_sensitive: bool) -> str:
-    text = " ".join(text.split())
+    # All whitespace goes, not only the outer: students space formulas and fractions as they
+    # like ("13 / 12", "x = 3"), and a short answer worth typing is rarely told apart from
+    # another by a space alone.
+    text = "".join(text.split())
     return text if case_sensitive else text.casefold()
 
 

@@ -2,6 +2,7 @@
 
 Lists inside a cell (choices, answers, skills, hints, per-choice feedback) are separated by `|`;
 write `\\|` for a literal bar. Text cells may contain HTML, which is sanitised like every import.
+The optional `difficulty` column states how hard the question is (`itembank.difficulty`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import re
 from typing import Any
 
+from lti_tool.core.itembank.difficulty import read_difficulty
 from lti_tool.core.itembank.model import (
     KINDS,
     MAX_QUESTIONS,
@@ -28,7 +30,7 @@ from lti_tool.core.itembank.sanitize import Cleaner
 
 COLUMNS = ("type", "name", "id", "category", "skills", "question", "choices", "answer",
            "tolerance", "case_sensitive", "feedback", "correct_feedback", "incorrect_feedback",
-           "choice_feedback", "hint", "solution")
+           "choice_feedback", "hint", "solution", "difficulty")
 REQUIRED = ("type", "question", "answer")
 _BAR = "\ue000"
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -158,4 +160,6 @@ def _question(cells: dict[str, str], position: int, warnings: list[str]) -> Ques
                     "case_sensitive": case}
     for warning in dict.fromkeys(cleaner.warnings):
         warnings.append(f"row {position} ({q.name}): {warning}")
+    q.difficulty = read_difficulty(cells.get("difficulty", ""), f"row {position} ({q.name})",
+                                   warnings)
     return q

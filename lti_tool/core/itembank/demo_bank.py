@@ -2,7 +2,10 @@
 anywhere. Deterministic (a fixed seed), so every course and every run gets the same items.
 
 12 skills x 18 items = 216 items, mixing multiple choice (with distractors built from the usual
-mistakes), numeric, short answer and true/false. Every item has a hint and a worked solution.
+mistakes), numeric, short answer and true/false. Every item has a hint and a worked solution,
+and a stated difficulty (so the model can make a set harder or easier from the first answer):
+a level from what the problem asks (a carry, a borrow, unlike denominators, a cube...) and its
+skill, made easier when the answer is picked rather than typed (true/false can be guessed).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.core.db.models import Item, ItemBank
+from lti_tool.core.itembank.difficulty import level_to_logit
 from lti_tool.core.itembank.model import Question
 from lti_tool.core.itembank.store import find_or_create_bank, save_questions
 
@@ -24,6 +28,8 @@ DEMO_BANK_NAME = "Built-in demo bank (arithmetic)"
 SEED = 20261122
 PER_SKILL = 18
 KIND_CYCLE = ("multichoice", "numeric", "shortanswer", "truefalse", "multichoice", "numeric")
+# Levels taken off when the right answer is shown among others instead of typed.
+KIND_EASE = {"truefalse": 1.0, "multichoice": 0.5, "numeric": 0.0, "shortanswer": 0.0}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Problem:
     distractors: tuple[str, ...]  # plausible wrong answers (common mistakes first)
     hint: str
     solution: str
+    level: float = 3.0  # 1 very easy .. 5 very hard, before the kind of question (KIND_EASE)
 
 
 def _num(x: float) -> str:
@@ -51,7 +58,8 @@ def addition(r: random.Random) -> Problem:
     return Problem(f"What is {a} + {b}?", f"{a} + {b}", str(s), s,
                    _distinct(str(s), [str(s - 10), str(s + 10), str(s + 1), str(s - 1)]),
                    "Add the tens, then add the ones.",
-                   f"{a} + {b} = ({a // 10 * 10} + {b // 10 * 10}) + ({a % 10} + {b % 10}) = {s}")
+                   f"{a} + {b} = ({a // 10 * 10} + {b // 10 * 10}) + ({a % 10} + {b % 10}) = {s}",
+                   level=2.5 if a % 10 + b % 10 >= 10 else 1.5)  # a carry or not
 
 
 def subtraction(r: random.Random) -> Problem:
@@ -61,7 +69,8 @@ def subtraction(r: random.Random) -> Problem:
     return Problem(f"What is {a} − {b}?", f"{a} − {b}", str(d), d,
                    _distinct(str(d), [str(swapped), str(d + 10), str(d - 1), str(d + 2)]),
                    "Count up from the smaller number to the larger one.",
-                   f"{b} + {d} = {a}, so {a} − {b} = {d}")
+                   f"{b} + {d} = {a}, so {a} − {b} = {d}",
+                   level=3.0 if a % 10 < b % 10 else 2.0)  # a borrow or not
 
 
 def multiplication(r: random.Random) -> Problem:
@@ -70,7 +79,8 @@ def multiplication(r: random.Random) -> Problem:
     return Problem(f"What is {a} × {b}?", f"{a} × {b}", str(p), p,
                    _distinct(str(p), [str(p + a), str(p - b), str(a + b), str(p + 10)]),
                    f"{a} × {b} means {b} groups of {a}.",
-                   f"{a} × {b} = {' + '.join([str(a)] * b)} = {p}")
+                   f"{a} × {b} = {' + '.join([str(a)] * b)} = {p}",
+                   level=3.0 if min(a, b) >= 6 else 2.0)  # past the small tables
 
 
 def division(r: random.Random) -> Problem:
@@ -79,7 +89,8 @@ def division(r: random.Random) -> Problem:
     return Problem(f"What is {a} ÷ {b}?", f"{a} ÷ {b}", str(q), q,
                    _distinct(str(q), [str(q + 1), str(q - 1), str(a - b), str(b)]),
                    f"Which number times {b} makes {a}?",
-                   f"{b} × {q} = {a}, so {a} ÷ {b} = {q}")
+                   f"{b} × {q} = {a}, so {a} ÷ {b} = {q}",
+                   level=3.5 if min(b, q) >= 6 else 2.5)
 
 
 def _frac(f: Fraction) -> str:
@@ -100,7 +111,8 @@ def fraction_addition(r: random.Random) -> Problem:
     return Problem(f"What is {n1}/{d1} + {n2}/{d2}? Give the answer in simplest form.",
                    f"{n1}/{d1} + {n2}/{d2}", _frac(total), None,
                    _distinct(_frac(total), wrong + [_frac(total * 2)]),
-                   f"Write both fractions with the denominator {common} first.", steps)
+                   f"Write both fractions with the denominator {common} first.", steps,
+                   level=3.5 if common == max(d1, d2) else 4.5)  # one denominator, or both
 
 
 def fraction_simplifying(r: random.Random) -> Problem:
@@ -113,7 +125,8 @@ def fraction_simplifying(r: random.Random) -> Problem:
                                              f"{d * k // 2 if d * k % 2 == 0 else d * k}",
                                              f"{n}/{d * k}", f"{d}/{n}", f"{n + 1}/{d}"]),
                    f"Divide the top and the bottom by the same number: try {k}.",
-                   f"{n * k} ÷ {k} = {n} and {d * k} ÷ {k} = {d}, so {n * k}/{d * k} = {n}/{d}")
+                   f"{n * k} ÷ {k} = {n} and {d * k} ÷ {k} = {d}, so {n * k}/{d * k} = {n}/{d}",
+                   level=3.5 if k >= 4 else 3.0)  # a larger common factor
 
 
 def decimals(r: random.Random) -> Problem:
@@ -123,7 +136,8 @@ def decimals(r: random.Random) -> Problem:
                    _distinct(_num(s), [_num(round(a + b * 10, 2)), _num(round(a / 10 + b, 2)),
                                        _num(round(s + 0.1, 2)), _num(round(s - 0.01, 2))]),
                    "Line up the decimal points before adding.",
-                   f"{a:.2f} + {b:.2f} = {s:.2f}")
+                   f"{a:.2f} + {b:.2f} = {s:.2f}",
+                   level=3.5 if round(a * 10) % 10 + round(b * 100) // 10 % 10 >= 10 else 3.0)
 
 
 def percentages(r: random.Random) -> Problem:
@@ -135,7 +149,8 @@ def percentages(r: random.Random) -> Problem:
                                        _num(v + p)]),
                    "A percentage is a number of hundredths: find 1% first.",
                    f"1% of {base} is {_num(base / 100)}, so {p}% is {p} × {_num(base / 100)} "
-                   f"= {_num(v)}")
+                   f"= {_num(v)}",
+                   level=2.5 if p in (10, 50) else 3.5)  # a tenth or a half, or not
 
 
 def negative_numbers(r: random.Random) -> Problem:
@@ -144,7 +159,8 @@ def negative_numbers(r: random.Random) -> Problem:
     return Problem(f"What is {a} − {b}?", f"{a} − {b}", str(v), v,
                    _distinct(str(v), [str(a + b), str(-v), str(v + 1), str(b - a)]),
                    "Subtracting moves you left on the number line.",
-                   f"Start at {a} and move {b} to the left: {a} − {b} = {v}")
+                   f"Start at {a} and move {b} to the left: {a} − {b} = {v}",
+                   level=3.5 if a < 0 else 2.5)  # starting below zero
 
 
 def order_of_operations(r: random.Random) -> Problem:
@@ -154,7 +170,7 @@ def order_of_operations(r: random.Random) -> Problem:
                    _distinct(str(v), [str((a + b) * c), str(a * b + c), str(v + 1),
                                       str(a + b + c)]),
                    "Multiply before you add.",
-                   f"{b} × {c} = {b * c} first, then {a} + {b * c} = {v}")
+                   f"{b} × {c} = {b * c} first, then {a} + {b * c} = {v}", level=3.5)
 
 
 def rounding(r: random.Random) -> Problem:
@@ -167,7 +183,8 @@ def rounding(r: random.Random) -> Problem:
                                           f"{v - 0.1:.1f}", f"{x:.2f}"]),
                    "Look at the second decimal digit: 5 or more rounds up.",
                    f"The second decimal digit of {x:.2f} is {int(round(x * 100)) % 10}, "
-                   f"so {x:.2f} rounds to {v:.1f}")
+                   f"so {x:.2f} rounds to {v:.1f}",
+                   level=3.0 if int(round(x * 100)) % 10 >= 5 else 2.5)  # rounding up
 
 
 def powers(r: random.Random) -> Problem:
@@ -178,7 +195,8 @@ def powers(r: random.Random) -> Problem:
     return Problem(f"What is {a}{mark}?", f"{a}{mark}", str(v), v,
                    _distinct(str(v), [str(e * a), str(v + a), str(v - 1), str((a + 1) ** e)]),
                    f"{a}{mark} means {' × '.join([str(a)] * e)}.",
-                   f"{a}{mark} = {' × '.join([str(a)] * e)} = {v}")
+                   f"{a}{mark} = {' × '.join([str(a)] * e)} = {v}",
+                   level=4.0 if e == 3 or a > 12 else 3.0)  # a cube or a large square
 
 
 GENERATORS: dict[str, Callable[[random.Random], Problem]] = {
@@ -223,6 +241,7 @@ def _question(skill: str, n: int, kind: str, p: Problem, r: random.Random) -> Qu
         base.text = f"<p>True or false: {p.expr} = {shown}.</p>"
         base.choices = ["True", "False"]
         base.answer = {"choice": 0 if shown == p.answer else 1}
+    base.difficulty = level_to_logit(p.level - KIND_EASE[kind])
     return base
 
 
@@ -250,8 +269,10 @@ def ensure_demo_bank(session: Session, platform_id: int, context_id: int) -> Ite
     """The course's demo bank, created (or completed) on first use; cheap afterwards."""
     bank = find_or_create_bank(session, platform_id, context_id, DEMO_BANK_NAME)
     expected = len(GENERATORS) * PER_SKILL
+    # Counted with their stated difficulty: a bank made before the demo stated one gets it.
     present = session.scalar(select(func.count()).select_from(Item).where(
-        Item.bank_id == bank.id, Item.external_id.like("demo:%"))) or 0
+        Item.bank_id == bank.id, Item.external_id.like("demo:%"),
+        Item.difficulty_prior.is_not(None))) or 0
     if present < expected:
         save_questions(session, bank, demo_questions())
     return bank

@@ -17,6 +17,8 @@ small. Supported:
 Text after the answer block ("missing word" questions) is kept, with a blank in its place.
 Matching (`->`) and essay (`{}`) questions are rejected with their position.
 Skills: the last segment of the category, as for Moodle XML questions without tags.
+Difficulty: a Moodle 4 tag in a comment line among the question's lines,
+`// [tag:difficulty:hard]` (or `difficulty=hard`; `itembank.difficulty`); other tags are ignored.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import html
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from lti_tool.core.itembank.difficulty import read_difficulty, tag_value
 from lti_tool.core.itembank.model import (
     ParseResult,
     Question,
@@ -43,6 +47,7 @@ _HIDE = {c: chr(0xE000 + i) for i, c in enumerate(ESCAPABLE)}
 _SHOW = {v: k for k, v in _HIDE.items()}
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?[0-9]+(?:\.[0-9]+)?)%")
+_TAG = re.compile(r"\[tag:([^\]]*)\]")
 
 
 def parse(data: bytes) -> ParseResult:
@@ -53,10 +58,11 @@ def parse(data: bytes) -> ParseResult:
     position = 0
     blocks = _blocks(source)
     check_count(sum(1 for b in blocks if any(
-        line.strip() and not line.strip().startswith("$CATEGORY:") for line in b.split("\n"))))
+        line.strip() and not line.strip().startswith("$CATEGORY:")
+        for line in b.text.split("\n"))))
     for block in blocks:
         lines = []
-        for line in block.split("\n"):
+        for line in block.text.split("\n"):
             if line.strip().startswith("$CATEGORY:"):
                 category = _category(line.strip()[len("$CATEGORY:"):])
             else:
@@ -67,9 +73,15 @@ def parse(data: bytes) -> ParseResult:
         position += 1
         title = _title(body)
         try:
-            result.questions.append(_question(body, category, result.warnings, position))
+            question = _question(body, category, result.warnings, position)
         except QuestionError as exc:
             result.rejected.append(Rejected(position, title or f"Question {position}", str(exc)))
+            continue
+        stated = [v for v in (tag_value(t) for t in block.tags) if v is not None]
+        question.difficulty = read_difficulty(stated[0] if stated else "",
+                                              f"question {position} ({question.name})",
+                                              result.warnings)
+        result.questions.append(question)
     if position == 0:
         result.warnings.append("the file contains no questions")
     return result
@@ -98,21 +110,32 @@ def _show(text: str) -> str:
     return "".join(_SHOW.get(c, c) for c in text)
 
 
-def _blocks(source: str) -> list[str]:
-    """Questions: runs of non-blank lines, with `//` comment lines removed first."""
-    lines = [line for line in source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-             if not line.lstrip().startswith("//")]
-    blocks: list[str] = []
-    current: list[str] = []
-    for line in lines:
+@dataclass(frozen=True)
+class Block:
+    """One question's lines: `text` without its `//` comment lines, `tags` from those comments
+    (Moodle 4's `// [tag:name]`, which belong to the question whose lines they are among)."""
+
+    text: str
+    tags: tuple[str, ...]
+
+
+def _blocks(source: str) -> list[Block]:
+    """Questions: runs of non-blank lines; a comment line is part of its run (it holds the
+    run's tags) but not of its text, and a blank line ends a run as in Moodle."""
+    runs: list[list[str]] = [[]]
+    for line in source.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if line.strip():
-            current.append(line)
-        elif current:
-            blocks.append("\n".join(current))
-            current = []
-    if current:
-        blocks.append("\n".join(current))
-    return [_hide_escapes(b) for b in blocks]
+            runs[-1].append(line)
+        elif runs[-1]:
+            runs.append([])
+    blocks: list[Block] = []
+    for run in runs:
+        text = [line for line in run if not line.lstrip().startswith("//")]
+        comments = " ".join(line for line in run if line.lstrip().startswith("//"))
+        tags = tuple(t.strip() for t in _TAG.findall(comments) if t.strip())
+        if text:
+            blocks.append(Block(_hide_escapes("\n".join(text)), tags))
+    return blocks
 
 
 def _category(raw: str) -> str:

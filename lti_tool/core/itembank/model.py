@@ -75,6 +75,8 @@ class Question:
     (choice kinds: a list parallel to `choices`; typed kinds: [{"match", "feedback"}] with
     "tolerance" for numeric and "*" as the catch-all match).
     `skills` are skill names; the store turns them into the bank's Skill rows.
+    `difficulty` is the stated difficulty on the model's scale (`itembank.difficulty`), stored
+    as `Item.difficulty_prior`; None when the bank states none.
     """
 
     name: str
@@ -88,6 +90,7 @@ class Question:
     solution: str = ""
     skills: list[str] = field(default_factory=list)
     external_id: str | None = None
+    difficulty: float | None = None
 
 
 @dataclass(frozen=True)

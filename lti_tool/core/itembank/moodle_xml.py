@@ -8,7 +8,8 @@ What maps where:
   without Moodle's `$course$/top/` prefix ("Fractions/Adding").
 - Skills: the question's `<tags>` when it has any, otherwise the last segment of its category,
   otherwise "General". (Tags are how Moodle teachers label skills across categories; the
-  category is the fallback that every bank has.)
+  category is the fallback that every bank has.) A tag "difficulty:hard" (or "difficulty=hard")
+  is the stated difficulty instead (`itembank.difficulty`); export writes it back as a tag.
 - multichoice -> "multichoice" (`<single>true`: the answers with the highest fraction, normally
   100, are right; an answer with a fraction between 0 and 100 earns that share of the marks) or
   "multiresponse" (`<single>false`: the answers with fraction > 0 are right; each ticked answer
@@ -39,6 +40,7 @@ from typing import Any
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from lti_tool.core.itembank.difficulty import read_difficulty, tag_value, to_text
 from lti_tool.core.itembank.model import (
     ImportFileError,
     ParseResult,
@@ -181,6 +183,9 @@ def _question(
             feedback[key] = value
     hints = [h for h in (_html(e, cleaner) for e in element.findall("hint")) if h]
     tags = [t for t in (_text(e) for e in element.findall("tags/tag")) if t]
+    # A "difficulty:hard" tag states the difficulty; it is not a skill.
+    stated = [v for v in (tag_value(t) for t in tags) if v is not None]
+    tags = [t for t in tags if tag_value(t) is None]
     last = category.rsplit("/", 1)[-1] if category else ""
     question = Question(
         name=name,
@@ -192,6 +197,8 @@ def _question(
         solution=_html(element.find("solution"), cleaner),
         skills=list(dict.fromkeys(tags)) or [last or "General"],
         external_id=(_text(element.find("idnumber")) or None),
+        difficulty=read_difficulty(stated[0] if stated else "",
+                                   f"question {position} ({name})", warnings),
     )
     answers = element.findall("answer")
     {"multichoice": _multichoice, "truefalse": _truefalse, "shortanswer": _shortanswer,
@@ -417,10 +424,13 @@ def _export_question(q: Question) -> ET.Element:
         _add_text(element, "hint", hint)
     if q.solution:
         _add_text(element, "solution", q.solution)
-    if q.skills:
+    labels = list(q.skills)
+    if q.difficulty is not None:
+        labels.append(f"difficulty:{to_text(q.difficulty)}")
+    if labels:
         tags = ET.SubElement(element, "tags")
-        for skill in q.skills:
-            ET.SubElement(ET.SubElement(tags, "tag"), "text").text = skill
+        for label in labels:
+            ET.SubElement(ET.SubElement(tags, "tag"), "text").text = label
     return element
 
 

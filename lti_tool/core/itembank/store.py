@@ -137,6 +137,8 @@ def save_questions(session: Session, bank: ItemBank, questions: list[Question]) 
         item.hints = list(q.hints)
         item.solution = q.solution
         item.skill_ids = skill_ids(session, bank.id, q.skills, skills)
+        # A re-import without a stated difficulty clears it: the file is what the bank says.
+        item.difficulty_prior = q.difficulty
     session.flush()
     return created, updated
 
@@ -160,6 +162,7 @@ def load_questions(session: Session, bank: ItemBank) -> list[Question]:
             answer=dict(item.answer or {}), category=item.category,
             feedback=dict(item.feedback or {}), hints=list(item.hints or []),
             solution=item.solution, external_id=item.external_id,
+            difficulty=item.difficulty_prior,
             skills=[names[i] for i in item.skill_ids or [] if i in names],
         )
         for item in items

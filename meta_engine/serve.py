@@ -75,6 +75,10 @@ class Event:
     plan: bool = True
     names: Mapping[int, str] | None = None
     select: bool = True
+    # The mastery the page shows now (skill -> share) and the one it showed when the current
+    # set was planned: feedback holds to the evidence and compares like with like.
+    shown: Mapping[int, float] | None = None
+    before: Mapping[int, float] | None = None
 
 
 @dataclass
@@ -145,7 +149,9 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
     wanted = [i for i, e in enumerate(events) if e.plan]
     if wanted:
         after_tables = tables.with_updates(u for us in updates.values() for u in us)
-        since = [i for i in wanted if events[i].since is not None]
+        # The state at the previous set is adapted only where the shown mastery then is not
+        # known (a caller that keeps `before` saves that second adaptation).
+        since = [i for i in wanted if events[i].since is not None and events[i].before is None]
         states = adapt_batch(model, [list(events[i].history) for i in wanted]
                              + [list(events[i].history[: events[i].since]) for i in since],
                              after_tables, priors)
@@ -164,8 +170,11 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
                 r.plan = select_practice_set(model, st, bank, e.settings, e.now,
                                              list(e.history), state_mastery=ms,
                                              tables=after_tables, names=e.names)
-            r.feedback = feedback(model, st, prev.get(i), state_mastery=ms,
-                                  tables=after_tables, names=e.names)
+            r.feedback = feedback(
+                model, st, prev.get(i), state_mastery=ms, tables=after_tables, names=e.names,
+                mastered_at=(e.settings or PracticeSettings()).mastered_at,
+                last=e.history[-1] if e.answered and e.history else None,
+                shown=e.shown, before=e.before)
             r.timings_ms["plan"] = (time.perf_counter() - t2) * 1000
     per = (t1 - t0) * 1000 / max(len(events), 1)
     for r in results:

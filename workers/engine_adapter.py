@@ -63,6 +63,10 @@ class Job:
     student: str = ""
     since: int | None = None
     new_set: bool = True
+    # The mastery the page shows now and showed when the set was planned (skill -> share):
+    # feedback holds to the evidence and compares like with like (meta_engine.practice.feedback).
+    shown: dict[int, float] | None = None
+    before: dict[int, float] | None = None
 
 
 @dataclass
@@ -170,6 +174,8 @@ class MetaEngine:
                     since=job.since,
                     names=job.skill_names,
                     select=job.new_set,
+                    shown=job.shown,
+                    before=job.before,
                 ))
             t0 = time.perf_counter()
             results = run_batch(models[version], self.store, course, events)
@@ -182,10 +188,12 @@ class MetaEngine:
 
 
 def practice_settings(settings: ActivitySettings) -> Any:
-    """The activity's settings in meta_engine's terms: the set's size and the target band."""
+    """The activity's settings in meta_engine's terms: the set's size, the target band and
+    the mastery threshold."""
     from meta_engine.practice.select import PracticeSettings
 
-    return PracticeSettings(n_items=settings.set_size, band=settings.band)
+    return PracticeSettings(n_items=settings.set_size, band=settings.band,
+                            mastered_at=settings.mastery_threshold)
 
 
 def load_engine(model_dir: str | None = None, device: str = "cpu",

@@ -32,6 +32,7 @@ from lti_tool.core.db.models import (
     PracticeSet,
     Skill,
 )
+from lti_tool.core.gradebook.policies import mastery_by_skill
 from lti_tool.core.gradebook.records import record_score
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import sets
@@ -156,11 +157,21 @@ def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime) ->
                              tries=settings.tries)
     # "Since your last set" compares with the student as they were when this set was planned.
     since = sum(1 for aid, _ in history if aid <= where.started_after) or None
+    shown_fb = row.feedback or {}
     job = Job(ev.event_id, tuple(a for _, a in history), bank, settings, now,
               banks.names[bank_id], course=course_key(ev.deployment_id),
               deployment_id=ev.deployment_id, student=str(ev.user_id), since=since,
-              new_set=where.finished)
+              new_set=where.finished, shown=mastery_by_skill(shown_fb) or None,
+              before=_at_start(shown_fb))
     return Pending(job, row.id, first_items, answer.id)
+
+
+def _at_start(feedback: dict[str, Any]) -> dict[int, float] | None:
+    """The mastery shown when the set was planned (stored with the set as "at_start")."""
+    raw = feedback.get("at_start")
+    if not isinstance(raw, dict):
+        return None
+    return mastery_by_skill({"skills": [{"skill": k, "mastery": v} for k, v in raw.items()]})
 
 
 def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Pending]:
@@ -181,12 +192,16 @@ def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool
                               items=pending.first_items, feedback={}, model_version=version)
         s.add(current)
     if pending.job.new_set and plan.items:  # finished: the next set starts after this answer
+        # What the page shows as the new set starts: what its "since your last set" means.
+        at_start = {str(k): v for k, v in mastery_by_skill(plan.feedback).items()}
         s.add(PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=event_id,
-                          items=plan.items, feedback=feedback, timings_ms=plan.timings_ms,
-                          model_version=version))
+                          items=plan.items, feedback={**feedback, "at_start": at_start},
+                          timings_ms=plan.timings_ms, model_version=version))
     elif current is not None and int((current.feedback or {}).get("as_of_answer", 0)
                                      ) <= pending.answer_id:
         # Same set, newer answer: only the mastery and feedback move.
+        if "at_start" in (current.feedback or {}):
+            feedback["at_start"] = current.feedback["at_start"]
         current.feedback = feedback
         current.timings_ms = plan.timings_ms
         current.model_version = version

@@ -86,6 +86,8 @@ def _why(entry: dict[str, Any]) -> str:
     reason = entry.get("reason")
     if reason == "review" and "ago_s" in d:
         return t("student.why.review", ago=ago(float(d["ago_s"])), p=p)
+    if reason == "new":
+        return t("student.why.new", skills=_skills(d), p=p)
     if reason == "explore":
         return t("student.why.explore", skills=_skills(d), p=p)
     if reason == "weakness" and "skill" in d:

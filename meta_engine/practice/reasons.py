@@ -10,6 +10,7 @@ Planned item (`PlannedItem.reason`, `PlannedItem.detail`):
     explore   {p, skills, band}                 the model knows little about these skills
     weakness  {p, skills, band, skill, mastery} practises one of the weakest skills
     band      {p, skills, band, inside}         a well-matched (or nearest) challenge
+    new       {p, skills, band}                 a first question on skills never tried
 Feedback (`Feedback.detail`):
     changes   [{code: rose | fell, skill, before, after}]   since the previous set
     steady    no skill moved by CHANGE or more since the previous set
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-REASON_CODES = ("review", "explore", "weakness", "band")
+REASON_CODES = ("review", "explore", "weakness", "band", "new")
 CHANGE_CODES = ("rose", "fell")
 NEXT_CODES = ("first", "practise", "done")
 
@@ -47,6 +48,9 @@ def say_item(code: str, d: Mapping, names: Mapping[int, str] | None = None) -> s
     if code == "review":
         return (f"You missed this question {ago(float(d['ago_s']))} ago; bringing it back "
                 f"now (predicted success {p:.0%}) helps it stick.")
+    if code == "new":
+        return (f"A first question on {_skills(d['skills'], names)}, which you have not "
+                f"practised yet (predicted success {p:.0%}).")
     if code == "explore":
         return (f"We know little yet about your {_skills(d['skills'], names)}; this question "
                 f"(predicted success {p:.0%}) will tell us the most.")

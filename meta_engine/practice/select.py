@@ -2,11 +2,18 @@
 
 Score of a candidate (higher is better), from the adapted student state:
 - band:        predicted success inside the target band (default 60-80%): desirable difficulty;
+- target:      within the band, harder after right answers in a row, easier after wrong ones;
 - weakness:    1 - mastery of the item's skills, so weak skills get practice;
-- review:      an item the student missed, answered long enough ago, comes back (spacing);
-- exploration: the Laplace sd of the item's skills, where the model is unsure;
-and two hard rules: items answered within `hold_back` are held back, and a skill appears at
-most `max_per_skill` times in a set (relaxed only when the bank cannot fill the set otherwise).
+- review:      a missed item comes back (spacing);
+- exploration: the Laplace sd of the item's skills, where the model is unsure.
+Rules, in this order, each kept when the bank allows it:
+- the items answered in the last `hold_back_answers` answers wait (never offered again at once);
+- one missed item, once `review_after_answers` other answers followed it, comes back;
+- every set has an item of the weakest practised skill not yet mastered (`mastered_at`);
+- while some skill of the bank was never tried, every set has an item of one (so every skill
+  in scope is practised early);
+- a skill appears at most `max_per_skill` times in a set, and never more than `max_run`
+  questions in a row (counting the end of the student's history), unless nothing else is left.
 """
 
 from __future__ import annotations
@@ -34,10 +41,15 @@ from meta_engine.types import Interaction, Item
 class PracticeSettings:
     n_items: int = 5
     band: tuple[float, float] = (0.6, 0.8)
-    hold_back: float = 600.0  # items answered less than this long ago (timestamp units) wait
+    hold_back: float = 0.0  # items answered less than this long ago (timestamp units) wait
+    hold_back_answers: int = 2  # ... and the items of the last this many answers
     review_after: float = 86400.0  # a missed item is brought back once this much time passed
+    review_after_answers: int = 2  # ... or once this many other answers followed it
     max_per_skill: int = 2
+    max_run: int = 3  # questions in a row on one skill
+    mastered_at: float = 0.8  # the activity's threshold: the one meaning of "mastered"
     w_band: float = 4.0
+    w_target: float = 1.0
     w_weakness: float = 1.0
     w_review: float = 1.0
     w_explore: float = 0.5
@@ -52,7 +64,7 @@ class PlannedItem:
     item_id: int
     skills: tuple[int, ...]
     p_correct: float
-    reason: str  # the reason's code: band | weakness | review | explore (practice.reasons)
+    reason: str  # band | weakness | review | explore | new (practice.reasons)
     why: str  # default English wording of (reason, detail)
     score: float
     # The reason's parameters, in the course's own skill ids, so a page says it in its own
@@ -83,6 +95,79 @@ def _last_answers(history: Sequence[Interaction]) -> dict[int, tuple[float, int]
         if x.item:
             last[x.item] = (x.timestamp, x.correct)
     return last
+
+
+@dataclass(frozen=True)
+class _Recent:
+    """What the end of the history says: how many answers ago each item was last answered,
+    the right / wrong streak, and the runs of questions in a row per skill."""
+
+    ago: dict[int, int]
+    right_streak: int
+    wrong_streak: int
+    runs: dict[int, int]
+
+
+def _recent(history: Sequence[Interaction]) -> _Recent:
+    ago: dict[int, int] = {}
+    n = len(history)
+    for i, x in enumerate(history):
+        if x.item:
+            ago[x.item] = n - 1 - i
+    right = wrong = 0
+    for x in reversed(history):
+        if x.correct and not wrong:
+            right += 1
+        elif not x.correct and not right:
+            wrong += 1
+        else:
+            break
+    runs: dict[int, int] = {}
+    for x in history:
+        skills = {k for k in x.skills if k > 0}
+        runs = {k: runs.get(k, 0) + 1 for k in skills}
+    return _Recent(ago, right, wrong, runs)
+
+
+def _target(band: tuple[float, float], recent: _Recent) -> float:
+    """Where in the band to aim: the middle, moved toward the hard end by right answers in a
+    row and toward the easy end by wrong ones (a full half-band after three)."""
+    lo, hi = band
+    half = (hi - lo) / 2
+    shift = (min(recent.wrong_streak, 3) - min(recent.right_streak, 3)) / 3
+    return lo + half + half * shift
+
+
+def _build(pool: list[int], item_skills: list[tuple[int, ...]], runs: dict[int, int],
+           n_pick: int, max_per_skill: int, max_run: int) -> list[int]:
+    """The set, in order: at each place the first of `pool` (forced items, then best first)
+    that keeps every skill within `max_per_skill` in the set and `max_run` questions in a row
+    (counting the runs the history ends with); the cap per set is relaxed first, then the
+    runs, only when nothing else is left."""
+    out: list[int] = []
+    taken: set[int] = set()
+    per: dict[int, int] = {}
+    runs = dict(runs)
+
+    def run_ok(r: int) -> bool:
+        return all(runs.get(k, 0) < max_run for k in item_skills[r])
+
+    def cap_ok(r: int) -> bool:
+        return all(per.get(k, 0) < max_per_skill for k in item_skills[r])
+
+    while len(out) < n_pick:
+        left = [r for r in pool if r not in taken]
+        if not left:
+            break
+        pick = next((r for r in left if run_ok(r) and cap_ok(r)), None)
+        if pick is None:
+            pick = next((r for r in left if run_ok(r)), left[0])
+        out.append(pick)
+        taken.add(pick)
+        for k in item_skills[pick]:
+            per[k] = per.get(k, 0) + 1
+        runs = {k: runs.get(k, 0) + 1 for k in item_skills[pick]}
+    return out
 
 
 def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBank,
@@ -135,53 +220,73 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     weakness = 1.0 - m_item
     explore = np.clip(sd_item - s.explore_sd, 0.0, None)
     last = _last_answers(history)
+    recent = _recent(history)
+    target = _target(s.band, recent)
+    target_fit = -np.abs(p - target) / max(hi - lo, 1e-6)
     review = np.zeros(len(pb))
     held = np.zeros(len(pb), dtype=bool)
     # Only answered items can be held back or reviewed: walk the history, not the bank.
     for item_id, (t, c) in last.items():
-        if now - t < s.hold_back:
+        answers_ago = recent.ago.get(item_id, len(history))
+        if answers_ago < s.hold_back_answers or now - t < s.hold_back:
             held |= ids == item_id
-        elif c == 0 and now - t >= s.review_after:
+        elif c == 0 and (answers_ago >= s.review_after_answers or now - t >= s.review_after):
             review[ids == item_id] = 1.0
-    parts = {"band": s.w_band * band_fit, "weakness": s.w_weakness * weakness,
-             "review": s.w_review * review, "explore": s.w_explore * explore}
+    parts = {"band": s.w_band * band_fit, "target": s.w_target * target_fit,
+             "weakness": s.w_weakness * weakness, "review": s.w_review * review,
+             "explore": s.w_explore * explore}
     score = sum(parts.values())
     # Held-back items are used only if the rest of the bank cannot fill the set.
     score = np.where(held, score - 1e6, score)
-    chosen: list[PlannedItem] = []
-    used = np.zeros(len(pb), dtype=bool)
-    per_skill: dict[int, int] = {}
-    n_pick = min(s.n_items, len(pb))
-    for relax in (False, True):
-        order = np.argsort(-score, kind="stable")
-        for r in order:
-            if len(chosen) >= n_pick:
-                break
-            if used[r]:
-                continue
-            sk = tuple(k for k in pb.items[r].skills if k > 0)
-            if not relax and any(per_skill.get(k, 0) >= s.max_per_skill for k in sk):
-                continue
-            used[r] = True
-            for k in sk:
-                per_skill[k] = per_skill.get(k, 0) + 1
-            chosen.append(_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in
-                                   parts.items()}, float(score[r]), s, ms, where, last, now,
-                                   names))
+    item_skills = [tuple(k for k in it.skills if k > 0) for it in pb.items]
+    tried = {int(k) for k, n in state.attempts().items() if n > 0}
+    order = [int(r) for r in np.argsort(-score, kind="stable")]
+    free = [r for r in order if not held[r]]
+    forced: list[int] = []
+
+    def force(rows: list[int]) -> None:
+        pick = next((r for r in rows if r not in forced), None)
+        if pick is not None and len(forced) < s.n_items:
+            forced.append(pick)
+
+    # One missed item back (the longest waiting), the weakest unmastered practised skill, and
+    # a skill never tried while one is left.
+    if s.w_review > 0:
+        force(sorted((r for r in free if review[r] > 0),
+                     key=lambda r: -recent.ago.get(int(ids[r]), 0)))
+    open_skills = [int(k) for k in bank_skills.tolist()
+                   if int(k) in tried and ms.mean[where[int(k)]] < s.mastered_at]
+    if open_skills:
+        weakest = min(open_skills, key=lambda k: ms.mean[where[k]])
+        if not any(weakest in item_skills[r] for r in forced):
+            force([r for r in free if weakest in item_skills[r]])
+    untried = {int(k) for k in bank_skills.tolist()} - tried
+    if untried and not any(set(item_skills[r]) & untried for r in forced):
+        force([r for r in free if set(item_skills[r]) & untried])
+    pool = forced + [r for r in order if r not in forced]
+    rows = _build(pool, item_skills, recent.runs, min(s.n_items, len(pb)), s.max_per_skill,
+                  s.max_run)
+    chosen = [_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in parts.items()},
+                       float(score[r]), s, ms, where, last, now, names, tried)
+              for r in rows]
     return PracticePlan(chosen, now, s.to_dict())
 
 
 def _planned(item: Item, p: float, parts: dict[str, float], score: float,
              s: PracticeSettings, ms: Mastery, where: dict[int, int],
              last: dict[int, tuple[float, int]], now: float,
-             names: Mapping[int, str] | None) -> PlannedItem:
+             names: Mapping[int, str] | None, tried: set[int]) -> PlannedItem:
     lo, hi = s.band
     skills = [k for k in item.skills if k > 0]
-    weakest = min(skills, key=lambda k: ms.mean[where[k]] if k in where else 1.0, default=0)
+    practised = [k for k in skills if k in tried]
+    weakest = min(practised, key=lambda k: ms.mean[where[k]] if k in where else 1.0,
+                  default=0)
     detail: dict = {"p": p, "skills": skills, "band": [lo, hi]}
-    if parts["review"] > 0:
+    if parts["review"] > 0 and item.id in last:
         reason = "review"
         detail["ago_s"] = now - last[item.id][0]
+    elif skills and not practised:
+        reason = "new"  # never "one of your weakest": nothing is known about it yet
     elif parts["explore"] > 0.25 * s.w_explore and parts["explore"] >= parts["weakness"] / 2:
         reason = "explore"
     elif parts["weakness"] >= 0.5 * s.w_weakness and weakest in where:

@@ -15,7 +15,9 @@ from meta_engine.practice.simulate import compare_policies
 def test_compare_policies_structure_and_targets() -> None:
     torch.set_num_threads(1)
     model = api.default_model()
-    res = compare_policies(model, n_students=6, n_sets=3, set_size=4, cohort=40)
+    # 20 students: with fewer, a forced review or first question on a new skill weighs too
+    # much in the success rate of a handful of sets.
+    res = compare_policies(model, n_students=20, n_sets=3, set_size=4, cohort=40)
     assert res["cohort"] == 40  # the shipped core first fits the bank's tables online
     assert set(res["policies"]) == {"metis", "random", "lowest_mastery", "max_info"}
     for v in res["policies"].values():

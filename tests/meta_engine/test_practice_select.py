@@ -34,7 +34,7 @@ def test_band_and_reasons(model: api.Model) -> None:
     assert all(lo <= it.p_correct <= hi for it in plan.items)
     for it in plan.items:
         assert it.why.endswith(".") and f"{it.p_correct:.0%}" in it.why
-        assert it.reason in {"band", "weakness", "review", "explore"}
+        assert it.reason in {"band", "weakness", "review", "explore", "new"}
     d = plan.to_dict()
     assert d["items"][0]["why"] == plan.items[0].why
 
@@ -73,11 +73,15 @@ def test_exploration_prefers_unpractised_skills(model: api.Model) -> None:
     st = api.adapt(model, h)
     ms = api.mastery(model, st)
     assert ms.sd_logit[0] < np.median(ms.sd_logit[1:])
-    s = PracticeSettings(n_items=3, w_band=0.0, w_weakness=0.0, w_explore=5.0,
+    s = PracticeSettings(n_items=3, w_band=0.0, w_target=0.0, w_weakness=0.0, w_explore=5.0,
                          w_review=0.0, max_per_skill=3)
     plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
-    assert all(1 not in it.skills for it in plan.items)
-    assert all(it.reason == "explore" and "know little" in it.why for it in plan.items)
+    # One question on skill 1, the weakest unmastered skill practised (every set has one);
+    # the others on skills never tried, said as such (never "one of your weakest").
+    assert sum(1 in it.skills for it in plan.items) == 1
+    for it in plan.items:
+        if 1 not in it.skills:
+            assert it.reason == "new" and "not practised yet" in it.why
 
 
 def test_prepared_bank_and_given_mastery_change_nothing(model: api.Model) -> None:
@@ -132,3 +136,86 @@ def test_prepare_bank_arrays(model: api.Model) -> None:
     assert np.isnan(pb.prior[:2]).all() and pb.prior[2:].tolist() == [1.5, -0.5]
     assert api.prepare_bank(model, pb) is pb
     assert len(api.prepare_bank(model, [])) == 0
+
+
+# --- The loop's rules (issue: "selection rules, tested") -------------------------------------
+
+
+def _skill_of(model: api.Model, item: int) -> int:
+    return 1 + item % model.n_skills
+
+
+def test_every_set_has_the_weakest_unmastered_skill(model: api.Model) -> None:
+    # Skill 2 always wrong, the others always right: skill 2 must be in the set.
+    h = [Interaction(i, (_skill_of(model, i),), int(_skill_of(model, i) != 2), float(t))
+         for t, i in enumerate(range(1, 4 * model.n_skills + 1))]
+    st = api.adapt(model, h)
+    s = PracticeSettings(n_items=4, w_weakness=0.0)  # not by weight: by the rule
+    plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
+    assert any(2 in it.skills for it in plan.items)
+
+
+def test_never_more_than_three_in_a_row_on_one_skill(model: api.Model) -> None:
+    # The history ends with three answers on skill 1; the bank is mostly skill 1.
+    h = [Interaction(100 + t, (1,), 1, float(t)) for t in range(3)]
+    bank = [Item(i, (1,)) for i in range(1, 30)] + [Item(40, (2,)), Item(41, (3,))]
+    st = api.adapt(model, h)
+    s = PracticeSettings(n_items=5, max_per_skill=5)
+    plan = select_practice_set(model, st, bank, s, now=1e6, history=h)
+    run, longest = 3, 3
+    for it in plan.items:
+        run = run + 1 if 1 in it.skills else 0
+        longest = max(longest, run)
+    assert plan.items[0].skills != (1,)  # a fourth in a row is not next
+    assert sum(1 not in it.skills for it in plan.items) == 2
+    # Only one skill left in the bank: the set is still filled.
+    only = [Item(i, (1,)) for i in range(1, 30)]
+    assert len(select_practice_set(model, st, only, s, now=1e6, history=h).items) == 5
+
+
+def test_every_skill_is_practised_early(model: api.Model) -> None:
+    h = [Interaction(i, (1,), 1, float(t)) for t, i in enumerate(range(1, 6))]
+    st = api.adapt(model, h)
+    seen = {1}
+    hist = list(h)
+    bank = [Item(i, (1 + i % 4,)) for i in range(1, 41)]
+    for n in range(3):  # three sets of 2: skills 2, 3 and 4 all come up
+        plan = select_practice_set(model, st, bank, PracticeSettings(n_items=2), now=1e6,
+                                   history=hist)
+        untried = {1, 2, 3, 4} - seen
+        if untried:
+            assert any(set(it.skills) & untried for it in plan.items), n
+        for it in plan.items:
+            seen |= set(it.skills)
+            hist.append(Interaction(it.item_id, it.skills, 1, 1e6))
+        st = api.adapt(model, hist)
+    assert seen == {1, 2, 3, 4}
+
+
+def test_a_missed_item_returns_after_two_others_and_never_at_once(model: api.Model) -> None:
+    bank = _bank(model)
+    missed = Interaction(5, (_skill_of(model, 5),), 0, 1.0)
+    after_one = [missed, Interaction(6, (_skill_of(model, 6),), 1, 2.0)]
+    s = PracticeSettings(n_items=5)
+    st = api.adapt(model, after_one)
+    ids = [it.item_id for it in
+           select_practice_set(model, st, bank, s, now=3.0, history=after_one).items]
+    assert 5 not in ids and 6 not in ids  # just answered: not offered again at once
+    after_two = [*after_one, Interaction(7, (_skill_of(model, 7),), 1, 3.0)]
+    st = api.adapt(model, after_two)
+    plan = select_practice_set(model, st, bank, s, now=4.0, history=after_two)
+    back = [it for it in plan.items if it.item_id == 5]
+    assert back and back[0].reason == "review"  # in the same session, seconds later
+
+
+def test_harder_after_right_answers_easier_after_wrong(model: api.Model) -> None:
+    base = _hist(model, 20)
+    right = [*base, *(Interaction(40 + t, (1,), 1, 30.0 + t) for t in range(3))]
+    wrong = [*base, *(Interaction(40 + t, (1,), 0, 30.0 + t) for t in range(3))]
+    s = PracticeSettings(n_items=4, w_weakness=0.0, w_explore=0.0)
+    # One student state for both, so only the streak differs: the target inside the band.
+    st = api.adapt(model, base)
+    after_right = select_practice_set(model, st, _bank(model), s, now=1e6, history=right)
+    after_wrong = select_practice_set(model, st, _bank(model), s, now=1e6, history=wrong)
+    mean = lambda plan: float(np.mean([it.p_correct for it in plan.items]))  # noqa: E731
+    assert mean(after_right) < mean(after_wrong)

@@ -68,7 +68,7 @@ def test_feedback_in_catalogue_words() -> None:
     fb = practice_text.feedback(_fb())
     assert fb["changes"] == ["Fractions rose from 50% to 62%.", "Ratios fell from 46% to 41%."]
     assert fb["next_step"] == "Next: practise Ratios (mastery 41%, still uncertain)."
-    assert fb["summary"] == "0 of 2 practised skills mastered (95% interval above 80%)."
+    assert fb["summary"] == "0 of 2 practised skills mastered (at or above 80%)."
     assert practice_text.feedback(_fb(moved=[]))["changes"] == [
         "No skill moved by more than 3 points since the last set."]
     assert practice_text.feedback(_fb(moved=[], compared=False))["changes"] == []
@@ -119,7 +119,7 @@ def test_catalogue_says_what_the_engine_says() -> None:
     assert any("Topic" in item["why"] for plan in plans for item in plan.items or [])
 
 
-@pytest.mark.parametrize("code", ["review", "explore", "weakness", "band"])
+@pytest.mark.parametrize("code", ["review", "explore", "weakness", "band", "new"])
 def test_catalogue_says_each_reason_as_the_engine_words_it(code: str) -> None:
     """Every reason code the engine can give (meta_engine.practice.reasons), not only the ones
     a particular model happens to choose: the page's wording equals the engine's default."""

@@ -23,7 +23,9 @@ latent state, mean over skills and students) and the loop's rules as numbers:
 - repeat_at_once: the question just answered offered again as the next one (must be 0);
 - p_after_3_right / p_after_3_wrong: mean predicted success of the chosen questions at sets
   planned after three right / three wrong answers in a row (and the simulator's true success
-  of them, `true_p_...`), with how many sets each mean is over.
+  of them, `true_p_...`), with how many sets each mean is over. These compare different
+  students as well as different moments (a student on a right streak is often a stronger one),
+  so read them beside p_chosen_mean and p_chosen_in_band (the target band) over all sets.
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ def _mean(xs: Sequence[float]) -> float | None:
     return float(np.mean(xs)) if len(xs) else None
 
 
-def rule_checks(logs: Sequence[StudentLog], n_skills: int) -> dict[str, Any]:
+def rule_checks(logs: Sequence[StudentLog], n_skills: int,
+                band: tuple[float, float] = (0.6, 0.8)) -> dict[str, Any]:
     """The loop's rules as numbers over the students' sessions (see the module doc)."""
     sets = [s for lg in logs for s in lg.sets]
     cov_true = [any(set(ks) & s.true_weakest for ks in _skills_of(s.items, lg))
@@ -192,6 +195,7 @@ def rule_checks(logs: Sequence[StudentLog], n_skills: int) -> dict[str, Any]:
                 back.append(it[t] in it[t + 3:])
     after_r = [s for s in sets if s.right_streak >= 3]
     after_w = [s for s in sets if s.wrong_streak >= 3]
+    p_all = [p for s in sets for p in s.p_pred]
     return {
         "weakest_coverage_true": _mean(cov_true), "weakest_coverage_true_n": len(cov_true),
         "weakest_coverage_estimated": _mean(cov_est),
@@ -207,6 +211,8 @@ def rule_checks(logs: Sequence[StudentLog], n_skills: int) -> dict[str, Any]:
         "true_p_after_3_right": _mean([p for s in after_r for p in s.p_true]),
         "true_p_after_3_wrong": _mean([p for s in after_w for p in s.p_true]),
         "sets_after_3_right": len(after_r), "sets_after_3_wrong": len(after_w),
+        "p_chosen_mean": _mean(p_all),
+        "p_chosen_in_band": _mean([band[0] <= p <= band[1] for p in p_all]),
     }
 
 
@@ -276,14 +282,15 @@ def run_policy(model: Model, learner: Learner, bank: list[Item], tables: CourseT
     return logs
 
 
-def summarise(logs: Sequence[StudentLog], n_skills: int) -> dict[str, Any]:
+def summarise(logs: Sequence[StudentLog], n_skills: int, band: tuple[float, float]
+              ) -> dict[str, Any]:
     gains = np.array([[m - lg.mastery[0] for m in lg.mastery[1:]] for lg in logs])
     last = gains[:, -1] if gains.size else np.zeros(0)
     return {
         "mastery_gain": [round(float(g), 4) for g in gains.mean(0)] if gains.size else [],
         "mastery_gain_se": float(last.std() / np.sqrt(len(last))) if last.size else None,
         "success_rate": _mean([c for lg in logs for c in lg.correct]),
-        "rules": rule_checks(logs, n_skills),
+        "rules": rule_checks(logs, n_skills, band),
     }
 
 
@@ -304,7 +311,7 @@ def run_bench(model: Model, cfg: BenchConfig) -> dict[str, Any]:
         res: dict[str, Any] = {}
         for pname, pol in policies.items():
             res[pname] = summarise(run_policy(model, learner, bank, tables, pol, cfg, si),
-                                   cfg.skills)
+                                   cfg.skills, cfg.band)
         out["simulators"][name] = {
             "policies": res,
             "best": max(res, key=lambda k: res[k]["mastery_gain"][-1]),

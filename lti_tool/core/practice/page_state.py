@@ -128,11 +128,39 @@ def with_progress(session: Session, place: Place, user_id: int,
             "correct": bool(a.correct), "credit": float(a.credit)},
             "tries_left": 0 if a is not None else max(0, place.settings.tries - used)})
     out = {**state, "items": items, "position": where.position, "size": len(where.item_ids),
-           "finished": bool(where.item_ids) and where.finished, "stand_in": None}
+           "finished": bool(where.item_ids) and where.finished, "stand_in": None,
+           "last_set": None if where.tried else last_set(session, place, user_id, where.row)}
     if out["finished"]:
         extra = stand_in(session, place, user_id, set(where.item_ids))
         out["stand_in"] = public_item(extra) if extra is not None else None
     return out
+
+
+def last_set(session: Session, place: Place, user_id: int,
+             row: PracticeSet) -> dict[str, Any] | None:
+    """The set the student finished just before `row`, in numbers (right of answered, in all
+    and per skill), for the summary the page shows until the new set's first answer."""
+    start = sets.started_after(session, row)
+    if row.event_id is None or not start:
+        return None  # the first set: nothing before it
+    before = sets.set_at(session, user_id, place.activity_id, upto_answer_id=start)
+    if before is None:
+        return None
+    done = sets.progress_in(session, before, upto_answer_id=start,
+                            tries=place.settings.tries).answered
+    if not done:
+        return None
+    items = {i.id: i for i in session.scalars(
+        select(Item).where(Item.id.in_([a.item_id for a in done.values()])))}
+    per: dict[int, list[float]] = {}
+    for a in done.values():
+        item = items.get(a.item_id)
+        for k in (item.skill_ids or []) if item is not None else []:
+            per.setdefault(int(k), []).append(float(a.credit))
+    names = dict(session.execute(select(Skill.id, Skill.name).where(Skill.id.in_(per))).all())
+    return {"right": marks(sum(float(a.credit) for a in done.values())), "answered": len(done),
+            "skills": [{"skill": k, "name": names.get(k) or "", "right": marks(sum(v)),
+                        "answered": len(v)} for k, v in sorted(per.items())]}
 
 
 def first_set(session: Session, place: Place) -> list[Item]:
@@ -353,7 +381,9 @@ def with_standing(session: Session, place: Place, user_id: int,
     state = with_progress(session, place, user_id, state)
     feedback = dict(state.get("feedback") or {})
     feedback["skills"] = mastery_rows(feedback, place.settings)
-    return {**state, "feedback": feedback,
-            "progress": progress(session, place, user_id, feedback),
-            "gradebook": gradebook(session, place, user_id),
+    book = gradebook(session, place, user_id)
+    goal = progress(session, place, user_id, feedback)
+    # Done means what the gradebook gets: the score computed is the full points.
+    goal["done"] = book is not None and book["maximum"] > 0 and book["given"] >= book["maximum"]
+    return {**state, "feedback": feedback, "progress": goal, "gradebook": book,
             "pending": pending_count(session, place, user_id)}

@@ -243,8 +243,30 @@
     return msg("student.score.given", { given: gb.given, maximum: gb.maximum }) + " " + msg(status);
   }
 
+  // The set just finished, until the new set's first answer (same markup as practice.html).
+  function renderSummary(last) {
+    var box = document.getElementById("set-summary");
+    if (!box) { return; }
+    box.hidden = !last;
+    if (!last) { return; }
+    document.getElementById("summary-total").textContent =
+      msg("student.set.summary", { right: last.right, answered: last.answered });
+    var ul = document.getElementById("summary-skills");
+    ul.replaceChildren.apply(ul, (last.skills || []).map(function (sk) {
+      return el("li", {}, msg("student.set.summary_skill", {
+        skill: sk.name || msg("student.mastery.skill", { id: sk.skill }),
+        right: sk.right, answered: sk.answered }));
+    }));
+  }
+
   function renderProgress(state) {
     if (!state.progress) { return; }
+    var done = document.getElementById("done");
+    if (done) {
+      done.hidden = !state.progress.done;
+      done.textContent = state.progress.done && state.gradebook
+        ? msg("student.done", { given: state.gradebook.given, maximum: state.gradebook.maximum }) : "";
+    }
     document.getElementById("goal-text").textContent = goalText(state.progress);
     var bar = document.getElementById("goal-bar");
     if (bar) { bar.value = state.progress.goal_pct; }
@@ -300,6 +322,7 @@
     var threshold = state.progress ? state.progress.threshold_pct : 80;
     renderFeedback(state.feedback, threshold);
     renderProgress(state);
+    renderSummary(state.last_set);
     showPosition(state);
     showStandIn(state);
     statusBox.hidden = !(state.pending && state.finished);

@@ -128,7 +128,7 @@ def test_answer_then_new_set_arrives_without_reload(
             item = frame.locator("#practice-set li.item").nth(n)
             item.locator("input[type=radio]").first.check()
             item.get_by_role("button", name="Submit answer").click()
-            item.locator(".answered").wait_for(timeout=10_000)
+            item.locator(".answered").wait_for(timeout=60_000)
 
         ps = frame.locator("#practice-set")
         frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)

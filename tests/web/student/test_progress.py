@@ -107,3 +107,16 @@ def test_gradebook_score_in_words(learner: Learner) -> None:
         assert words in _words(learner.page().text)
     gb = learner.browser.get(f"{learner.url}/state").json()["gradebook"]
     assert gb == {"given": 6.0, "maximum": 10.0, "status": "failed"}
+
+
+def test_done_is_shown_when_the_score_is_full(learner: Learner) -> None:
+    page = learner.page().text.split('<script id="practice-config"')[0]  # not the catalogue
+    assert 'id="done"' in page and "reached this activity" not in page
+    with learner.world.db.session() as s:
+        s.add(ScorePassback(user_id=learner.user_id, activity_id=learner.course.activity_id,
+                            score_given=10.0, score_maximum=10.0, status=PassbackStatus.sent))
+    said = _words(learner.page().text.split('<script id="practice-config"')[0])
+    assert "You have reached this activity&#39;s goal: 10.0 of 10.0 points. You may keep " \
+           "practising." in said
+    state = learner.browser.get(f"{learner.url}/state").json()
+    assert state["progress"]["done"] is True and state["last_set"] is None

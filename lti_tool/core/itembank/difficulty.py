@@ -49,9 +49,10 @@ def parse_difficulty(text: str | float | None) -> float | None:
         return None
     if isinstance(text, int | float):
         return _from_number(float(text), percent=False)
-    raw = " ".join(re.sub(r"[-_]", " ", text).split()).lower()
-    if raw in WORDS:
-        return WORDS[raw]
+    raw = " ".join(text.split()).lower()
+    word = " ".join(re.sub(r"[-_]", " ", raw).split())  # "very-easy", "very_easy"
+    if word in WORDS:
+        return WORDS[word]
     percent = raw.endswith("%")
     number = raw[:-1].strip() if percent else raw
     if not _NUMBER.fullmatch(number):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lti_tool.core.itembank import csv_format
@@ -64,3 +66,22 @@ def test_non_ascii_digits_and_infinite_numbers_are_rejected_by_row() -> None:
     assert reasons[3] == "the answer '1e400' is not a number"
     assert reasons[4] == "the tolerance '1e309' is not a number"
     assert reasons[5] == "the answer 'inf' is not a number"
+
+
+def test_difficulty_column() -> None:
+    data = (b"type,name,question,answer,difficulty\n"
+            b"numeric,A,1+1?,2,easy\n"
+            b"numeric,B,2+2?,4,4\n"
+            b"numeric,C,3+3?,6,70%\n"
+            b"numeric,D,4+4?,8,\n"
+            b"numeric,E,5+5?,10,tricky\n")
+    result = csv_format.parse(data)
+    stated = {q.name: q.difficulty for q in result.questions}
+    assert stated == {"A": -1.0, "B": 1.0, "C": pytest.approx(math.log(0.3 / 0.7)),
+                      "D": None, "E": None}
+    assert result.rejected == []  # a difficulty it cannot read never costs the question
+    assert [w for w in result.warnings if "difficulty" in w] == [
+        "row 5 (E): the difficulty 'tricky' is not understood and was left out (use easy, "
+        "medium, hard, very easy, very hard, a level 1-5 or the share expected right such "
+        "as 70%)"]
+    assert not any("columns ignored" in w for w in result.warnings)

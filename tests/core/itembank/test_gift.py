@@ -110,3 +110,24 @@ def test_numbers_that_overflow_are_rejected() -> None:
     assert reasons["Width"][0] == 2 and "too large" in reasons["Width"][1]
     assert reasons["Weighted"][0] == 3 and "too large" in reasons["Weighted"][1]
     assert "not a number" in reasons["Huge"][1] and "not a number" in reasons["Wide"][1]
+
+
+def test_difficulty_from_moodle_4_tag_comments() -> None:
+    data = (b"// [id:q1] [tag:fractions] [tag:difficulty:hard]\n"
+            b"::One::What is 1/2 + 1/4? {=3/4 ~2/6}\n\n"
+            b"// a plain comment, then a tag among the question's lines\n"
+            b"::Two::Zero is even. {T}\n"
+            b"// [tag:Difficulty=20%]\n\n"
+            b"// [tag:difficulty:very hard] (cut off by the blank line: belongs to nothing)\n\n"
+            b"::Three::2 + 2 = {#4}\n\n"
+            b"// [tag:difficulty:impossible]\n"
+            b"::Four::Name the top number. {=numerator}\n")
+    result = gift.parse(data)
+    stated = {q.name: q.difficulty for q in result.questions}
+    assert stated == {"One": 1.0, "Two": pytest.approx(math.log(4.0)), "Three": None,
+                      "Four": None}
+    assert [q.skills for q in result.questions] == [["General"]] * 4  # tags are not skills
+    assert result.questions[0].answer == {"choice": 0}  # the comment is not question text
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith(
+        "question 4 (Four): the difficulty 'impossible' is not understood")

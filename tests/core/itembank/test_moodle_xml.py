@@ -3,6 +3,7 @@ questions reported with their position, round trip, and hostile files refused wh
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -189,3 +190,39 @@ def test_infinite_numbers_are_rejected() -> None:
     assert reasons["Huge"] == (1, "the answer '1e400' is not a number")
     assert reasons["Wide"] == (2, "the tolerance '-1e400' is not a number")
     assert reasons["Inf"] == (3, "the answer 'inf' is not a number")
+
+
+def _tagged(name: str, *tags: str) -> str:
+    listed = "".join(f"<tag><text>{t}</text></tag>" for t in tags)
+    return (f'<question type="shortanswer"><name><text>{name}</text></name>'
+            f"<questiontext><text>What is 1/2 + 1/4?</text></questiontext>"
+            f'<answer fraction="100"><text>3/4</text></answer><tags>{listed}</tags></question>')
+
+
+def test_difficulty_tags_state_the_difficulty_and_are_not_skills() -> None:
+    xml = ("<quiz>" + _tagged("Hard", "fraction addition", "difficulty:hard")
+           + _tagged("Share", "Difficulty=0.7") + _tagged("Level", "difficulty: 2")
+           + _tagged("None", "fractions") + _tagged("Bad", "difficulty:tricky", "fractions")
+           + "</quiz>").encode()
+    result = moodle_xml.parse(xml)
+    q = by_name(result.questions)
+    assert {n: x.difficulty for n, x in q.items()} == {
+        "Hard": 1.0, "Share": pytest.approx(math.log(0.3 / 0.7)), "Level": -1.0, "None": None,
+        "Bad": None}
+    assert q["Hard"].skills == ["fraction addition"]
+    assert q["Share"].skills == ["General"]  # only a difficulty tag: skills as without tags
+    assert q["Bad"].skills == ["fractions"]
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("question 5 (Bad): the difficulty 'tricky'")
+
+
+def test_export_writes_the_difficulty_back_as_a_tag() -> None:
+    xml = ("<quiz>" + _tagged("Hard", "fractions", "difficulty:hard")
+           + _tagged("Share", "difficulty:70%") + _tagged("None", "fractions") + "</quiz>")
+    first = moodle_xml.parse(xml.encode()).questions
+    exported = moodle_xml.export(first)
+    assert b"<text>difficulty:hard</text>" in exported
+    assert b"<text>difficulty:70%</text>" in exported
+    second = moodle_xml.parse(exported).questions
+    assert [(x.difficulty, x.skills) for x in second] == [(x.difficulty, x.skills) for x in first]
+    assert second[2].difficulty is None

@@ -30,7 +30,7 @@ def _one(data: bytes) -> Question:
 
 def _credit(q: Question, **form: Any) -> float:
     fields = {k: v if isinstance(v, list) else [v] for k, v in form.items()}
-    return grade(q, Fields(fields)).credit  # type: ignore[arg-type]
+    return grade(q, Fields(fields)).credit
 
 
 def test_short_answer_fractions_grade_partly_right() -> None:

@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from lti_tool.core.answers.check import grade
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import Activity, Context, Item, ItemBank, Platform, Skill
-from lti_tool.core.itembank import moodle_xml
+from lti_tool.core.itembank import csv_format, moodle_xml
 from lti_tool.core.itembank.demo_bank import DEMO_BANK_NAME, demo_questions, ensure_demo_bank
 from lti_tool.core.itembank.store import (
     course_bank,
@@ -97,8 +97,8 @@ def test_ensure_demo_bank_once_per_course_and_seed_uses_it(db: Database) -> None
     with db.session() as s:
         activity = s.get(Activity, course.activity_id)
         assert activity is not None and activity.bank_id is not None
-        assert s.scalar(select(func.count()).select_from(Item)
-                        .where(Item.bank_id == activity.bank_id)) >= 200
+        assert (s.scalar(select(func.count()).select_from(Item)
+                         .where(Item.bank_id == activity.bank_id)) or 0) >= 200
         names = set(s.scalars(select(Skill.name)
                               .where(Skill.id.in_(activity.settings["skills"]))))
         assert names == set(ACTIVITY_SKILLS)
@@ -108,3 +108,52 @@ def test_ensure_demo_bank_once_per_course_and_seed_uses_it(db: Database) -> None
         assert seed_demo(s, issuer="https://demo.example", client_id="demo",
                          deployment_id="1").activity_id == course.activity_id
         assert s.scalar(select(func.count()).select_from(ItemBank)) == 2
+
+
+def test_stated_difficulty_is_stored_as_the_items_prior_and_loaded_back(db: Database) -> None:
+    platform_id, context_id = _course(db)
+    parsed = csv_format.parse(b"type,id,question,answer,difficulty\n"
+                              b"numeric,a,1+1?,2,hard\nnumeric,b,2+2?,4,\n")
+    with db.session() as s:
+        report = save_import(s, parsed, platform_id=platform_id, context_id=context_id,
+                             bank_name="Stated")
+        rows = s.scalars(select(Item).where(Item.bank_id == report.bank_id)
+                         .order_by(Item.external_id)).all()
+        assert [(i.external_id, i.difficulty_prior) for i in rows] == [("a", 1.0), ("b", None)]
+        bank = course_bank(s, report.bank_id, platform_id, context_id)
+        assert bank is not None
+        assert [q.difficulty for q in load_questions(s, bank)] == [1.0, None]
+    # The file is what the bank says: a re-import stating another difficulty, or none, wins.
+    again = csv_format.parse(b"type,id,question,answer,difficulty\n"
+                             b"numeric,a,1+1?,2,\nnumeric,b,2+2?,4,very easy\n")
+    with db.session() as s:
+        save_import(s, again, platform_id=platform_id, context_id=context_id, bank_name="Stated")
+        assert {i.external_id: i.difficulty_prior for i in s.scalars(select(Item))} == \
+            {"a": None, "b": -2.0}
+
+
+def test_demo_items_state_a_spread_of_difficulties_within_each_skill() -> None:
+    questions = demo_questions()
+    assert all(q.difficulty is not None for q in questions)
+    for skill in {q.skills[0] for q in questions}:
+        stated = {q.difficulty for q in questions if q.skills[0] == skill}
+        assert len(stated) >= 3, skill  # a set of this skill can get harder or easier
+    by_skill = {s: [q.difficulty or 0.0 for q in questions if q.skills[0] == s]
+                for s in ("addition", "fraction addition")}
+    assert sum(by_skill["addition"]) < sum(by_skill["fraction addition"])
+    # Picking the right answer is easier than typing it, for the same problem's level.
+    tf = [q.difficulty or 0.0 for q in questions if q.kind == "truefalse"]
+    typed = [q.difficulty or 0.0 for q in questions if q.kind in ("numeric", "shortanswer")]
+    assert sum(tf) / len(tf) < sum(typed) / len(typed)
+
+
+def test_a_demo_bank_made_before_stated_difficulties_gets_them(db: Database) -> None:
+    platform_id, context_id = _course(db)
+    with db.session() as s:
+        bank_id = ensure_demo_bank(s, platform_id, context_id).id
+        for item in s.scalars(select(Item).where(Item.bank_id == bank_id)):
+            item.difficulty_prior = None  # as the demo bank was stored before
+    with db.session() as s:
+        assert ensure_demo_bank(s, platform_id, context_id).id == bank_id
+        stated = s.scalars(select(Item.difficulty_prior).where(Item.bank_id == bank_id)).all()
+        assert len(stated) == len(demo_questions()) and None not in stated

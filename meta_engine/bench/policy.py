@@ -25,7 +25,8 @@ latent state, mean over skills and students) and the loop's rules as numbers:
   planned after three right / three wrong answers in a row (and the simulator's true success
   of them, `true_p_...`), with how many sets each mean is over. These compare different
   students as well as different moments (a student on a right streak is often a stronger one),
-  so read them beside p_chosen_mean and p_chosen_in_band (the target band) over all sets.
+  so read them beside p_shift_same_student (the same difference within each student who had
+  both, then averaged) and p_chosen_mean / p_chosen_in_band (the target band) over all sets.
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ def rule_checks(logs: Sequence[StudentLog], n_skills: int,
     after_r = [s for s in sets if s.right_streak >= 3]
     after_w = [s for s in sets if s.wrong_streak >= 3]
     p_all = [p for s in sets for p in s.p_pred]
+    paired = [_paired_shift(lg) for lg in logs]
+    shifts = [x for x in paired if x is not None]
     return {
         "weakest_coverage_true": _mean(cov_true), "weakest_coverage_true_n": len(cov_true),
         "weakest_coverage_estimated": _mean(cov_est),
@@ -211,9 +214,19 @@ def rule_checks(logs: Sequence[StudentLog], n_skills: int,
         "true_p_after_3_right": _mean([p for s in after_r for p in s.p_true]),
         "true_p_after_3_wrong": _mean([p for s in after_w for p in s.p_true]),
         "sets_after_3_right": len(after_r), "sets_after_3_wrong": len(after_w),
+        "p_shift_same_student": _mean(shifts), "p_shift_students": len(shifts),
         "p_chosen_mean": _mean(p_all),
         "p_chosen_in_band": _mean([band[0] <= p <= band[1] for p in p_all]),
     }
+
+
+def _paired_shift(lg: StudentLog) -> float | None:
+    """Within one student: mean predicted success of the questions chosen after 3 right in a
+    row minus after 3 wrong in a row (None unless the student had both); below 0 means harder
+    after right answers, without comparing a strong student with a weak one."""
+    r = [p for s in lg.sets if s.right_streak >= 3 for p in s.p_pred]
+    w = [p for s in lg.sets if s.wrong_streak >= 3 for p in s.p_pred]
+    return float(np.mean(r) - np.mean(w)) if r and w else None
 
 
 def _skills_of(items: Sequence[int], lg: StudentLog) -> list[tuple[int, ...]]:

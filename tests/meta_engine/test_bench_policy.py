@@ -34,7 +34,8 @@ RULES = ("weakest_coverage_true", "weakest_coverage_estimated", "longest_run_max
          "longest_run_mean", "runs_over_3", "early_coverage", "missed_return",
          "missed_return_too_soon", "repeat_at_once", "p_after_3_right", "p_after_3_wrong",
          "true_p_after_3_right", "true_p_after_3_wrong", "sets_after_3_right",
-         "sets_after_3_wrong", "p_chosen_mean", "p_chosen_in_band")
+         "sets_after_3_wrong", "p_chosen_mean", "p_chosen_in_band",
+         "p_shift_same_student")
 
 
 def _single(learner: BKTForgetting | PrerequisiteLearner, skill: int) -> int:
@@ -159,6 +160,10 @@ def test_rule_checks_count_what_they_say() -> None:
     assert r["p_after_3_right"] == pytest.approx(0.4)
     assert r["p_after_3_wrong"] == pytest.approx(0.7)
     assert r["p_chosen_mean"] == pytest.approx(0.55)
+    assert r["p_shift_same_student"] == pytest.approx(0.4 - 0.7)
+    assert r["p_shift_students"] == 1
+    assert rule_checks([lg, StudentLog(sets=[_set([1], {1}, right=3)], items=[1],
+                                       skills=[(1,)], correct=[1])], 3)["p_shift_students"] == 1
     assert r["p_chosen_in_band"] == 0.5  # the 0.7s are inside 60-80%, the 0.4s are not
 
 

@@ -56,6 +56,7 @@ from meta_engine.model.tables import CourseTables, InMemoryTableStore
 from meta_engine.practice.select import PracticeSettings, select_practice_set
 from meta_engine.practice.simulate import POLICIES, Policy
 from meta_engine.practice.simulators import SIMULATORS, Learner, make_simulator
+from meta_engine.serve import Event, course_tables, run_batch
 from meta_engine.types import Interaction, Item
 
 BASELINES = ("random", "lowest_mastery", "max_info")
@@ -95,8 +96,6 @@ def warm_course(model: Model, learner: Learner, bank: list[Item], n_students: in
                 length: int, seed: int) -> CourseTables:
     """The course's tables after `n_students` of the learner's students answered `length`
     random questions each, served 16 students at a time as the workers batch them."""
-    from meta_engine.serve import Event, course_tables, run_batch
-
     store, course = InMemoryTableStore(), f"bench-{learner.name}"
     rng = np.random.default_rng([seed, 99])
     hists: list[list[Interaction]] = []

@@ -1,6 +1,9 @@
 """The class overview: one row per learner (the NRPS roster plus anyone who answered) with the
-skills they struggle with, why they may be at risk and their score in the gradebook, and one
+skills they practised, why they may need help and their score in the gradebook, and one
 mastery heatmap per activity of the course.
+
+"May need help" has one definition (lti_tool.core.teaching.risk): the list at the top of the
+page is the rows whose `risks` are not empty, and the students table shows the same `risks`.
 
 Everything about mastery is read per activity: two activities may practise skills of the same
 name from different banks, and each has its own mastery target. A heatmap's columns are its
@@ -26,10 +29,13 @@ from lti_tool.core.teaching.course import (
     load_course,
 )
 from lti_tool.core.teaching.members import Member
-from lti_tool.core.teaching.risk import DEFAULT_RULES, RiskRules, mastery_reasons, presence_reasons
-
-STRUGGLE_BELOW = 0.5
-MIN_ATTEMPTS = 3
+from lti_tool.core.teaching.risk import (
+    DEFAULT_RULES,
+    RiskRules,
+    activity_reasons,
+    enough_evidence,
+    presence_reasons,
+)
 
 
 @dataclass
@@ -42,10 +48,6 @@ class SkillStat:
     @property
     def accuracy(self) -> float:
         return self.correct / self.attempts if self.attempts else 0.0
-
-    @property
-    def struggling(self) -> bool:
-        return self.attempts >= MIN_ATTEMPTS and self.accuracy < STRUGGLE_BELOW
 
 
 @dataclass
@@ -61,10 +63,8 @@ class StudentRow:
     last_answer: datetime | None = None
     answers: int = 0
     on_roster: bool = False
-
-    @property
-    def struggles(self) -> list[SkillStat]:
-        return [s for s in self.skills if s.struggling]
+    # Activities with answers, but too few to judge mastery: "Practice: 3 of 5 answers".
+    too_few: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class Heatmap:
 class Overview:
     rows: list[StudentRow]
     heatmaps: list[Heatmap]  # the launch's activity first, then by creation
+    rules: RiskRules = DEFAULT_RULES  # the page states its minimum of answers
 
     @property
     def at_risk(self) -> list[StudentRow]:
@@ -133,19 +134,22 @@ def _row(data: CourseData, user_id: int | None, name: str | None, lms_id: str, o
     risks = presence_reasons(on_roster=on_roster, launched=launched, last_answer=last, now=now,
                              rules=rules)
     cells: dict[int, dict[int, Cell]] = {}
+    too_few: list[str] = []
     for activity_id in order:
         part = parts.get(activity_id)
         if part is None:
             continue
         cells[activity_id] = current_mastery(data, part)
-        reasons = mastery_reasons(cells=cells[activity_id], history=part.history,
-                                  skill_names=data.skill_names, rules=rules)
-        if len(order) > 1:  # say which activity, as the heatmaps do
-            title = data.activities[activity_id].title
-            reasons = [f"{title}: {r}" for r in reasons]
-        risks.extend(reasons)
+        reasons = activity_reasons(answers=len(part.answers), cells=cells[activity_id],
+                                   history=part.history, skill_names=data.skill_names,
+                                   rules=rules)
+        # Say which activity when there are several, as the heatmaps do.
+        title = f"{data.activities[activity_id].title}: " if len(order) > 1 else ""
+        risks.extend(f"{title}{r}" for r in reasons)
+        if part.answers and not enough_evidence(len(part.answers), rules):
+            too_few.append(f"{title}{len(part.answers)} of {rules.min_answers} answers")
     return StudentRow(user_id, name, _skill_stats(data, parts, order), student.passbacks,
-                      lms_id, cells, risks, last, len(student.answers), on_roster)
+                      lms_id, cells, risks, last, len(student.answers), on_roster, too_few)
 
 
 def _heatmap(data: CourseData, activity_id: int, rows: list[StudentRow], linked: bool
@@ -184,7 +188,7 @@ def overview_from(data: CourseData, roster: list[Member] | None, *,
             continue
         user = data.users[uid]
         rows.append(_row(data, uid, user.name or None, user.sub, False, order, now, rules))
-    return Overview(rows, [_heatmap(data, a, rows, a == first_activity) for a in order])
+    return Overview(rows, [_heatmap(data, a, rows, a == first_activity) for a in order], rules)
 
 
 def overview(session: Session, platform_id: int, context_id: int,

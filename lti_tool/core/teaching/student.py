@@ -74,15 +74,43 @@ class StudentDetail:
     lines: list[MasteryLine]  # by activity (in creation order), then by skill name
     passbacks: list[dict[str, Any]]
     sets: int
-    thresholds: list[float] = field(default_factory=list)
+    activities: dict[int, ActivityInfo] = field(default_factory=dict)  # the course's
+
+    @property
+    def activity_ids(self) -> list[int]:
+        """The activities the student has mastery evidence in, in creation order."""
+        return sorted({line.activity_id for line in self.lines})
 
     @property
     def several(self) -> bool:
-        """Evidence in more than one activity: each skill then names its activity."""
-        return len({line.activity_id for line in self.lines}) > 1
+        """Evidence in more than one activity: the page then offers one at a time."""
+        return len(self.activity_ids) > 1
 
-    def label(self, line: MasteryLine) -> str:
-        return f"{line.name} ({line.activity})" if self.several else line.name
+    def shown_activity(self, wanted: int | None, linked: int | None = None) -> int | None:
+        """The activity the mastery section shows: `wanted` if the student has evidence there
+        (None if not), else the teacher's link's activity when it has some, else the first."""
+        ids = self.activity_ids
+        if wanted is not None:
+            return wanted if wanted in ids else None
+        if linked in ids:
+            return linked
+        return ids[0] if ids else None
+
+    def lines_of(self, activity_id: int | None) -> list[MasteryLine]:
+        return [line for line in self.lines if line.activity_id == activity_id]
+
+    def threshold(self, activity_id: int) -> float:
+        return self.activities[activity_id].mastery_threshold
+
+    def title(self, activity_id: int) -> str:
+        return _title(self.activities, activity_id)
+
+
+def set_order(lines: list[MasteryLine]) -> dict[int, int]:
+    """Course-wide set number -> its place among the sets of these lines (1 = the first): one
+    activity's chart counts that activity's sets, not those of the others in between."""
+    numbers = sorted({p.set_number for line in lines for p in line.history})
+    return {n: k + 1 for k, n in enumerate(numbers)}
 
 
 def describe_response(item: Item, response: dict[str, Any]) -> str:
@@ -152,8 +180,7 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
              for (a, item), row in zip(pairs, answers, strict=True)]
     return StudentDetail(
         user.id, user.name or None, user.sub, list(reversed(lines)),
-        history, mastery_lines(data, student), passbacks, n_sets,
-        sorted({a.mastery_threshold for a in activities.values()}))
+        history, mastery_lines(data, student), passbacks, n_sets, activities)
 
 
 def mastery_lines(data: CourseData, student: StudentData) -> list[MasteryLine]:

@@ -26,7 +26,7 @@ from lti_tool.core.gradebook.records import mark_for_resend
 from lti_tool.core.teaching.export import items_csv, overview_csv
 from lti_tool.core.teaching.items import item_report
 from lti_tool.core.teaching.overview import Overview, overview
-from lti_tool.core.teaching.student import StudentDetail, student_detail
+from lti_tool.core.teaching.student import StudentDetail, set_order, student_detail
 from lti_tool.lms.roster import Roster, cached_roster
 from lti_tool.lti.roles import Role
 from lti_tool.task_queue import PASSBACK_TASK
@@ -74,18 +74,24 @@ def _name(detail: StudentDetail) -> str:
     return Markup(said).unescape()
 
 
-def mastery_chart(detail: StudentDetail) -> Markup:
-    """The student's mastery per skill after each practice set, as inline SVG."""
-    series = [Series(detail.label(line), [(p.set_number, p.mastery) for p in line.history],
+def mastery_chart(detail: StudentDetail, activity_id: int) -> Markup | None:
+    """The student's mastery per skill after each practice set in one activity, as inline
+    SVG, with that activity's own target (None before its first set)."""
+    lines = [line for line in detail.lines_of(activity_id) if line.history]
+    if not lines:
+        return None
+    order = set_order(lines)
+    series = [Series(line.name, [(order[p.set_number], p.mastery) for p in line.history],
                      [p.at.strftime("%d %b %Y") for p in line.history])
-              for line in detail.lines if line.history]
-    target = detail.thresholds[-1] if detail.thresholds else 0.8
+              for line in lines]
+    target = detail.threshold(activity_id)
+    title = detail.title(activity_id)
     return line_plot(
-        series, title=f"Mastery of {_name(detail)} over time",
-        description="Estimated mastery of each skill after each practice set; the dashed "
-                    "line is the target.",
-        x_label="practice set", y_label="mastery", reference=(target, f"target {target:.0%}"),
-        dom_id="mastery-plot")
+        series, title=f"Mastery of {_name(detail)} over time in {title}",
+        description=f"Estimated mastery of each skill after each practice set in {title}; "
+                    f"the dashed line is this activity's target, {target:.0%}.",
+        x_label=f"practice sets in {title} (1 = the first)", y_label="mastery",
+        reference=(target, f"target {target:.0%}"), dom_id="mastery-plot")
 
 
 @bp.get("/teacher/<launch_id>/students/<id:user_id>")
@@ -94,11 +100,18 @@ def student(launch_id: str, user_id: int) -> ResponseReturnValue:
     platform_id, context_id = launch_course()
     with database().session() as s:
         detail = student_detail(s, platform_id, context_id, user_id)
+        linked = _linked_activity(s)
     if detail is None:
         abort(404, "no such student in this course")
-    chart = mastery_chart(detail) if any(detail.history.values()) else None
+    # One activity at a time (?activity=ID): each has its own skills and target.
+    wanted = query_id("activity", required=False)
+    shown = detail.shown_activity(wanted, linked)
+    if wanted is not None and shown is None:
+        abort(404, "this student has no mastery evidence in that activity")
+    chart = mastery_chart(detail, shown) if shown is not None else None
     return render_template("teacher/student.html", launch_id=launch_id, detail=detail,
-                           chart=chart, heat_class=heat_class, section="overview")
+                           shown=shown, lines=detail.lines_of(shown), chart=chart,
+                           heat_class=heat_class, section="overview")
 
 
 @bp.get("/teacher/<launch_id>/items")

@@ -15,7 +15,7 @@ from lti_tool.core.teaching.course import Cell, MasteryPoint, load_course
 from lti_tool.core.teaching.export import items_csv, safe_cell, to_csv
 from lti_tool.core.teaching.items import item_report
 from lti_tool.core.teaching.overview import overview
-from lti_tool.core.teaching.risk import RiskRules, risk_reasons
+from lti_tool.core.teaching.risk import RiskRules, activity_reasons, risk_reasons
 from tests.support.course import Course, seed_course
 from tests.support.queries import counted
 
@@ -119,16 +119,16 @@ def test_item_report_flags_easy_hard_and_reversed_questions(db: Database) -> Non
 
 def test_risk_rules_in_words() -> None:
     def cell(m: float) -> Cell:
-        return Cell(m, True, 3, 1, 0.8)
+        return Cell(m, True, 3, 2, 0.8)
 
     def points(*ms: float) -> list[MasteryPoint]:
         return [MasteryPoint(n + 1, NOW, m, None, None, 1) for n, m in enumerate(ms)]
 
     names = {1: "Fractions", 2: "Decimals", 3: "Percent"}
-    base = dict(on_roster=True, launched=True, skill_names=names, now=NOW)
+    base = dict(on_roster=True, launched=True, skill_names=names, now=NOW, answers=5)
     assert risk_reasons(last_answer=NOW, cells={1: cell(0.9)}, history={}, **base) == []  # type: ignore[arg-type]
     assert risk_reasons(on_roster=True, launched=False, last_answer=None, cells={},
-                        history={}, skill_names=names, now=NOW) == [
+                        history={}, skill_names=names, now=NOW, answers=0) == [
         "has not opened the activity yet"]
     assert risk_reasons(last_answer=None, cells={}, history={}, **base) == [  # type: ignore[arg-type]
         "opened the activity but has not answered a question yet"]
@@ -169,3 +169,23 @@ def test_the_answer_in_words_says_how_many_hints_came_first() -> None:
     assert describe_response(item, {"choice": 0}) == "3/4"
     assert describe_response(item, {"choice": 1, "hints": 2}) == "2/6 (after 2 hints)"
     assert describe_response(item, {"value": 0.75, "hints": 1}) == "0.75 (after 1 hint)"
+
+
+def test_mastery_reasons_wait_for_enough_answers() -> None:
+    """One wrong first answer puts a student below the target on every skill: that is not
+    yet a reason; from the minimum number of answers on it is, with the counts in words."""
+    names = {1: "Fractions", 2: "Decimals"}
+    cells = {1: Cell(0.0, False, 1, 0, 0.8)}
+    assert activity_reasons(answers=1, cells=cells, history={}, skill_names=names) == []
+    rules = RiskRules()
+    cells = {1: Cell(0.2, False, rules.min_answers - 1, 0, 0.8), 2: Cell(0.9, False, 0, 0, 0.8)}
+    for n in range(1, rules.min_answers):
+        assert activity_reasons(answers=n, cells=cells, history={}, skill_names=names) == []
+    assert activity_reasons(answers=rules.min_answers, cells={
+        1: Cell(0.2, False, 4, 1, 0.8), 2: Cell(0.5, False, 1, 0, 0.8)}, history={},
+        skill_names=names) == ["mastery below the target on 2 of 2 skills (Fractions, Decimals)",
+                               "1 of 4 right on Fractions"]
+    # Half right is not "fewer than half"; two answers are too few for a skill on its own.
+    assert activity_reasons(answers=6, cells={
+        1: Cell(0.9, False, 4, 2, 0.8), 2: Cell(0.9, False, 2, 0, 0.8)}, history={},
+        skill_names=names) == []

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from lti_tool.core.db.models import Activity, Item, ItemBank, ResourceLink, Skill
+from lti_tool.core.db.models import Activity, Item, ItemBank, PracticeSet, ResourceLink, Skill
 from lti_tool.core.teaching.overview import overview
 from tests.support.queries import counted
 from tests.support.teacher_class import (
@@ -133,10 +134,12 @@ def test_one_heatmap_per_activity_with_its_own_skills_and_numbers(
     assert "Practice: mastery below the target on 3 of 3 skills (skill 2, skill 0, skill 1)" \
         in ada_li
     assert "Practice: mastery of skill 0 fell from 90% to 60%" in ada_li
-    assert "Decimals:" not in ada_li  # 1 of 2 below its target is not "most"
-    students = table_by_caption(html, "Students, the skills")
+    assert "Practice: 1 of 3 right on skill 0" in ada_li
+    assert "Decimals:" not in ada_li  # three answers there are too few to judge
+    students = table_by_caption(html, "Students, why")
     ada_row = row_of(students, "Ada Learner")
-    assert ada_row[1][0] == "skill 0 in Practice (1/3)"  # one answer on rounding is too few
+    assert "Practice: 1 of 3 right on skill 0" in ada_row[1][0]
+    assert "too few answers to judge mastery yet (Decimals: 3 of 5 answers)" in ada_row[1][0]
     assert "skill 0 in Decimals: 100% of 2" in ada_row[2][0]
     assert "skill 0 in Practice: 33% of 3" in ada_row[2][0]
 
@@ -163,16 +166,56 @@ def test_student_page_keeps_the_activities_apart(two_activities: TwoActivities) 
     c = two_activities.c
     browser, page_url = teacher(c)
     html = browser.get(f"{page_url}/students/{c.ada}").text
-    mastery = table_by_caption(html, "Current mastery per skill")
-    assert texts(mastery[0]) == ["Skill", "Activity", "Mastery", "Range", "Answers", "Right",
+    # One activity at a time, the launch's first, with a link to the other.
+    assert 'aria-current="true">Practice</a>' in html and "?activity=" in html
+    mastery = table_by_caption(html, "Current mastery per skill in Practice")
+    assert texts(mastery[0]) == ["Skill", "Mastery", "Range", "Answers", "Right",
                                  "Estimates over time"]
-    assert [texts(r)[:3] for r in mastery[1:]] == [
-        ["skill 0", "Practice", "60%"], ["skill 1", "Practice", "65%"],
-        ["skill 2", "Practice", "50%*"],
-        ["rounding", "Decimals", "0%*"], ["skill 0", "Decimals", "100%*"]]
-    lines = svg(html).findall(f".//{SVG}g[@class='series']")
+    assert [texts(r)[:2] for r in mastery[1:]] == [
+        ["skill 0", "60%"], ["skill 1", "65%"], ["skill 2", "50%*"]]
+    chart = svg(html)
+    lines = chart.findall(f".//{SVG}g[@class='series']")
     assert [g.find(f"{SVG}title").text for g in lines] == [  # type: ignore[union-attr]
-        "skill 0 (Practice)", "skill 1 (Practice)"]
+        "skill 0", "skill 1"]
+    words = "".join(chart.itertext())
+    assert "target 80%" in words and "practice sets in Practice" in words
+
+    other = browser.get(f"{page_url}/students/{c.ada}",
+                        params={"activity": two_activities.decimals})
+    assert other.status_code == 200, other.text
+    mastery = table_by_caption(other.text, "Current mastery per skill in Decimals")
+    assert [texts(r)[:2] for r in mastery[1:]] == [["rounding", "0%*"], ["skill 0", "100%*"]]
+    # No set there yet: no chart, so no other activity's target drawn; this one's is stated.
+    assert "<svg" not in other.text and "No practice set yet in Decimals" in other.text
+    assert "In Decimals, mastery target 90%." in " ".join(
+        re.sub(r"<[^>]+>", "", other.text).split())
+    assert browser.get(f"{page_url}/students/{c.ada}",
+                       params={"activity": "999999"}).status_code == 404
+    assert browser.get(f"{page_url}/students/{c.ada}",
+                       params={"activity": "x"}).status_code == 400
+
+
+def test_student_chart_draws_the_shown_activity_target(two_activities: TwoActivities) -> None:
+    """Sets in both activities: each chart counts its own sets and draws its own target."""
+    c = two_activities.c
+    with c.world.db.session() as s:
+        decimals_skill = s.scalars(select(Skill).where(Skill.name == "decimals")).one().id
+        for n, m in enumerate([0.3, 0.5]):
+            s.add(PracticeSet(user_id=c.ada, activity_id=two_activities.decimals,
+                              created_at=c.now - timedelta(minutes=30 - n), feedback={"skills": [
+                                  {"skill": decimals_skill, "name": "decimals", "mastery": m}]}))
+    browser, page_url = teacher(c)
+    html = browser.get(f"{page_url}/students/{c.ada}",
+                       params={"activity": two_activities.decimals}).text
+    chart = svg(html)
+    words = "".join(chart.itertext())
+    assert "target 90%" in words and "target 80%" not in words
+    (line,) = chart.findall(f".//{SVG}g[@class='series']")
+    assert line.find(f"{SVG}title").text == "decimals"  # type: ignore[union-attr]
+    # Two points, at the first and second set of Decimals (not sets 5 and 6 of the course).
+    assert len(line.find(f"{SVG}polyline").get("points", "").split()) == 2  # type: ignore[union-attr]
+    ticks = [t for t in chart.iter(f"{SVG}text") if (t.text or "").strip() in {"5", "6"}]
+    assert not ticks
 
 
 def test_csv_has_one_block_per_activity(two_activities: TwoActivities) -> None:

@@ -67,13 +67,33 @@ def test_heatmap_and_at_risk_show_the_right_numbers_and_reasons(seeded_class: Cl
     assert "mastery below the target on 3 of 3 skills (skill 2, skill 0, skill 1)" in ada_li
     assert "mastery of skill 0 fell from 90% to 60% over the last practice sets" in ada_li
     assert "no answer for" not in ada_li
+    assert "1 of 3 right on skill 0" in ada_li
     assert "no answer for 10 days" in items["Ben Learner"]
     assert "mastery below" not in items["Ben Learner"]
     assert "has not opened the activity yet" in items["Cleo Learner"]
+    # One definition: the students table gives every student exactly the list's reasons.
+    for name in ("Ada Learner", "Ben Learner", "Cleo Learner"):
+        assert reasons_in(student_cell(html, name)) == reasons_in(items[name]), name
+    assert len(reasons_in(items["Ada Learner"])) == 3
+    # Ben's two answers are too few to judge his mastery; the table says so, and why.
+    assert "too few answers to judge mastery yet (2 of 5 answers)" in student_cell(html,
+                                                                                 "Ben Learner")
+    assert "at least 5 answers in an activity" in " ".join(at_risk.split())
     # The students table keeps the gradebook with its resend button, and links to details.
-    students = table_by_caption(html, "Students, the skills")
+    students = table_by_caption(html, "Students, why")
     assert "failed" in row_of(students, "Ada Learner")[3][0]
     assert f"/teacher/{page_url.rsplit('/', 1)[1]}/students/{c.ada}" in html
+
+
+def reasons_in(html: str) -> list[str]:
+    return re.findall(r'<span class="risk-reason">([^<]*)</span>', html)
+
+
+def student_cell(html: str, name: str) -> str:
+    """The "May need help" cell of the students table's row for `name`, as HTML."""
+    table_html = html.split('id="students-heading"')[1].split("</table>")[0]
+    row = table_html.split(f'<th scope="row">{name}</th>')[1].split("</tr>")[0]
+    return row.split("<td>")[1].split("</td>")[0]
 
 
 def test_student_page_lists_answers_chart_and_gradebook(seeded_class: Class) -> None:

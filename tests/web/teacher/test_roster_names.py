@@ -23,7 +23,7 @@ def test_rows_say_student_id_and_that_the_name_was_not_shared(lti_world: LtiWorl
     browser = world.browser()
     page_url = launch(world, browser, "201", link.id)
     html = browser.get(page_url).text
-    roster = table_by_caption(html, "Students, the skills")
+    roster = table_by_caption(html, "Students, why")
     learners = [row for row in roster[1:] if row]
     assert learners, roster
     names = [row[0][0] for row in learners]
@@ -41,5 +41,5 @@ def test_rows_say_student_id_and_that_the_name_was_not_shared(lti_world: LtiWorl
     cache = world.app.extensions["metis.redis"]
     cache.delete(*cache.keys(ROSTER_KEY.split("{")[0] + "*"))
     again = [row[0][0] for row in
-             table_by_caption(browser.get(page_url).text, "Students, the skills")[1:] if row]
+             table_by_caption(browser.get(page_url).text, "Students, why")[1:] if row]
     assert NOT_SHARED not in " ".join(again) and "Ada Learner" in " ".join(again), again

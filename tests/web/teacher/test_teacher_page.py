@@ -1,4 +1,4 @@
-"""The teacher page after real Instructor launches: NRPS roster, struggles from stored answers,
+"""The teacher page after real Instructor launches: NRPS roster, reasons from stored answers,
 passback status per student, a CSRF-protected resend; learners and other courses see nothing."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def graded_course(lti_world: LtiWorld, redis_url: str) -> Iterator[dict[str, int
     link = world.store.add_link("Fractions", score_maximum=10)
     learner_page = launch(world, world.browser(), "101", link.id)
     row = launch_row(world, learner_page)
-    course = seed_course(world.db, platform_id=world.platform_pk, items=6)
+    course = seed_course(world.db, platform_id=world.platform_pk, items=9)
     with world.db.session() as s:
         # The seeded activity belongs to the launched course and link.
         s.execute(update(Activity).where(Activity.id == course.activity_id)
@@ -52,9 +52,10 @@ def graded_course(lti_world: LtiWorld, redis_url: str) -> Iterator[dict[str, int
                       course.activity_id, user_id, row.resource_link_id)
         return store_answer(world.db, who, course.item_ids[item], {"choice": choice}).event_id
 
-    # The seed tags item i with "skill {(i + 1) % 3}": items 2 and 5 are skill 0, item 0 skill 1.
+    # The seed tags item i with "skill {(i + 1) % 3}": items 2, 5 and 8 are skill 0, item 0
+    # skill 1. Each question is answered once (a second answer is refused).
     ada = row.user_id or 0
-    events = [answer(ada, 2, "1"), answer(ada, 5, "1"), answer(ada, 2, "1")]  # skill 0, wrong
+    events = [answer(ada, 2, "1"), answer(ada, 5, "1"), answer(ada, 8, "1")]  # skill 0, wrong
     events += [answer(ada, 0, "0")]  # skill 1, right
     events += [answer(ben.user_id or 0, 1, "0")]
     out = process_events(world.db, client, engine, events)
@@ -68,7 +69,7 @@ def graded_course(lti_world: LtiWorld, redis_url: str) -> Iterator[dict[str, int
     yield {"ben_passback": ben_id, "context_id": row.context_id or 0}
 
 
-def test_instructor_sees_roster_struggles_and_resends(
+def test_instructor_sees_roster_reasons_and_resends(
     lti_world: LtiWorld, graded_course: dict[str, int], redis_url: str
 ) -> None:
     world = lti_world
@@ -84,7 +85,12 @@ def test_instructor_sees_roster_struggles_and_resends(
         assert f'<th scope="row">{name}</th>' in html
     assert '<th scope="row">Tess Teacher</th>' not in html
     ada_row = html.split('<th scope="row">Ada Learner</th>')[1].split("</tr>")[0]
-    assert "<strong>skill 0</strong> (0/3)" in ada_row  # three wrong answers on skill 0
+    # Three wrong answers on skill 0, but four answers in all are too few to call her at risk.
+    assert "too few answers to judge mastery yet (4 of 5 answers)" in ada_row
+    assert "0 of 3 right" not in ada_row and "nothing flagged" in ada_row
+    at_risk = html.split('id="at-risk-heading"')[1].split("</section>")[0]
+    assert "Ada Learner" not in at_risk
+    assert "at least 5 answers in an activity" in " ".join(at_risk.split())
     assert "skill 1: 100% of 1" in ada_row
     ben_row = html.split('<th scope="row">Ben Learner</th>')[1].split("</tr>")[0]
     assert "failed" in ben_row and "HTTP 403" in ben_row and "Resend" in ben_row

@@ -6,11 +6,14 @@ every worker is down, and say so instead of failing.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -19,13 +22,18 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.core import model_versions as versions
 from lti_tool.core import scheduler_heartbeat
+from lti_tool.core import worker_status as readiness
+from lti_tool.core.db import Database
 from lti_tool.core.db.models import (
+    Deployment,
     EventStatus,
     GradeEvent,
     KeyStatus,
     ModelVersion,
     PassbackStatus,
+    Platform,
     ScorePassback,
     ToolKey,
 )
@@ -56,6 +64,7 @@ class ModelRow:
     metrics: dict[str, Any]
     created_at: datetime
     promoted_at: datetime | None
+    deployment: str | None = None  # "deployment 9 of Moodle"; None: trained for every deployment
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,119 @@ def model_versions(session: Session) -> list[ModelRow]:
     rows = session.scalars(
         select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
     )
+    names = _deployment_names(session)
     return [
-        ModelRow(m.version, m.status.value, dict(m.metrics or {}), m.created_at, m.promoted_at)
+        ModelRow(m.version, m.status.value, dict(m.metrics or {}), m.created_at, m.promoted_at,
+                 None if m.deployment_id is None else names.get(m.deployment_id,
+                                                                f"deployment #{m.deployment_id}"))
         for m in rows
     ]
+
+
+def _deployment_names(session: Session) -> dict[int, str]:
+    rows = session.execute(
+        select(Deployment.id, Deployment.deployment_id, Platform.name, Platform.issuer)
+        .join(Platform, Deployment.platform_id == Platform.id)
+        .order_by(Platform.id, Deployment.id)
+    ).all()
+    return {pk: f"deployment {dep} of {name or issuer}" for pk, dep, name, issuer in rows}
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """Which model the workers serve to one deployment, and why."""
+
+    deployment: str  # "deployment 9 of Moodle"
+    version: str
+    source: str  # "own" | "all deployments" | "shipped default"
+
+
+def served_models(db: Database) -> list[ServedModel]:
+    """Each registered deployment with the model that serves it, resolved as the workers do
+    (versions.active_model: its own, else the all-deployments one, else the default)."""
+    active = versions.active_models(db)
+    everyone = active.get(versions.ALL_DEPLOYMENTS)
+    with db.session() as s:
+        names = _deployment_names(s)
+    out = []
+    for pk, name in names.items():
+        own = active.get(versions.field_of(pk))
+        if own is not None:
+            out.append(ServedModel(name, own.version, "own"))
+        elif everyone is not None:
+            out.append(ServedModel(name, everyone.version, "all deployments"))
+        else:
+            out.append(ServedModel(name, versions.DEFAULT_VERSION, "shipped default"))
+    return out
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The shipped default model's card, as the models page shows it (missing fields: "")."""
+
+    version: str
+    model: str
+    date: str
+    trained_on: str
+    intended_use: str
+    redistribution: str
+    algorithm: str
+    courses: int
+    mean_course_auc: float | None
+    ece: float | None
+    build_command: str
+
+
+# The shipped checkpoint's card: package data of meta_engine, read as a file. Importing
+# meta_engine.api would load torch into the web process (the import contracts forbid it), so
+# the package is only located (find_spec imports nothing for a top-level name), never imported.
+DEFAULT_CARD = ("meta_engine", "default_model/model_card.json")
+
+
+def _package_file(package: str, path: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    return next((Path(f) / path for f in folders if (Path(f) / path).is_file()), None)
+
+
+def _section(card: dict[str, Any], key: str) -> dict[str, Any]:
+    value = card.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def shipped_default_card(location: tuple[str, str] | None = None) -> ModelCard | None:
+    """The default model's card, or None when this host has no shipped checkpoint (a web-only
+    install) or its card cannot be read: the page says so instead of failing."""
+    found = _package_file(*(location or DEFAULT_CARD))
+    if found is None:
+        return None
+    try:
+        raw = json.loads(found.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("shipped model card %s unreadable: %s", found, type(exc).__name__)
+        return None
+    if not isinstance(raw, dict):
+        return None
+    valid = _section(raw, "valid")
+    build = _section(raw, "build")
+    courses = raw.get("courses")
+
+    def text(key: str, source: dict[str, Any] = raw) -> str:
+        value = source.get(key)
+        return value if isinstance(value, str) else ""
+
+    def number(key: str) -> float | None:
+        value = valid.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return ModelCard(
+        version=text("version"), model=text("model"), date=text("date"),
+        trained_on=text("trained_on"), intended_use=text("intended_use"),
+        redistribution=text("redistribution"), algorithm=text("algo"),
+        courses=len(courses) if isinstance(courses, list) else 0,
+        mean_course_auc=number("mean_course_auc"), ece=number("ece"),
+        build_command=text("command", build),
+    )
 
 
 def probe_client(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> redis.Redis:
@@ -231,6 +349,22 @@ def worker_status(
 
 
 @dataclass(frozen=True)
+class Readiness:
+    """Worker processes with their model loaded (core.worker_status); reachable False: Redis did not
+    answer, so nobody knows."""
+
+    reachable: bool
+    workers: tuple[readiness.ReadyWorker, ...]
+
+
+def worker_readiness(client: redis.Redis) -> Readiness:
+    try:
+        return Readiness(True, tuple(readiness.ready_workers(client)))
+    except redis.RedisError:
+        return Readiness(False, ())
+
+
+@dataclass(frozen=True)
 class SchedulerStatus:
     """The periodic scheduler as the health page says it: "running", "stopped" (no heartbeat
     for longer than scheduler_heartbeat.STALE_AFTER_S), "never" (no heartbeat at all: no
@@ -255,6 +389,3 @@ def scheduler_status(client: redis.Redis, now: float | None = None) -> Scheduler
     return SchedulerStatus(state, age, beat.pid, beat.host,
                            datetime.fromtimestamp(beat.at, UTC))
 
-
-def active_model(models: list[ModelRow]) -> ModelRow | None:
-    return next((m for m in models if m.status == "active"), None)

@@ -141,6 +141,15 @@ def _back(message: str, endpoint: str = "admin.index") -> ResponseReturnValue:
     return redirect(url_for(endpoint, launch_id=g.admin.launch_id), code=303)
 
 
+def _duration(seconds: int) -> str:
+    """A grace period in the unit an admin thinks in ("7 days", "12 hours")."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
 def _probe_redis() -> redis.Redis:
     """The health page's Redis client (short timeouts, no retries), made once per app."""
     app: Any = current_app
@@ -197,6 +206,7 @@ def health(launch_id: str | None = None) -> ResponseReturnValue:
         rates=rates,
         failures=failures,
         workers=workers,
+        readiness=operations.worker_readiness(probe),
         scheduler=operations.scheduler_status(probe),
     )
 
@@ -206,7 +216,11 @@ def models_page(launch_id: str | None = None) -> ResponseReturnValue:
     with database().session() as s:
         models = operations.model_versions(s)
     return _render(
-        "admin/models.html", "models", models=models, active=operations.active_model(models)
+        "admin/models.html",
+        "models",
+        models=models,
+        served=operations.served_models(database()),
+        card=operations.shipped_default_card(),
     )
 
 
@@ -228,7 +242,7 @@ def platform_action(
         return _refuse(str(exc), 404)
     done = "approved: it can launch Metis now" if action == "approve" else \
         "disabled: its launches are refused until it is approved again"
-    return _back(f"{name} (platform {platform_id}) {done}.")
+    return _back(f"Platform {name} (platform {platform_id}) {done}.")
 
 
 @admin_route("/platforms/<id:platform_id>/deployments/<action>", methods=["POST"])
@@ -243,8 +257,9 @@ def deployment_action(
             manual.set_deployment_active(s, platform_id, deployment_id, action == "approve")
     except manual.ManualRegistrationError as exc:
         return _refuse(str(exc), 400)
-    return _back(f"Deployment {deployment_id} of platform {platform_id} "
-                 f"{'approved' if action == 'approve' else 'disabled'}.")
+    done = ("approved: its courses can launch Metis" if action == "approve" else
+            "disabled: launches from it are refused until it is approved again")
+    return _back(f"Deployment {deployment_id} of platform {platform_id} {done}.")
 
 
 @admin_route("/registration-url", methods=["POST"])
@@ -256,13 +271,29 @@ def registration_url(launch_id: str | None = None) -> ResponseReturnValue:
     return _platforms_page(new_registration_url=tool_urls(settings()).registration(raw))
 
 
+@admin_route("/keys/rotate", methods=["GET"])
+def rotate_key_confirm(launch_id: str | None = None) -> ResponseReturnValue:
+    """Rotation changes what every platform must trust: say so, and ask, before doing it."""
+    with database().session() as s:
+        current = next((k for k in operations.tool_keys(s) if k.status == "active"), None)
+    return _render(
+        "admin/rotate_key.html", "keys", current=current,
+        grace=_duration(settings().key_grace_period_s),
+    )
+
+
 @admin_route("/keys/rotate", methods=["POST"])
 def rotate_key(launch_id: str | None = None) -> ResponseReturnValue:
+    # Only the confirmation page's form says "yes": a bare POST (an old bookmark, a script that
+    # skipped the page) rotates nothing.
+    if request.form.get("confirm") != "rotate":
+        return _refuse("confirm the rotation on its page first (Signing keys › Rotate)", 400)
     with database().session() as s:
         key = keys.rotate(s)
         kid = key.kid
     return _back(
-        f"new signing key {kid}; the previous key stays published for the grace period",
+        f"Rotated: new signing key {kid}. The previous key stays published for "
+        f"{_duration(settings().key_grace_period_s)}, so launches in progress keep working.",
         "admin.keys_page",
     )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 
@@ -27,6 +29,10 @@ class ReadyWorker:
     model: str
     device: str
     since: float  # Unix time the model was loaded
+
+    @property
+    def loaded_at(self) -> datetime:
+        return datetime.fromtimestamp(self.since, UTC)
 
 
 def mark_ready(client: redis.Redis, name: str, model: str, device: str,
@@ -56,3 +62,36 @@ def ready_workers(client: redis.Redis) -> list[ReadyWorker]:
         except (ValueError, TypeError, KeyError):
             continue
     return sorted(out, key=lambda w: w.name)
+
+
+def ready_since(client: redis.Redis, since: float) -> list[ReadyWorker]:
+    """The ready workers that loaded their model at or after `since` (Unix time): a caller that
+    just started a worker must not take a previous run's entry, still in Redis, for its own."""
+    return [w for w in ready_workers(client) if w.since >= since]
+
+
+def wait_until_ready(
+    client: redis.Redis,
+    timeout_s: float,
+    *,
+    since: float | None = None,
+    keep_waiting: Callable[[], bool] = lambda: True,
+    poll_s: float = 0.25,
+) -> list[ReadyWorker]:
+    """Poll `ready_workers` until one worker (loaded at or after `since`) is ready; returns
+    them, or [] when `timeout_s` passed or `keep_waiting()` turned False (e.g. the worker
+    process exited). Redis errors count as "not ready yet": the caller decides what a wait
+    that ran out means."""
+    deadline = time.monotonic() + timeout_s
+    while keep_waiting():
+        try:
+            found = ready_workers(client) if since is None else ready_since(client, since)
+        except redis.RedisError:
+            found = []
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            break
+        # The poll interval only paces the question; readiness itself is the worker's entry.
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    return []

@@ -22,7 +22,9 @@ from types import FrameType
 
 import certifi
 import click
+import redis as redis_py
 
+from lti_tool.core import worker_status
 from lti_tool.core.db import Database
 from lti_tool.core.db.migrate import upgrade
 from lti_tool.devkit.certs import ensure_self_signed
@@ -34,6 +36,9 @@ from lti_tool.process_argv import ALL_QUEUES, WEB_APP, gunicorn_argv, worker_arg
 from lti_tool.settings import Settings, load_settings
 
 STOP_TIMEOUT_S = 15.0
+# An upper bound only: the wait ends as soon as the worker says its model is loaded (seconds
+# on a warm machine); a cold one importing torch from a slow disk may take minutes.
+WORKER_READY_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,35 @@ def _banner(options: DemoOptions) -> None:
     )
 
 
+def wait_for_worker(redis_url: str, since: float, children: list[Child],
+                    timeout_s: float = WORKER_READY_TIMEOUT_S) -> bool:
+    """Say when the demo's worker has loaded its model, by waiting on the readiness entry the
+    health page reads (worker_status), not on a guess. Entries older than `since` belong to an
+    earlier run sharing this Redis. Stops early if a child exits (the caller reports it)."""
+    if not any(c.name == "worker" for c in children):
+        return False
+    click.echo("Waiting for the worker to load its model (the first sets wait until it has)...")
+    client = redis_py.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    started = time.monotonic()
+    try:
+        ready = worker_status.wait_until_ready(
+            client, timeout_s, since=since,
+            keep_waiting=lambda: all(c.process.poll() is None for c in children),
+        )
+    finally:
+        client.close()
+    if ready:
+        w = ready[0]
+        click.echo(f"Worker ready: model {w.model} loaded on {w.device} "
+                   f"({time.monotonic() - started:.1f} s). Students get their sets now.")
+        return True
+    if all(c.process.poll() is None for c in children):
+        click.echo(f"warning: no worker reported its model loaded within {timeout_s:.0f} s; "
+                   "the first sets wait until one does (see the worker's log above and the "
+                   "admin page Queues and workers)", err=True)
+    return False
+
+
 def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C/SIGTERM (exit 0) or until a child dies (exit 1)."""
     redis: RedisServer | None = None
@@ -234,10 +268,12 @@ def run_demo(options: DemoOptions) -> int:
                 redis = RedisServer().start()
                 redis_url = redis.url
             _settings, env, _activity = prepare(options, redis_url)
+            spawned_at = time.time()
             children = start_children(options, env)
             for port in (options.port, options.platform_port):
                 wait_for_port(port, timeout=60)
             _banner(options)
+            wait_for_worker(redis_url, spawned_at, children)
             while True:
                 for child in children:
                     if child.process.poll() is not None:

@@ -76,12 +76,16 @@ def overview_csv(view: Overview) -> str:
     return to_csv(OVERVIEW_HEADER, rows)
 
 
-ITEMS_HEADER = ("item_id", "question", "skills", "attempts", "students", "proportion_correct",
-                "difficulty", "discrimination", "flags")
+ITEMS_HEADER = ("activity", "item_id", "question", "text", "skills", "attempts", "students",
+                "proportion_correct", "proportion_correct_low", "proportion_correct_high",
+                "difficulty", "discrimination", "flags", "archived")
 
 
 def items_csv(report: ItemReport) -> str:
+    """The page's table for its one activity; the proportion's bounds are its Wilson 95%
+    interval, "archived": deleted from the bank since (its answers are kept)."""
     return to_csv(ITEMS_HEADER, (
-        [r.item_id, r.name, "; ".join(r.skills), r.stat.attempts, r.stat.students,
-         r.stat.p_correct, r.stat.difficulty, r.stat.discrimination, "; ".join(r.stat.flags)]
+        [report.title, r.item_id, r.name, r.text, "; ".join(r.skills), r.stat.attempts,
+         r.stat.students, r.stat.p_correct, *r.stat.interval, r.stat.difficulty,
+         r.stat.discrimination, "; ".join(r.stat.flags), r.archived]
         for r in report.rows))

@@ -1,5 +1,8 @@
-"""Item statistics on one course's answers: attempts, proportion correct, a Rasch (1PL)
-difficulty, an item-rest discrimination, and flags in words.
+"""Item statistics on one course's answers: attempts, proportion correct with a Wilson 95%
+interval, a Rasch (1PL) difficulty, an item-rest discrimination, and flags in words.
+
+Flags need `MIN_ATTEMPTS_FOR_FLAGS` answers: with fewer, "3 of 3 right" says nothing about a
+question, and the interval the page shows makes that visible.
 
 Why a fresh Rasch fit here rather than the workers' online calibration: those estimates are in
 one model version's logit scale and live per bank across courses; a teacher asks how *this
@@ -10,6 +13,7 @@ is numpy/scipy only (lti_tool never imports torch) and takes milliseconds for a 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +65,41 @@ class ItemStat:
     @property
     def p_correct(self) -> float:
         return self.correct / self.attempts if self.attempts else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.attempts)
+
+    @property
+    def share_in_words(self) -> str:
+        """ "40% right (likely 25-57%)": the share of right answers and where the true share
+        most likely lies, in words a teacher reads without statistics."""
+        low, high = self.interval
+        return (f"{self.p_correct:.0%} right (likely {100 * low:.0f}-{100 * high:.0f}%)"
+                if self.attempts else "no answers")
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% with the default z) for a proportion: unlike the
+    normal approximation it stays inside [0, 1] and is honest for small counts and for
+    all-right or all-wrong questions. (0, 1) without trials."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    z2 = z * z
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders numbers inside names by value: "Q2" before "Q10"; case and the
+    spaces around numbers do not count ("Q 3" between "q2" and "Q10")."""
+    parts = (p.strip() for p in _DIGITS.split(text.casefold()))
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
 def _index(values: Sequence[int]) -> tuple[list[int], np.ndarray]:
@@ -152,11 +191,12 @@ def item_flags(attempts: int, p_correct: float, discrimination: float | None,
                students: int) -> list[str]:
     """What a teacher should look at, in words; empty when nothing stands out."""
     flags: list[str] = []
-    if attempts >= MIN_ATTEMPTS_FOR_FLAGS:
-        if p_correct > TOO_EASY_ABOVE:
-            flags.append(f"too easy: {p_correct:.0%} of answers are right")
-        elif p_correct < TOO_HARD_BELOW:
-            flags.append(f"too hard: only {p_correct:.0%} of answers are right")
+    if attempts < MIN_ATTEMPTS_FOR_FLAGS:
+        return flags
+    if p_correct > TOO_EASY_ABOVE:
+        flags.append(f"too easy: {p_correct:.0%} of answers are right")
+    elif p_correct < TOO_HARD_BELOW:
+        flags.append(f"too hard: only {p_correct:.0%} of answers are right")
     if (discrimination is not None and students >= MIN_STUDENTS_FOR_DISCRIMINATION
             and discrimination < WEAK_DISCRIMINATION):
         flags.append("misbehaving: students who do well elsewhere do no better on this "

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from lti_tool.core.db.models import Activity, ResourceLink, ScorePassback
 from lti_tool.core.gradebook.records import mark_for_resend
 from lti_tool.core.teaching.export import items_csv, overview_csv
-from lti_tool.core.teaching.items import item_report
+from lti_tool.core.teaching.items import ItemReport, UnknownActivity, item_report
 from lti_tool.core.teaching.overview import Overview, overview
 from lti_tool.core.teaching.student import StudentDetail, set_order, student_detail
 from lti_tool.lms.roster import Roster, cached_roster
@@ -114,13 +114,24 @@ def student(launch_id: str, user_id: int) -> ResponseReturnValue:
                            heat_class=heat_class, section="overview")
 
 
+def _item_report() -> ItemReport:
+    """One activity's question statistics: ?activity=ID, else the launch's, else the first."""
+    platform_id, context_id = launch_course()
+    wanted = query_id("activity", required=False)
+    with database().session() as s:
+        try:
+            return item_report(s, platform_id, context_id,
+                               wanted if wanted is not None else _linked_activity(s))
+        except UnknownActivity:
+            if wanted is not None:
+                abort(404, "no such activity in this course")
+            return item_report(s, platform_id, context_id)  # the link's is another course's
+
+
 @bp.get("/teacher/<launch_id>/items")
 @require_launch(Role.instructor)
 def items(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = launch_course()
-    with database().session() as s:
-        report = item_report(s, platform_id, context_id)
-    return render_template("teacher/items.html", launch_id=launch_id, report=report,
+    return render_template("teacher/items.html", launch_id=launch_id, report=_item_report(),
                            section="items")
 
 
@@ -149,10 +160,7 @@ def export_overview(launch_id: str) -> ResponseReturnValue:
 @bp.get("/teacher/<launch_id>/export/items.csv")
 @require_launch(Role.instructor)
 def export_items(launch_id: str) -> ResponseReturnValue:
-    platform_id, context_id = launch_course()
-    with database().session() as s:
-        report = item_report(s, platform_id, context_id)
-    return _download(items_csv(report), "item-statistics")
+    return _download(items_csv(_item_report()), "item-statistics")
 
 
 @bp.post("/teacher/<launch_id>/passback/<id:passback_id>/resend")

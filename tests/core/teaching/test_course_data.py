@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.core.db import Database
-from lti_tool.core.db.models import Answer, Item, PracticeSet, ScorePassback, User
+from lti_tool.core.db.models import Activity, Answer, Item, PracticeSet, ScorePassback, User
 from lti_tool.core.teaching.course import Cell, MasteryPoint, load_course
 from lti_tool.core.teaching.export import items_csv, safe_cell, to_csv
-from lti_tool.core.teaching.items import item_report
+from lti_tool.core.teaching.items import UnknownActivity, item_report
 from lti_tool.core.teaching.overview import overview
 from lti_tool.core.teaching.risk import RiskRules, activity_reasons, risk_reasons
 from tests.support.course import Course, seed_course
@@ -110,10 +110,11 @@ def test_item_report_flags_easy_hard_and_reversed_questions(db: Database) -> Non
         assert (rows[ids[n]].stat.discrimination or 0) > 0.1  # above the "misbehaving" bar
     d = [rows[ids[n]].stat.difficulty or 0.0 for n in (0, 3, 4, 5, 1)]
     assert d == sorted(d)  # easiest to hardest
-    assert [r.item_id for r in report.rows[:3]] == sorted(ids[:3], key=lambda i: texts[i])
+    assert [r.item_id for r in report.rows] == ids  # "What is 0 + 0?" ... "What is 5 + 5?"
     assert rows[ids[0]].name == texts[ids[0]] and rows[ids[0]].skills == ["skill 1"]
+    assert rows[ids[0]].text == ""  # no name: the text is the name, not said twice
     text = items_csv(report)
-    assert text.splitlines()[0].startswith("item_id,question,skills,attempts")
+    assert text.splitlines()[0].startswith("activity,item_id,question,text,skills,attempts")
     assert "too easy: 100% of answers are right" in text
 
 
@@ -189,3 +190,44 @@ def test_mastery_reasons_wait_for_enough_answers() -> None:
     assert activity_reasons(answers=6, cells={
         1: Cell(0.9, False, 4, 2, 0.8), 2: Cell(0.9, False, 2, 0, 0.8)}, history={},
         skill_names=names) == []
+
+
+def test_item_report_is_one_activity_in_natural_order_with_archived_questions_kept(
+    db: Database,
+) -> None:
+    """Named questions sort "Q2" before "Q10"; a second activity's answers stay on its own
+    report; a question deleted (archived) since keeps its row and text."""
+    course = seed_course(db, items=3)
+    with db.session() as s:
+        items = [s.get(Item, i) for i in course.item_ids]
+        for item, name in zip(items, ("Q10", "Q2", "Q1"), strict=True):
+            item.name = name  # type: ignore[union-attr]
+        other = Activity(platform_id=course.platform_id, context_id=course.context_id,
+                         bank_id=items[0].bank_id, title="Homework", settings={})  # type: ignore[union-attr]
+        s.add(other)
+        s.flush()
+        other_id = other.id
+        for n, item_id in enumerate(course.item_ids):
+            s.add(Answer(user_id=course.user_ids[0], activity_id=course.activity_id,
+                         item_id=item_id, response={"choice": 0}, correct=n != 1,
+                         answered_at=NOW))
+        s.add(Answer(user_id=course.user_ids[1], activity_id=other_id,
+                     item_id=course.item_ids[0], response={"choice": 1}, correct=False,
+                     answered_at=NOW))
+        items[0].archived_at = NOW  # type: ignore[union-attr]
+    with db.session() as s:
+        report = item_report(s, course.platform_id, course.context_id)
+        homework = item_report(s, course.platform_id, course.context_id, other_id)
+        with pytest.raises(UnknownActivity):
+            item_report(s, course.platform_id, course.context_id, other_id + 1000)
+    assert report.title == "Practice" and [a.title for a in report.activities] == [
+        "Practice", "Homework"]
+    assert [r.name for r in report.rows] == ["Q1", "Q2", "Q10"]
+    assert [r.text for r in report.rows] == ["What is 3 + 3?", "What is 2 + 2?",
+                                             "What is 1 + 1?"]
+    assert [r.archived for r in report.rows] == [False, False, True]
+    assert [r.stat.attempts for r in report.rows] == [1, 1, 1]
+    assert report.unanswered == 0  # the archived question is no longer in the bank's count
+    assert [(r.name, r.stat.attempts, r.stat.correct) for r in homework.rows] == [
+        ("Q10", 1, 0)]
+    assert homework.unanswered == 2

@@ -7,11 +7,14 @@ import pytest
 
 from lti_tool.core.teaching.item_stats import (
     MIN_ATTEMPTS_FOR_FLAGS,
+    ItemStat,
     Response,
     fit_rasch,
     item_flags,
     item_rest_correlation,
     item_statistics,
+    natural_key,
+    wilson_interval,
 )
 
 
@@ -93,6 +96,31 @@ def test_flags_need_enough_attempts() -> None:
     assert len(flags) == 1 and flags[0].startswith("misbehaving") and "-0.20" in flags[0]
     assert item_flags(n, 0.6, 0.05, 5) == []  # too few students to judge discrimination
     assert item_flags(n, 0.6, None, 30) == []
+    # Under the minimum of answers nothing is flagged, a reversed key included.
+    assert item_flags(n - 1, 0.6, -0.5, 30) == []
+
+
+@pytest.mark.parametrize(("right", "answers", "low", "high"), [
+    (4, 10, 0.168, 0.687), (0, 5, 0.0, 0.434), (10, 10, 0.722, 1.0), (50, 100, 0.404, 0.596),
+])
+def test_wilson_interval_matches_the_textbook(right: int, answers: int, low: float,
+                                              high: float) -> None:
+    lo, hi = wilson_interval(right, answers)
+    assert lo == pytest.approx(low, abs=1e-3) and hi == pytest.approx(high, abs=1e-3)
+
+
+def test_share_right_in_words_narrows_with_evidence() -> None:
+    few = ItemStat(1, 5, 2, 5, None, None)
+    many = ItemStat(1, 500, 200, 90, None, None)
+    assert few.share_in_words == "40% right (likely 12-77%)"
+    assert many.share_in_words == "40% right (likely 36-44%)"
+    assert ItemStat(1, 0, 0, 0, None, None).share_in_words == "no answers"
+
+
+def test_natural_order_of_question_names() -> None:
+    names = ["Q10", "q2", "Q1", "Q2b", "Fractions 3", "fractions 12", "Q 3"]
+    assert sorted(names, key=natural_key) == [
+        "Fractions 3", "fractions 12", "Q1", "q2", "Q2b", "Q 3", "Q10"]
 
 
 def test_item_statistics_puts_it_together() -> None:

@@ -260,12 +260,17 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
                                        "Difficulty", "Discrimination", "Needs a look"]
     # Ada: 3 answers on 3 + 3 (1 right); 2 + 2 (1 of 2); 1 + 1 by Ada (1 of 2) and Ben (2 of 2).
     three = row_of(rows, "What is 3 + 3?")
-    assert [c for c, _ in three[1:5]] == ["skill 0", "3", "1", "33%"]
+    # The share right with its Wilson 95% range, in words: 1 of 3 says little yet.
+    assert [c for c, _ in three[1:5]] == ["skill 0", "3", "1", "33% right (likely 6-79%)"]
     one = row_of(rows, "What is 1 + 1?")
-    assert [c for c, _ in one[1:5]] == ["skill 1", "4", "2", "75%"]
+    assert [c for c, _ in one[1:5]] == ["skill 1", "4", "2", "75% right (likely 30-95%)"]
     assert one[6][0] == "too few students"  # two students cannot show a correlation
+    assert one[7][0] == "too few answers to judge"  # no flag under the minimum
     assert float(three[5][0]) > float(one[5][0])  # the harder question is harder
-    assert "3 questions in the course's banks have not been answered yet" in page.text
+    assert [r[0][0] for r in rows[1:]] == ["What is 1 + 1?", "What is 2 + 2?",
+                                           "What is 3 + 3?"]
+    assert "3 questions in the activity's bank have not been answered yet" in page.text
+    assert "flagged only once it has 20 answers or more" in " ".join(page.text.split())
     assert 'aria-current="page">Questions' in page.text
 
     r = browser.get(f"{page_url}/export/items.csv")
@@ -273,6 +278,10 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
     parsed = list(csv.DictReader(io.StringIO(r.text)))
     assert {x["question"]: (x["attempts"], x["students"]) for x in parsed} == {
         "What is 1 + 1?": ("4", "2"), "What is 2 + 2?": ("2", "1"), "What is 3 + 3?": ("3", "1")}
+    three_csv = next(x for x in parsed if x["question"] == "What is 3 + 3?")
+    assert (three_csv["activity"], three_csv["archived"]) == ("Practice", "no")
+    assert 0.06 < float(three_csv["proportion_correct_low"]) < 0.07
+    assert 0.79 < float(three_csv["proportion_correct_high"]) < 0.80
     export = browser.get(f"{page_url}/export").text
     assert "export/overview.csv" in export and "export/items.csv" in export
 

@@ -34,6 +34,7 @@ from lti_tool.core.db.models import (
 )
 from lti_tool.core.gradebook.policies import mastery_by_skill
 from lti_tool.core.gradebook.records import record_score
+from lti_tool.core.itembank.offered import offered_items
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import sets
 from lti_tool.core.practice.page_state import Place, first_set, revision
@@ -65,7 +66,7 @@ def unprocessed(session: Session, event_ids: list[str]) -> list[GradeEvent]:
 
 def _bank_items(session: Session, bank_id: int) -> tuple[tuple[BankItem, ...], dict[int, str]]:
     """A bank's items in id order, each with its category kept for the activity's filter."""
-    items = session.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id))
+    items = session.scalars(offered_items(bank_id).order_by(Item.id))
     rows = tuple(
         (BankItem(i.id, tuple(int(s) for s in i.skill_ids), i.text, i.difficulty_prior),
          i.category or "")

@@ -227,6 +227,9 @@ class ItemBank(Base):
     )
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    # Deleted by the teacher: hidden from the bank pages and never offered again, but kept so
+    # that answers already given still show their questions (see itembank.offered).
+    archived_at: Mapped[datetime | None] = mapped_column(TS, default=None)
 
 
 class Skill(Base):
@@ -264,6 +267,9 @@ class Item(Base):
     solution: Mapped[str] = mapped_column(Text, default="")
     skill_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     difficulty_prior: Mapped[float | None] = mapped_column(Float, default=None)
+    # Deleted from its bank (or its bank deleted): never offered in a new set; old answers
+    # keep it (see itembank.offered).
+    archived_at: Mapped[datetime | None] = mapped_column(TS, default=None)
 
 
 class Activity(Base):

@@ -28,6 +28,7 @@ from lti_tool.core.db.models import (
 )
 from lti_tool.core.gradebook.completions import completions
 from lti_tool.core.gradebook.policies import best_set_right
+from lti_tool.core.itembank.offered import offered_items
 from lti_tool.core.practice import sets
 
 
@@ -108,7 +109,7 @@ def stand_in(session: Session, place: Place, user_id: int, avoid: set[int]) -> I
         select(Answer.item_id, func.count()).where(
             Answer.user_id == user_id, Answer.activity_id == place.activity_id)
         .group_by(Answer.item_id)).all())
-    bank = [i for i in session.scalars(select(Item).where(Item.bank_id == place.bank_id))
+    bank = [i for i in session.scalars(offered_items(place.bank_id))
             if place.settings.in_scope(i.skill_ids or [], i.category or "")
             and i.id not in avoid]
     return min(bank, key=lambda i: (counts.get(i.id, 0), i.id), default=None)
@@ -168,7 +169,7 @@ def first_set(session: Session, place: Place) -> list[Item]:
     after another, so the first answers give the model evidence on every skill."""
     size = place.settings.set_size
     bank = list(session.scalars(
-        select(Item).where(Item.bank_id == place.bank_id).order_by(Item.id)))
+        offered_items(place.bank_id).order_by(Item.id)))
     scoped = [i for i in bank
               if place.settings.in_scope(i.skill_ids or [], i.category or "")] or bank
     by_skill: dict[int, list[Item]] = {}

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
 
 from lti_tool.core import operations, worker_status
@@ -135,11 +136,21 @@ def test_health_page_and_healthz_count_ready_workers(admin: Admin, redis_url: st
 
     worker_status.mark_ready(client, "host-a:11", "metis-core-x", "cpu", now=1_700_000_000)
     worker_status.mark_ready(client, "host-b:12", "metis-core-x", "cuda:0")
-    html = admin.page("/health")
+    # The Celery ping's answer as the page gets it (a real worker answering is
+    # test_a_running_worker_answers): a worker answers, so the claims stand.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(operations, "worker_status", lambda probe, ping: operations.WorkerStatus(
+            True, ("celery@host-a",), 1.0))
+        html = admin.page("/health")
     assert "Workers ready: 2 (model loaded)" in html
     assert ("<code>host-a:11</code>: model <code>metis-core-x</code> on cpu, loaded "
             "2023-11-14 22:13:20 UTC") in html
     assert "<code>host-b:12</code>: model <code>metis-core-x</code> on cuda:0" in html
+    # No worker answers (here none runs): the claims are left-overs, nothing is ready.
+    stale = admin.page("/health")
+    assert "No worker is ready: the first sets\nwait until a worker has loaded its model" in stale
+    assert "2 worker\nprocesses loaded a model earlier but no worker answers" in stale
+    assert "Workers ready" not in stale
     after = admin.browser.get(url).json()
     assert after["workers"] == {"ready": 2, "models": ["metis-core-x"]}
     assert "host-a" not in json.dumps(after)  # no host names on the unauthenticated probe

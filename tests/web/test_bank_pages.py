@@ -8,9 +8,12 @@ import re
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
+from lti_tool.core.db.models import Activity, Answer, Item, ItemBank, User
 from lti_tool.core.itembank import moodle_xml
 from lti_tool.core.itembank.model import MAX_FILE_BYTES
+from lti_tool.core.itembank.offered import offered_items
 from lti_tool.web.views.banks import MAX_UPLOAD_BYTES
 from tests.support.bank_samples import sample
 from tests.support.hostile_banks import (
@@ -108,6 +111,11 @@ def test_hostile_uploads(lti_world: LtiWorld, tmp_path: Path) -> None:
     page = browser.get(lti_world.metis.url + bank_path).text
     assert page.count('class="bank-item"') == len(XSS)
     items = page.split('<ol class="bank-items">')[1].lower()
+    # The page's own delete buttons are forms; nothing else may be.
+    ours = re.compile(r'<form method="post" class="inline" action="/teacher/[^"/]+/banks/\d+/'
+                      r'items/\d+/delete">')
+    assert len(ours.findall(items)) == len(XSS)
+    items = ours.sub("", items)
     for _html, marker in XSS.values():
         assert marker not in items
 
@@ -155,3 +163,136 @@ def test_learners_and_other_courses_see_no_bank(lti_world: LtiWorld) -> None:
     assert "Fractions" not in other.get(other_url).text
     assert other.get(f"{other_url}/{bank_id}").status_code == 404
     assert other.get(f"{other_url}/{bank_id}/export.xml").status_code == 404
+
+
+GIFT_BANK = b"""::Q1:: What is 1/2 + 1/4? {=3/4 ~2/6 ~1/6}
+
+::Q2:: What is 2 + 2? {#4:0}
+
+::Q3:: The top number of a fraction is its ... {=numerator}
+"""
+
+
+def bank_items(world: LtiWorld, bank_id: int) -> dict[str, Item]:
+    """The bank's rows by name, archived ones too (detached from the session)."""
+    with world.db.session() as s:
+        rows = list(s.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id)))
+        s.expunge_all()
+    return {f"{i.name}#{n}": i for n, i in enumerate(rows)}
+
+
+def offered(world: LtiWorld, bank_id: int) -> list[str]:
+    with world.db.session() as s:
+        return [i.name for i in s.scalars(offered_items(bank_id).order_by(Item.id))]
+
+
+def test_edit_and_delete_questions_keep_the_answers_history(lti_world: LtiWorld) -> None:
+    world = lti_world
+    browser, banks_url, token = teacher(world)
+    r = upload(browser, banks_url, token, "unit.gift", GIFT_BANK, bank="Unit")
+    bank_path = bank_link(r.text)
+    bank_id = int(bank_path.rsplit("/", 1)[1])
+    page_url = world.metis.url + bank_path
+    with world.db.session() as s:
+        q1, q2, q3 = s.scalars(select(Item).where(Item.bank_id == bank_id).order_by(Item.id))
+        ids = (q1.id, q2.id, q3.id)
+        bank = s.get(ItemBank, bank_id)
+        assert bank is not None
+        activity = Activity(platform_id=bank.platform_id, context_id=bank.context_id,
+                            bank_id=bank_id, title="Unit practice", settings={})
+        user = User(platform_id=bank.platform_id, sub="learner-x", name="X")
+        s.add_all([activity, user])
+        s.flush()
+        # Someone answered Q1 (rightly) before the teacher changed it.
+        s.add(Answer(user_id=user.id, activity_id=activity.id, item_id=q1.id,
+                     response={"choice": 0}, correct=True, credit=1.0))
+
+    # The form shows the question as stored; the page links to it.
+    assert f"/items/{ids[0]}/edit" in browser.get(page_url).text
+    form = browser.get(f"{page_url}/items/{ids[0]}/edit")
+    assert form.status_code == 200 and 'value="Q1"' in form.text
+    assert "has 1 answer" in form.text
+    fields = {"csrf_token": csrf(form.text), "name": "Q1 (halves)",
+              "text": "What is 1/2 + 1/4?<script>alert(1)</script>", "skills": "fractions, adding",
+              "choice-0": "3/4", "choice-1": "2/6", "choice-2": "1/6", "right": "1",
+              "general": "Find a common denominator.", "solution": "1/2 = 2/4."}
+    saved = browser.post(f"{page_url}/items/{ids[0]}/edit", data=fields,
+                         headers={"Referer": page_url})
+    assert saved.status_code == 200 and "keep the question as it was" in saved.text
+    rows = bank_items(world, bank_id)
+    old, new = rows["Q1#0"], rows["Q1 (halves)#3"]
+    # The answered version is kept as it was and archived; the edit is a new question.
+    assert old.archived_at is not None and old.answer["choice"] == 0 and old.text.startswith(
+        "What is 1/2 + 1/4?")
+    assert new.archived_at is None and new.answer["choice"] == 1
+    assert "<script" not in new.text and new.feedback["general"] == "Find a common denominator."
+    assert offered(world, bank_id) == ["Q2", "Q3", "Q1 (halves)"]
+    with world.db.session() as s:
+        answer = s.scalars(select(Answer).where(Answer.item_id == ids[0])).one()
+        assert answer.item_id == old.id  # the history points at the question as answered
+
+    # Unanswered: changed in place. Bad input: a 400 naming the field, nothing changed.
+    form = browser.get(f"{page_url}/items/{ids[1]}/edit").text
+    base = {"csrf_token": csrf(form), "name": "Q2", "text": "What is 2 + 3?"}
+    for bad, words in ((dict(base, value="five"), "the right answer must be a number"),
+                       (dict(base, value="5", name=" "), "the question needs a name"),
+                       (dict(base, value="nan"), "the right answer must be a number")):
+        r = browser.post(f"{page_url}/items/{ids[1]}/edit", data=bad,
+                         headers={"Referer": page_url})
+        assert r.status_code == 400 and words in r.text and "Traceback" not in r.text
+    ok = browser.post(f"{page_url}/items/{ids[1]}/edit", data=dict(base, value="5",
+                      tolerance="0.5"), headers={"Referer": page_url})
+    assert ok.status_code == 200
+    q2 = bank_items(world, bank_id)["Q2#1"]
+    assert (q2.id, q2.text, q2.answer["value"], q2.answer["tolerance"]) == (
+        ids[1], "What is 2 + 3?", 5.0, 0.5)
+    no_choice = browser.post(f"{page_url}/items/{new.id}/edit", data=dict(
+        fields, csrf_token=csrf(form), right="7"), headers={"Referer": page_url})
+    assert no_choice.status_code == 400 and "choose the right answer" in no_choice.text
+
+    # Delete: gone from the bank page, its export and new sets; its row stays.
+    page = browser.get(page_url).text
+    deleted = browser.post(f"{page_url}/items/{ids[2]}/delete",
+                           data={"csrf_token": csrf(page)}, headers={"Referer": page_url})
+    assert deleted.status_code == 200 and "no longer offered" in deleted.text
+    assert "The top number of a fraction" not in deleted.text
+    assert offered(world, bank_id) == ["Q2", "Q1 (halves)"]
+    assert bank_items(world, bank_id)["Q3#2"].archived_at is not None
+    assert b"top number" not in browser.get(f"{page_url}/export.xml").content
+    # A deleted question cannot be edited or deleted again; another bank's id is a 404.
+    assert browser.get(f"{page_url}/items/{ids[2]}/edit").status_code == 404
+    assert browser.post(f"{page_url}/items/{ids[2]}/delete", data={"csrf_token": csrf(page)},
+                        headers={"Referer": page_url}).status_code == 404
+    assert browser.post(f"{page_url}/items/{ids[1]}/delete", data={},
+                        headers={"Referer": page_url}).status_code == 400  # no CSRF token
+
+
+def test_delete_a_bank_after_a_confirmation(lti_world: LtiWorld) -> None:
+    world = lti_world
+    browser, banks_url, token = teacher(world)
+    r = upload(browser, banks_url, token, "unit.gift", GIFT_BANK, bank="Unit")
+    bank_path = bank_link(r.text)
+    bank_id = int(bank_path.rsplit("/", 1)[1])
+    with world.db.session() as s:
+        bank = s.get(ItemBank, bank_id)
+        assert bank is not None
+        s.add(Activity(platform_id=bank.platform_id, context_id=bank.context_id,
+                       bank_id=bank_id, title="Unit practice", settings={}))
+    page_url = world.metis.url + bank_path
+    confirm = browser.get(f"{page_url}/delete")
+    assert confirm.status_code == 200
+    text = " ".join(confirm.text.split())
+    assert "Its 3 questions will no longer be offered" in text
+    assert "1 activity practises this bank: Unit practice" in text
+    gone = browser.post(f"{page_url}/delete", data={"csrf_token": csrf(confirm.text)},
+                        headers={"Referer": page_url})
+    assert gone.status_code == 200 and "The bank “Unit” was deleted" in gone.text
+    assert ">Unit</a></th>" not in gone.text and "No question banks yet" in gone.text
+    assert browser.get(page_url).status_code == 404
+    assert browser.get(f"{page_url}/export.xml").status_code == 404
+    assert offered(world, bank_id) == []
+    assert len(bank_items(world, bank_id)) == 3  # kept for the answers' history
+    # A new import under the same name starts a new bank instead of the hidden one.
+    again = upload(browser, banks_url, token, "unit.gift", GIFT_BANK, bank="Unit")
+    assert int(bank_link(again.text).rsplit("/", 1)[1]) != bank_id
+    assert '<span class="count" id="imported">3</span>' in again.text

@@ -232,8 +232,8 @@ def test_edit_and_delete_questions_keep_the_answers_history(lti_world: LtiWorld)
         assert answer.item_id == old.id  # the history points at the question as answered
 
     # Unanswered: changed in place. Bad input: a 400 naming the field, nothing changed.
-    form = browser.get(f"{page_url}/items/{ids[1]}/edit").text
-    base = {"csrf_token": csrf(form), "name": "Q2", "text": "What is 2 + 3?"}
+    token = csrf(browser.get(f"{page_url}/items/{ids[1]}/edit").text)
+    base = {"csrf_token": token, "name": "Q2", "text": "What is 2 + 3?"}
     for bad, words in ((dict(base, value="five"), "the right answer must be a number"),
                        (dict(base, value="5", name=" "), "the question needs a name"),
                        (dict(base, value="nan"), "the right answer must be a number")):
@@ -247,7 +247,7 @@ def test_edit_and_delete_questions_keep_the_answers_history(lti_world: LtiWorld)
     assert (q2.id, q2.text, q2.answer["value"], q2.answer["tolerance"]) == (
         ids[1], "What is 2 + 3?", 5.0, 0.5)
     no_choice = browser.post(f"{page_url}/items/{new.id}/edit", data=dict(
-        fields, csrf_token=csrf(form), right="7"), headers={"Referer": page_url})
+        fields, csrf_token=token, right="7"), headers={"Referer": page_url})
     assert no_choice.status_code == 400 and "choose the right answer" in no_choice.text
 
     # Delete: gone from the bank page, its export and new sets; its row stays.

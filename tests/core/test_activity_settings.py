@@ -29,6 +29,7 @@ GOOD = {
     "due": "2026-12-31",
     "grading": "best_set",
     "goal": "30",
+    "tries": "2",
 }
 
 
@@ -45,13 +46,14 @@ def test_a_complete_form_gives_every_setting() -> None:
     assert got == ActivitySettings(
         title="Fractions practice", bank="demo", points=25.0, skills=(4, 2),
         categories=("Top/Fractions",), set_size=8, band=(0.55, 0.85), mastery_threshold=0.9,
-        due=date(2026, 12, 31), grading="best_set", goal=30,
+        due=date(2026, 12, 31), grading="best_set", goal=30, tries=2,
     )
     assert got.end_date_time == "2026-12-31T23:59:59Z"
     assert got.settings_json() == {
         "version": 2, "set_size": 8, "band": [0.55, 0.85], "mastery_threshold": 0.9,
         "skills": [4, 2],
         "categories": ["Top/Fractions"], "due": "2026-12-31", "grading": "best_set", "goal": 30,
+        "tries": 2,
     }
 
 

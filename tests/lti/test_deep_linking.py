@@ -147,7 +147,7 @@ def test_deep_linking_carries_every_setting(lti_world: LtiWorld) -> None:
         browser, form,  # type: ignore[arg-type]
         title="Week 3", points="40", bank="demo", skills=[str(k) for k in chosen],
         set_size="7", band_low="50", band_high="75", mastery_threshold="85",
-        due="2027-01-15", grading="completion", goal="12",
+        due="2027-01-15", grading="completion", goal="12", tries="3",
     )
     assert answer.status_code == 200, answer.text
     created = submit(browser, first_form(answer.text))  # type: ignore[arg-type]
@@ -162,7 +162,7 @@ def test_deep_linking_carries_every_setting(lti_world: LtiWorld) -> None:
         assert activity.settings == {
             "version": 2, "set_size": 7, "band": [0.5, 0.75], "mastery_threshold": 0.85,
             "skills": chosen, "categories": [], "due": "2027-01-15",
-            "grading": "completion", "goal": 12,
+            "grading": "completion", "goal": 12, "tries": 3,
         }
     assert item["lineItem"] == {
         "scoreMaximum": 40.0,
@@ -185,7 +185,7 @@ def test_wrong_settings_are_named_per_field_and_create_nothing(lti_world: LtiWor
     bad = submit(
         browser, form,  # type: ignore[arg-type]
         title="Quiz", points="0", bank="demo", set_size="50", band_low="90", band_high="60",
-        mastery_threshold="30", due="next week", grading="average", goal="-3",
+        mastery_threshold="30", due="next week", grading="average", goal="-3", tries="9",
     )
     assert bad.status_code == 400
     for message in (
@@ -196,6 +196,7 @@ def test_wrong_settings_are_named_per_field_and_create_nothing(lti_world: LtiWor
         "The due date must be a date like 2026-12-31, or left empty.",
         "Please choose how the activity is graded.",
         "The completion goal must be a whole number from 1 to 1000.",
+        "Tries per question must be a whole number from 1 to 3.",
     ):
         assert message in bad.text
     assert 'aria-invalid="true"' in bad.text and 'value="Quiz"' in bad.text  # kept as typed

@@ -30,6 +30,7 @@ from tests.support.cookieless import (  # noqa: F401
     practice_link,
 )
 from tests.support.lti_world import LtiWorld
+from tests.support.practice_browser import finish_set
 from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [
@@ -117,7 +118,10 @@ def test_student_and_teacher_pages_without_any_cookie(
         result = frame.locator("#result")
         result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")).wait_for()
         frame.locator("#answer-feedback").wait_for()
-        # The next set, computed by the worker, arrives by the event stream, not by polling.
+        first.locator(".answered").wait_for()
+        # The rest of the set; the next set, computed by the worker, arrives by the event
+        # stream, not by polling.
+        finish_set(frame)
         frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
         assert frame.locator("#practice-set li.item").count() >= 1
         assert frame.locator("#status").is_hidden()

@@ -230,8 +230,10 @@ def answer(item: Locator) -> None:
 
 
 def answer_a_set(story: Story, bank_id: int) -> list[int]:
-    """Ada answers one question after another; each answer shows its feedback at once, and the
-    next practice set, computed by the worker, replaces the list without a page load."""
+    """Ada answers the set one question after another; each answer shows its feedback at once
+    and closes its question, the others stay as they are; when the set is finished, the next
+    set, computed by the worker, replaces it without a page load, under a summary of the set
+    just finished."""
     tool = story.open_as(TITLE, "Ada Learner")
     tool.get_by_role("heading", name=TITLE).wait_for()
     with story.world.db.session() as s:
@@ -241,14 +243,14 @@ def answer_a_set(story: Story, bank_id: int) -> list[int]:
     first.wait_for()
     assert practice.locator("li.item").count() == ANSWERS
     tool.locator("body").evaluate("() => { window.__sameDocument = true; }")
+    shown = {int(x) for x in practice.locator("li.item").evaluate_all(
+        "items => items.map(i => i.dataset.itemId)")}
+    assert shown <= bank_items  # questions from the bank the teacher imported
 
+    assert f"Question 1 of {ANSWERS}" in tool.locator("#set-position").inner_text()
     answered: list[int] = []
     for n in range(ANSWERS):
-        shown = {int(x) for x in practice.locator("li.item").evaluate_all(
-            "items => items.map(i => i.dataset.itemId)")}
-        assert shown <= bank_items  # questions from the bank the teacher imported
-        event_before = practice.get_attribute("data-event-id") or ""
-        item = practice.locator("li.item").first
+        item = practice.locator("li.item:not(.answered-item)").first
         answered.append(int(item.get_attribute("data-item-id") or 0))
         question = item.locator(".question").inner_text().strip().splitlines()[0]
         answer(item)
@@ -256,17 +258,22 @@ def answer_a_set(story: Story, bank_id: int) -> list[int]:
         reveal.locator(".reveal-question", has_text=question).wait_for()
         heading = reveal.get_by_role("heading").first.inner_text()
         assert heading.strip(), "the feedback says whether the answer was right"
+        assert reveal.locator(".reveal-yours").count() == 1  # the student's own answer
         if n == 0:
             story.shot("05-student-feedback.png", reveal)
-        # The next set arrives by the event stream: a new event id, same document.
-        tool.locator(f"#practice-set:not([data-event-id='{event_before}'])").wait_for(
-            timeout=60_000)
-        tool.locator("#feedback .summary").wait_for()
+        tool.locator(f"#item-{answered[-1]} .answered").wait_for(timeout=60_000)
+    # The next set arrives by the event stream: a new event id, same document.
+    tool.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
+    tool.locator("#feedback .summary").wait_for()
+    summary = tool.locator("#set-summary")
+    summary.wait_for()
+    assert f"of {ANSWERS} right." in summary.inner_text()
     assert tool.locator("body").evaluate("() => window.__sameDocument === true")
     assert practice.locator("li.item").count() == ANSWERS
+    assert practice.locator("li.answered-item").count() == 0  # a new set, all open
     assert "predicted success" in practice.locator(".why").first.inner_text()
     tool.locator("#goal-text", has_text=f"{ANSWERS} of {ANSWERS} questions done").wait_for()
-    story.shot("06-next-set.png", practice)
+    story.shot("06-next-set.png", tool.locator("main"))
     return answered
 
 

@@ -150,26 +150,27 @@ def test_student_pages_and_answers_without_any_cookie(lti_world: LtiWorld,
     assert f"lt={ada.token}" in feedback_url and "answered=" in feedback_url
     shown = ada.get(feedback_url)
     assert shown.status_code == 200 and 'id="answer-feedback"' in shown.text
+    # A hint without the script (on a question still open): a GET form, whose own fields
+    # replace the query string of its action in a browser, so the token is one of them.
+    hint = next(f for f in forms(shown.text, feedback_url) if f.method == "get")
+    assert hint.fields["lt"] == ada.token
+    with_hint = ada.post(strip_query(hint))
+    assert with_hint.status_code == 200 and "HINT-A" in with_hint.text
     # The script's way: the token in the body only (plain URL), JSON back.
-    second = next(f for f in forms(shown.text, feedback_url)
-                  if f.fields.get("item_id") not in (None, item_id))
+    open_forms = [f for f in forms(shown.text, feedback_url)
+                  if f.fields.get("item_id") not in (None, item_id)]
+    second, third = open_forms[0], open_forms[1]
     as_json = ada.tool.post(second.action.split("?", 1)[0], allow_redirects=False,
                             data={**second.fields, "choice": "0"},
                             headers={"Accept": "application/json", "Referer": feedback_url})
     assert as_json.status_code == 202, as_json.text[:500]
     assert as_json.json()["message"] in ("Correct!", "Not quite.")
-    # Its JSON twin with the token in the header only.
+    # Its JSON twin with the token in the header only (another question: each is graded once).
     by_header_post = ada.tool.post(
-        second.action.split("?", 1)[0], allow_redirects=False,
-        data={k: v for k, v in second.fields.items() if k != "lt"} | {"choice": "1"},
+        third.action.split("?", 1)[0], allow_redirects=False,
+        data={k: v for k, v in third.fields.items() if k != "lt"} | {"choice": "1"},
         headers={"Accept": "application/json", "X-Metis-Launch": ada.token})
     assert by_header_post.status_code == 202, by_header_post.text[:500]
-    # A hint without the script: a GET form, whose own fields replace the query string of its
-    # action in a browser, so the token is one of them.
-    hint = next(f for f in forms(shown.text, feedback_url) if f.method == "get")
-    assert hint.fields["lt"] == ada.token
-    with_hint = ada.post(strip_query(hint))
-    assert with_hint.status_code == 200 and "HINT-A" in with_hint.text
     # The event stream (SSE) opens with the token in its URL.
     with ada.tool.get(f"{world.metis.url}/student/{ada.launch_id}/events",
                       params={"lt": ada.token}, stream=True, timeout=10) as stream:

@@ -310,7 +310,13 @@
   function showSet(state) {
     if (!state || !state.items) { return; }
     if (state.revision && list.dataset.revision === state.revision) { return; }
-    var sameSet = state.set_id && list.dataset.setId === String(state.set_id);
+    // The first set is on the page before the workers store it (no set id yet): the same
+    // questions in the same order are the same set, so nothing typed into them is lost.
+    var shownIds = Array.prototype.map.call(list.querySelectorAll("li.item:not(.stand-in)"),
+                                            function (li) { return li.dataset.itemId; });
+    var sameItems = shownIds.join(",") === state.items.map(function (i) { return String(i.item_id); }).join(",");
+    var sameSet = (state.set_id && list.dataset.setId === String(state.set_id)) ||
+                  (!list.dataset.setId && !state.event_id && sameItems);
     if (sameSet) {
       updateSet(state);
     } else {
@@ -417,8 +423,10 @@
     box.focus();
   }
 
+  // Idempotent: the answer's own reply and a live update of the set may both mark it.
   function markAnswered(form, answered) {
     var li = form.closest("li.item");
+    if (form.querySelector("p.answered")) { return; }
     form.querySelector("fieldset").disabled = true;
     var button = form.querySelector("button");
     if (button) { button.remove(); }

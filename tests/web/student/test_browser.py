@@ -18,6 +18,7 @@ from tests.support.browser import chromium, new_context
 from tests.support.learner import RICH
 from tests.support.lti_world import LtiWorld
 from tests.support.practice import seeded_practice_link
+from tests.support.practice_browser import finish_set
 from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -90,6 +91,10 @@ def test_answer_then_new_set_arrives_without_reload(
         assert "Please give an answer" in frame.locator("#result").inner_text()
         assert frame.locator("#answer-feedback").count() == 0
 
+        # Something chosen in question 2 before question 1 is answered: it must survive the
+        # worker's update of the set (the first set gets its stored id then).
+        pending = frame.locator("#practice-set li.item").nth(1).locator("input[type=radio]").nth(1)
+        pending.check()
         first.locator("input[type=radio]").first.check()
         first.get_by_role("button", name="Submit answer").click()
         result = frame.locator("#result")
@@ -119,16 +124,14 @@ def test_answer_then_new_set_arrives_without_reload(
                                ).one()
             assert stored.response.get("hints") == 1
 
+        frame.locator("#practice-set:not([data-set-id=''])").wait_for(timeout=60_000)
+        assert pending.is_checked()  # nothing the student chose was lost
         # A set is a set: the answered question stays, closed and marked; the next set
         # comes only when every question of this one is answered.
         assert first.locator("input[type=radio]").first.is_disabled()
         assert first.locator(".answered").count() == 1
         assert frame.locator("#practice-set:not([data-event-id=''])").count() == 0
-        for n in (1, 2):
-            item = frame.locator("#practice-set li.item").nth(n)
-            item.locator("input[type=radio]").first.check()
-            item.get_by_role("button", name="Submit answer").click()
-            item.locator(".answered").wait_for(timeout=60_000)
+        finish_set(frame)
 
         ps = frame.locator("#practice-set")
         frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)

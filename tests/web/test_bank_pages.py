@@ -10,12 +10,16 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
+from lti_tool.core.db import Database
 from lti_tool.core.db.models import Activity, Answer, Item, ItemBank, User
 from lti_tool.core.itembank import moodle_xml
+from lti_tool.core.itembank.editing import archive_item
 from lti_tool.core.itembank.model import MAX_FILE_BYTES
 from lti_tool.core.itembank.offered import offered_items
+from lti_tool.core.practice.page_state import first_set, place_of, stand_in
 from lti_tool.web.views.banks import MAX_UPLOAD_BYTES
 from tests.support.bank_samples import sample
+from tests.support.course import seed_course
 from tests.support.hostile_banks import (
     XSS,
     billion_laughs,
@@ -25,6 +29,7 @@ from tests.support.hostile_banks import (
 )
 from tests.support.lti_world import LtiWorld
 from tests.support.teacher_pages import csrf, launch
+from workers import pipeline
 
 
 def teacher(world: LtiWorld, user: str = "201") -> tuple[requests.Session, str, str]:
@@ -296,3 +301,22 @@ def test_delete_a_bank_after_a_confirmation(lti_world: LtiWorld) -> None:
     again = upload(browser, banks_url, token, "unit.gift", GIFT_BANK, bank="Unit")
     assert int(bank_link(again.text).rsplit("/", 1)[1]) != bank_id
     assert '<span class="count" id="imported">3</span>' in again.text
+
+
+def test_deleted_questions_are_never_offered_in_new_sets(db: Database) -> None:
+    """The planners all go through offered_items: the first set, the stand-in while the next
+    set is late, and the worker's bank load skip an archived question."""
+    course = seed_course(db, items=6)
+    with db.session() as s:
+        archived = s.get(Item, course.item_ids[0])
+        assert archived is not None
+        archive_item(archived)
+    with db.session() as s:
+        place = place_of(s, course.platform_id, course.resource_link_id)
+        assert place is not None
+        first = [i.id for i in first_set(s, place)]
+        assert first and course.item_ids[0] not in first
+        stand = stand_in(s, place, course.user_ids[0], avoid=set())
+        assert stand is not None and stand.id != course.item_ids[0]  # else the lowest id
+        loaded, _ = pipeline._bank_items(s, place.bank_id or 0)
+        assert [b.item_id for b in loaded] == course.item_ids[1:]

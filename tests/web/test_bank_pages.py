@@ -241,7 +241,10 @@ def test_edit_and_delete_questions_keep_the_answers_history(lti_world: LtiWorld)
     base = {"csrf_token": token, "name": "Q2", "text": "What is 2 + 3?"}
     for bad, words in ((dict(base, value="five"), "the right answer must be a number"),
                        (dict(base, value="5", name=" "), "the question needs a name"),
-                       (dict(base, value="nan"), "the right answer must be a number")):
+                       (dict(base, value="nan"), "the right answer must be a number"),
+                       (dict(base, value="5", skills=",".join(f"s{n}" for n in range(21))),
+                        "up to 20 skills"),
+                       (dict(base, value="5", text="2 + 3\x00"), "NUL")):
         r = browser.post(f"{page_url}/items/{ids[1]}/edit", data=bad,
                          headers={"Referer": page_url})
         assert r.status_code == 400 and words in r.text and "Traceback" not in r.text

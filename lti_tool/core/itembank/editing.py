@@ -24,6 +24,7 @@ from lti_tool.core.itembank.store import MAX_BANK_NAME, BankSummary, skill_ids
 MAX_NAME = 255
 MAX_TEXT = 20_000
 MAX_ACCEPTED = 50
+MAX_SKILLS = 20
 CHOICE_KINDS = ("multichoice", "multiresponse", "truefalse")
 
 
@@ -104,7 +105,8 @@ def archive_bank(session: Session, bank: ItemBank, now: datetime | None = None) 
 
 
 def parse_edit(item: Item, form: Mapping[str, str]) -> ItemEdit:
-    """The edit form's fields for this question, checked; EditError names what is wrong."""
+    """The edit form's fields for this question, checked; EditError names what is wrong.
+    (A NUL never gets here: the app refuses it in any field, see web/nul_guard.)"""
     name = " ".join((form.get("name") or "").split())
     if not name:
         raise EditError("the question needs a name")
@@ -117,6 +119,8 @@ def parse_edit(item: Item, form: Mapping[str, str]) -> ItemEdit:
         raise EditError(f"the question text is too long (up to {MAX_TEXT:,} characters)")
     skills = [s for s in (" ".join(p.split()) for p in (form.get("skills") or "").split(","))
               if s]
+    if len(skills) > MAX_SKILLS:
+        raise EditError(f"up to {MAX_SKILLS} skills per question")
     edit: dict[str, Any] = {
         "name": name, "text": text, "skills": skills,
         "general": clean_html(form.get("general") or "").strip(),

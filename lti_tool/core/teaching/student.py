@@ -46,6 +46,7 @@ class AnswerLine:
     correct: bool
     response: str
     credit: float = 0.0  # the share of the marks; between 0 and 1 (exclusive): partly right
+    archived: bool = False  # the question was deleted or edited in its bank since
 
     @property
     def partial(self) -> bool:
@@ -176,7 +177,8 @@ def student_detail(session: Session, platform_id: int, context_id: int, user_id:
     data = CourseData(activities, names, {user.id: user},
                       {user.id} if launched else set(), {user.id: student})
     lines = [AnswerLine(row.answered_at, _title(activities, a.activity_id), _question(item),
-                        row.correct, describe_response(item, a.response), a.credit)
+                        row.correct, describe_response(item, a.response), a.credit,
+                        item.archived_at is not None)
              for (a, item), row in zip(pairs, answers, strict=True)]
     return StudentDetail(
         user.id, user.name or None, user.sub, list(reversed(lines)),

@@ -16,6 +16,7 @@ from lti_tool.core.db.models import (
     Activity,
     Answer,
     Context,
+    Item,
     PassbackStatus,
     ScorePassback,
 )
@@ -284,6 +285,26 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
     assert 0.79 < float(three_csv["proportion_correct_high"]) < 0.80
     export = browser.get(f"{page_url}/export").text
     assert "export/overview.csv" in export and "export/items.csv" in export
+
+
+def test_answers_keep_a_question_deleted_since(seeded_class: Class) -> None:
+    c = seeded_class
+    with c.world.db.session() as s:
+        first = s.scalars(select(Answer).where(Answer.user_id == c.ada)
+                          .order_by(Answer.id)).first()
+        assert first is not None
+        item = s.get(Item, first.item_id)
+        assert item is not None
+        item.archived_at = c.now
+        text = item.text
+    browser, page_url = teacher(c)
+    html = browser.get(f"{page_url}/students/{c.ada}").text
+    answers = table(html, "answers")
+    oldest = answers[-1]
+    assert oldest[1][0].startswith(text) and "since edited or deleted" in oldest[1][0]
+    assert all("since edited" not in r[1][0] for r in answers[1:] if not r[1][0].startswith(text))
+    items = browser.get(f"{page_url}/items").text
+    assert "deleted from its bank" in items
 
 
 def test_answers_table_shows_partial_credit(seeded_class: Class) -> None:

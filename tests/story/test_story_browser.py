@@ -34,6 +34,7 @@ from lti_tool.lti.registration import manual
 from tests.support.bank_samples import SAMPLES
 from tests.support.browser import chromium, new_context
 from tests.support.lti_world import LtiWorld
+from tests.support.practice_browser import wait_answered
 from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [
@@ -261,7 +262,7 @@ def answer_a_set(story: Story, bank_id: int) -> list[int]:
         assert reveal.locator(".reveal-yours").count() == 1  # the student's own answer
         if n == 0:
             story.shot("05-student-feedback.png", reveal)
-        tool.locator(f"#item-{answered[-1]} .answered").wait_for(timeout=60_000)
+        wait_answered(tool.locator(f"#item-{answered[-1]}"))
     # The next set arrives by the event stream: a new event id, same document.
     tool.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
     tool.locator("#feedback .summary").wait_for()
@@ -340,9 +341,9 @@ def admin_approves(story: Story, platform_id: int) -> None:
     waiting = tool.locator("section", has=tool.get_by_role(
         "heading", name=re.compile(r"^Waiting for approval")))
     waiting.get_by_role("heading", name="Waiting for approval (1)").wait_for()
-    row = waiting.locator("tr", has_text=PENDING)
+    row = waiting.locator("tr.platform", has_text=PENDING)  # its deployments have rows too
     assert "moodle.example.edu" in row.inner_text()
-    row.get_by_role("button", name=f"Approve platform {platform_id}").click()
+    row.get_by_role("button", name=re.compile(r"^Approve platform")).click()
 
     tool.get_by_role("heading", name="Waiting for approval (0)").wait_for()
     active = tool.locator("section", has=tool.get_by_role("heading",

@@ -20,6 +20,12 @@ def answer_question(item: Any) -> None:
     else:
         item.locator("input[type=text]").first.fill("1")
     item.get_by_role("button", name="Submit answer").click()
+    wait_answered(item)
+
+
+def wait_answered(item: Any) -> None:
+    """Until `item` is marked answered, or gone because it finished the set and the next set
+    took its place."""
     deadline = time.monotonic() + ANSWER_TIMEOUT_S
     while item.count() and not item.locator(".answered").count():
         if time.monotonic() > deadline:

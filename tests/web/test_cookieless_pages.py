@@ -268,8 +268,13 @@ def test_admin_and_content_selection_without_any_cookie(lti_world: LtiWorld) -> 
     keys_url = f"{world.metis.url}/admin/{admin.launch_id}/keys?lt={admin.token}"
     keys = admin.get(keys_url)
     assert keys.status_code == 200
-    rotate = form_to(keys.text, keys_url, "/keys/rotate")
-    assert rotate.fields["lt"] == admin.token
+    # Rotation asks first: the keys page links to a confirmation page with the form.
+    confirm_url = f"{world.metis.url}/admin/{admin.launch_id}/keys/rotate?lt={admin.token}"
+    assert f"/admin/{admin.launch_id}/keys/rotate" in keys.text
+    confirm = admin.get(confirm_url)
+    assert confirm.status_code == 200
+    rotate = form_to(confirm.text, confirm_url, "/keys/rotate")
+    assert rotate.fields["lt"] == admin.token and rotate.fields.get("confirm") == "rotate"
     done = admin.post(rotate)
     assert done.status_code == 303 and f"lt={admin.token}" in done.headers["Location"]
     shown = admin.get(urljoin(world.metis.url, done.headers["Location"]))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.core.activities import ActivitySettings, from_activity
@@ -101,6 +101,7 @@ class CourseData:
     launched: set[int]  # users who opened something in this course
     students: dict[int, StudentData]
     skill_banks: dict[int, int] = field(default_factory=dict)  # skill -> its bank, if it exists
+    first_launch: dict[int, datetime] = field(default_factory=dict)  # user -> first opened
 
     def student(self, user_id: int) -> StudentData:
         return self.students.get(user_id) or StudentData()
@@ -253,9 +254,11 @@ def load_course(session: Session, platform_id: int, context_id: int) -> CourseDa
     answers = load_answers(session, activities)
     sets = load_sets(session, activities)
     passbacks = load_passbacks(session, activities)
-    launched = {u for u in session.scalars(select(Launch.user_id).distinct().where(
-        Launch.platform_id == platform_id, Launch.context_id == context_id,
-        Launch.user_id.is_not(None))) if u is not None}
+    first_launch: dict[int, datetime] = {u: at for u, at in session.execute(
+        select(Launch.user_id, func.min(Launch.created_at)).where(
+            Launch.platform_id == platform_id, Launch.context_id == context_id,
+            Launch.user_id.is_not(None)).group_by(Launch.user_id)) if u is not None}
+    launched = set(first_launch)
     students: dict[int, StudentData] = defaultdict(StudentData)
     for a in answers:
         students[a.user_id].answers.append(a)
@@ -273,7 +276,7 @@ def load_course(session: Session, platform_id: int, context_id: int) -> CourseDa
     for s in seen - set(names):
         names[s] = f"skill {s}"  # deleted since: keep the evidence visible
     return CourseData(activities, names, users, launched, dict(students),
-                      {sid: bank for sid, (_, bank) in known.items()})
+                      {sid: bank for sid, (_, bank) in known.items()}, first_launch)
 
 
 def by_activity(student: StudentData) -> dict[int, StudentData]:

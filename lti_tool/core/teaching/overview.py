@@ -132,6 +132,7 @@ def _row(data: CourseData, user_id: int | None, name: str | None, lms_id: str, o
     last = student.answers[-1].answered_at if student.answers else None
     launched = user_id is not None and user_id in data.launched
     risks = presence_reasons(on_roster=on_roster, launched=launched, last_answer=last, now=now,
+                             opened_at=data.first_launch.get(user_id) if user_id else None,
                              rules=rules)
     cells: dict[int, dict[int, Cell]] = {}
     too_few: list[str] = []

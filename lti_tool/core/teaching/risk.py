@@ -47,24 +47,33 @@ def enough_evidence(answers: int, rules: RiskRules = DEFAULT_RULES) -> bool:
 def risk_reasons(*, on_roster: bool, launched: bool, last_answer: datetime | None,
                  answers: int, cells: Mapping[int, Cell],
                  history: Mapping[int, list[MasteryPoint]], skill_names: Mapping[int, str],
-                 now: datetime, rules: RiskRules = DEFAULT_RULES) -> list[str]:
+                 now: datetime, opened_at: datetime | None = None,
+                 rules: RiskRules = DEFAULT_RULES) -> list[str]:
     """The reasons a student with one activity is at risk; empty when none applies."""
     return (presence_reasons(on_roster=on_roster, launched=launched, last_answer=last_answer,
-                             now=now, rules=rules)
+                             now=now, opened_at=opened_at, rules=rules)
             + activity_reasons(answers=answers, cells=cells, history=history,
                                skill_names=skill_names, rules=rules))
 
 
 def presence_reasons(*, on_roster: bool, launched: bool, last_answer: datetime | None,
-                     now: datetime, rules: RiskRules = DEFAULT_RULES) -> list[str]:
+                     now: datetime, opened_at: datetime | None = None,
+                     rules: RiskRules = DEFAULT_RULES) -> list[str]:
     """Not started, or not answering lately (over the whole course). These need no minimum
-    number of answers: they are facts, not estimates."""
+    number of answers: they are facts, not estimates. `opened_at`: the student's first launch
+    in the course; someone who opened it less than `inactive_days` ago and has not answered
+    yet is just starting, not at risk."""
     reasons: list[str] = []
     if last_answer is None:
         if on_roster and not launched:
             reasons.append("has not opened the activity yet")
-        elif launched:
+        elif launched and opened_at is None:  # when is unknown
             reasons.append("opened the activity but has not answered a question yet")
+        elif launched and opened_at is not None:
+            waited = (now - opened_at).days
+            if waited >= rules.inactive_days:
+                reasons.append(f"opened the activity {waited} days ago but has not answered "
+                               "a question yet")
     else:
         idle = (now - last_answer).days
         if idle >= rules.inactive_days:

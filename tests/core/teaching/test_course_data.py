@@ -133,6 +133,12 @@ def test_risk_rules_in_words() -> None:
         "has not opened the activity yet"]
     assert risk_reasons(last_answer=None, cells={}, history={}, **base) == [  # type: ignore[arg-type]
         "opened the activity but has not answered a question yet"]
+    # Opened an hour ago: just starting. Opened nine days ago without an answer: a reason.
+    assert risk_reasons(last_answer=None, cells={}, history={}, **base,  # type: ignore[arg-type]
+                        opened_at=NOW - timedelta(hours=1)) == []
+    assert risk_reasons(last_answer=None, cells={}, history={}, **base,  # type: ignore[arg-type]
+                        opened_at=NOW - timedelta(days=9)) == [
+        "opened the activity 9 days ago but has not answered a question yet"]
     assert risk_reasons(last_answer=NOW - timedelta(days=8), cells={}, history={},
                         **base) == ["no answer for 8 days"]  # type: ignore[arg-type]
     assert risk_reasons(last_answer=NOW - timedelta(days=3), cells={}, history={}, **base,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 import redis
@@ -17,6 +18,7 @@ from lti_tool.core.db.models import (
     Answer,
     Context,
     Item,
+    Launch,
     PassbackStatus,
     ScorePassback,
 )
@@ -285,6 +287,22 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
     assert 0.79 < float(three_csv["proportion_correct_high"]) < 0.80
     export = browser.get(f"{page_url}/export").text
     assert "export/overview.csv" in export and "export/items.csv" in export
+
+
+def test_opening_without_answering_is_a_reason_only_after_a_week(seeded_class: Class) -> None:
+    c = seeded_class
+    cleo_launch = launch_row(c.world, launch(c.world, c.world.browser(), "103", c.link))
+    browser, page_url = teacher(c)
+
+    def cleo_reasons() -> list[str]:
+        return reasons_in(student_cell(browser.get(page_url).text, "Cleo Learner"))
+
+    assert cleo_reasons() == []  # just opened it: starting, not at risk
+    with c.world.db.session() as s:
+        s.execute(update(Launch).where(Launch.user_id == cleo_launch.user_id)
+                  .values(created_at=c.now - timedelta(days=9)))
+    assert cleo_reasons() == [
+        "opened the activity 9 days ago but has not answered a question yet"]
 
 
 def test_answers_keep_a_question_deleted_since(seeded_class: Class) -> None:

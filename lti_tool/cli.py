@@ -73,6 +73,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 BENCH_COMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("lti_tool.devkit.bench_import:bench_import",
+               "One bank import inside its request (parse + save; deep HTML refused)."),
     "launch": ("lti_tool.devkit.bench_launch:launch",
                "Full LTI login+launch cost (p50/p99, launches/s)."),
     "engine": ("meta_engine.bench.cli:engine", "Metis vs baselines on real data (strict)."),

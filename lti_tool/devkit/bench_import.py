@@ -1,16 +1,16 @@
 """How long one bank import takes inside its web request: parse and save a generated Moodle XML
 file of N questions, and one question whose HTML nests D levels deep, into a fresh SQLite
-database. Prints JSON. `python -m lti_tool.devkit.bench_import --questions 2000,12000
---depth 100,100000`"""
+database. Prints JSON. `metis bench import --questions 2000,12000 --depth 100,100000`"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import click
 
 from lti_tool.core.db import Database
 from lti_tool.core.db.migrate import upgrade
@@ -46,11 +46,24 @@ def timed_import(db: Database, platform_id: int, context_id: int, name: str,
             "rejected": [r.reason for r in report.rejected][:1]}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--questions", default="2000,12000")
-    parser.add_argument("--depth", default="100,100000")
-    args = parser.parse_args(argv)
+def _counts(text: str, what: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{what} must be whole numbers separated by commas") from None
+    if any(n < 1 for n in counts):
+        raise click.BadParameter(f"{what} must be at least 1")
+    return counts
+
+
+@click.command("import")
+@click.option("--questions", default="2000,12000", show_default=True,
+              help="Questions per generated Moodle XML file, comma-separated.")
+@click.option("--depth", default="100,100000", show_default=True,
+              help="Nesting depths of one question's HTML, comma-separated.")
+def bench_import(questions: str, depth: str) -> None:
+    """One bank import inside its request: parse + save N questions; deep HTML refused fast."""
+    sizes, depths = _counts(questions, "--questions"), _counts(depth, "--depth")
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
@@ -65,14 +78,10 @@ def main(argv: list[str] | None = None) -> None:
             s.flush()
             ids = platform.id, context.id
         out: dict[str, Any] = {"questions": {}, "nesting": {}}
-        for n in (int(x) for x in args.questions.split(",") if x):
+        for n in sizes:
             out["questions"][n] = timed_import(db, *ids, f"q{n}.xml", moodle_xml(n))
-        for depth in (int(x) for x in args.depth.split(",") if x):
-            html = "<div>" * depth + "x" + "</div>" * depth
-            out["nesting"][depth] = timed_import(db, *ids, f"d{depth}.xml", moodle_xml(1, html))
+        for d in depths:
+            html = "<div>" * d + "x" + "</div>" * d
+            out["nesting"][d] = timed_import(db, *ids, f"d{d}.xml", moodle_xml(1, html))
         db.dispose()
-    print(json.dumps(out, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    click.echo(json.dumps(out, indent=2))

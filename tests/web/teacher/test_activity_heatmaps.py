@@ -245,3 +245,24 @@ def test_two_activities_cost_no_extra_query(two_activities: TwoActivities) -> No
         view = overview(s, c.platform_id, c.context_id, first_activity=two_activities.decimals)
     assert [h.title for h in view.heatmaps] == ["Decimals", "Practice"]
     assert len(statements) <= 8
+
+
+def test_question_statistics_one_activity_at_a_time(two_activities: TwoActivities) -> None:
+    c = two_activities.c
+    browser, page_url = teacher(c)  # from the Practice link
+    html = browser.get(f"{page_url}/items").text
+    assert 'aria-current="true">Practice</a>' in html
+    (_, practice), = tables(html, "items")
+    assert [r[0][0] for r in practice[1:]] == ["What is 1 + 1?", "What is 2 + 2?",
+                                               "What is 3 + 3?"]
+    other = browser.get(f"{page_url}/items", params={"activity": two_activities.decimals})
+    assert other.status_code == 200
+    (caption, decimals), = tables(other.text, "items")
+    assert caption.startswith("Questions answered in Decimals")
+    assert {r[0][0]: r[2][0] for r in decimals[1:]} == {
+        "A skill 0 question": "2", "A rounding question": "1"}
+    csv_text = browser.get(f"{page_url}/export/items.csv",
+                           params={"activity": two_activities.decimals}).text
+    assert "A rounding question" in csv_text and "What is 1 + 1?" not in csv_text
+    assert browser.get(f"{page_url}/items", params={"activity": "999999"}).status_code == 404
+    assert browser.get(f"{page_url}/items", params={"activity": "x"}).status_code == 400

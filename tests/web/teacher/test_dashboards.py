@@ -285,6 +285,7 @@ def test_items_page_and_csv_show_this_course_numbers(seeded_class: Class) -> Non
     assert (three_csv["activity"], three_csv["archived"]) == ("Practice", "no")
     assert 0.06 < float(three_csv["proportion_correct_low"]) < 0.07
     assert 0.79 < float(three_csv["proportion_correct_high"]) < 0.80
+    assert f"export/items.csv?activity={seeded_class.activity_id}" in page.text
     export = browser.get(f"{page_url}/export").text
     assert "export/overview.csv" in export and "export/items.csv" in export
 

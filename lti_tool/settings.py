@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     adapt_batch_max: int = Field(64, ge=1, le=4096)
     adapt_batch_wait_ms: float = Field(5.0, ge=0, le=100)
 
+    # The Bearer token a Prometheus scraper sends to /metrics; empty: /metrics answers 404.
+    metrics_token: str = ""
+    # First port of the workers' own metrics (process n of a worker listens on port + n); 0: off.
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         scheme = urlsplit(self.base_url).scheme

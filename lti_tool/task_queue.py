@@ -49,5 +49,9 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         task_routes={task: {"queue": queue} for task, queue in ROUTES.items()},
         task_default_queue=MAINTENANCE_QUEUE,
+        # Task events (sent, received, started, succeeded, failed) so that Flower, or any
+        # Celery event monitor, shows the tasks without extra configuration.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
     )
     return app

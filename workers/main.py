@@ -40,9 +40,11 @@ def create_worker_app() -> Celery:
 
     @worker_process_init.connect(weak=False)
     def _init(**_: Any) -> None:
+        from workers.metrics import serve as serve_metrics
         from workers.process import init_process
 
         init_process(settings)
+        serve_metrics(settings.worker_metrics_port)  # this pool process's own port (or off)
 
     @worker_process_shutdown.connect(weak=False)
     def _leave(**_: Any) -> None:

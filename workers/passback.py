@@ -39,6 +39,7 @@ from lti_tool.lms.ags import Result, Score, ScoreOutcome
 from lti_tool.lms.services import ServiceContext, service_context
 from lti_tool.lms.tokens import PermanentServiceError, ServiceError
 from lti_tool.settings import Settings
+from workers import metrics
 
 # Sends of one score within one delivery after the LMS was found holding another score.
 RESENDS_PER_DELIVERY = 2
@@ -154,6 +155,7 @@ def _held_text(held: Result | None, maximum: float) -> str:
     return "no grade" if points is None else f"{points:g} of {maximum:g}"
 
 
+@metrics.counted_delivery
 def deliver(db: Database, poster: ScorePoster, passback_id: int) -> str:
     """Post the row's score and read it back. Returns "verified", "sent" (accepted, result not
     readable), "mismatch", "failed", "nothing" (nothing pending) or "superseded" (a newer score

@@ -38,6 +38,7 @@ from lti_tool.core.itembank.offered import offered_items
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import sets
 from lti_tool.core.practice.page_state import Place, first_set, revision
+from workers import metrics
 from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan, course_key
 
 log = logging.getLogger("metis.pipeline")
@@ -350,4 +351,5 @@ def process_events(
         publish_latest(db, client, out.processed)
     out.timings_ms = {"load": load_ms * 1000, "engine": engine_ms * 1000,
                       "store": store_ms * 1000, "publish": (time.perf_counter() - t5) * 1000}
+    metrics.observe_batch(event_ids, out, (ev for b in batches for ev in b))
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from lti_tool.settings import Settings, load_settings
-from lti_tool.web import access, errors, extensions, ids, messages, nul_guard
+from lti_tool.web import access, errors, extensions, ids, messages, metrics, nul_guard
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ids.init_app(app)  # the `id` URL converter, before the blueprints add their rules
     access.init_app(app)  # pages after the launch: the page token in URLs and forms
     _register_blueprints(app)
+    metrics.init_app(app)  # GET /metrics, only with METIS_METRICS_TOKEN set
     return app
 
 

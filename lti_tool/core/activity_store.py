@@ -18,7 +18,8 @@ def banks_for(s: Session, platform_id: int, context_id: int) -> list[ItemBank]:
     return list(
         s.scalars(
             select(ItemBank)
-            .where(ItemBank.platform_id == platform_id, ItemBank.context_id == context_id)
+            .where(ItemBank.platform_id == platform_id, ItemBank.context_id == context_id,
+                   ItemBank.archived_at.is_(None))  # a deleted bank is offered no more
             .order_by(ItemBank.name)
         )
     )

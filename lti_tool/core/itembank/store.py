@@ -35,7 +35,8 @@ def course_banks(session: Session, platform_id: int, context_id: int) -> list[Ba
     """The course's banks with their item and skill counts, by name."""
     banks = session.scalars(
         select(ItemBank)
-        .where(ItemBank.platform_id == platform_id, ItemBank.context_id == context_id)
+        .where(ItemBank.platform_id == platform_id, ItemBank.context_id == context_id,
+               ItemBank.archived_at.is_(None))
         .order_by(ItemBank.name, ItemBank.id)
     ).all()
     ids = [b.id for b in banks]
@@ -111,7 +112,10 @@ def save_questions(session: Session, bank: ItemBank, questions: list[Question]) 
     # Several items may share a key (two questions with the same name): each occurrence in the
     # file takes the next existing item with that key, so re-imports stay one-to-one.
     existing: dict[tuple[str, ...], list[Item]] = defaultdict(list)
-    for item in session.scalars(select(Item).where(Item.bank_id == bank.id).order_by(Item.id)):
+    # Archived versions (deleted, or replaced by an edit) keep their answers' history; a
+    # re-import updates the live question only.
+    for item in session.scalars(select(Item).where(
+            Item.bank_id == bank.id, Item.archived_at.is_(None)).order_by(Item.id)):
         existing[_key(item.external_id, item.category, item.name)].append(item)
     skills = {k.name: k.id for k in session.scalars(select(Skill).where(Skill.bank_id == bank.id))}
     created = updated = 0

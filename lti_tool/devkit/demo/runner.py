@@ -27,12 +27,13 @@ import redis as redis_py
 from lti_tool.core import worker_status
 from lti_tool.core.db import Database
 from lti_tool.core.db.migrate import upgrade
+from lti_tool.core.task_names import ADAPT_QUEUE, MAINTENANCE_QUEUE, PASSBACK_QUEUE
 from lti_tool.devkit.certs import ensure_self_signed
 from lti_tool.devkit.demo import platform_wsgi
 from lti_tool.devkit.demo.seed import ACTIVITY_TITLE, seed_demo
 from lti_tool.devkit.embedded import RedisServer, wait_for_port
 from lti_tool.lti import keys
-from lti_tool.process_argv import ALL_QUEUES, WEB_APP, gunicorn_argv, worker_argv
+from lti_tool.process_argv import WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import Settings, load_settings
 
 STOP_TIMEOUT_S = 15.0
@@ -175,9 +176,13 @@ def start_children(options: DemoOptions, env: dict[str, str]) -> list[Child]:
         if importlib.util.find_spec("workers.main") is None:
             click.echo("warning: workers.main not found; no Celery worker started", err=True)
         else:
-            argv = worker_argv(ALL_QUEUES, 1, beat=True,
-                               schedule=data_dir / "celerybeat-schedule")
-            children.append(_spawn("worker", argv, env, cwd))
+            # One worker per role, as in production: a slow LMS (passback) or a retraining
+            # (maintenance) never holds up the next set (adapt).
+            children.append(_spawn("worker", worker_argv(ADAPT_QUEUE, 1, name="adapt"),
+                                   env, cwd))
+            lms = worker_argv(f"{PASSBACK_QUEUE},{MAINTENANCE_QUEUE}", 1, beat=True,
+                              name="lms", schedule=data_dir / "celerybeat-schedule")
+            children.append(_spawn("worker-lms", lms, env, cwd))
     return children
 
 

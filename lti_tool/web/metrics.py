@@ -35,8 +35,17 @@ def _registry() -> CollectorRegistry:
     return reg
 
 
+def _text(body: str | bytes, status: int) -> Response:
+    response = Response(body, status=status, mimetype="text/plain")
+    # Never framed; set here, so the app-wide header hook does not read the platforms from the
+    # database for it (a scrape must still answer while the database is down).
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _refuse(reason: str, status: int) -> Response:
-    response = Response(reason + "\n", status=status, mimetype="text/plain")
+    response = _text(reason + "\n", status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="metis-metrics"'
     return response
@@ -55,9 +64,8 @@ def metrics_page() -> Response:
     if not hmac.compare_digest(given.strip().encode(), expected.encode()):
         return _refuse("The metrics token is not the one configured (METIS_METRICS_TOKEN).", 403)
     body = generate_latest(REGISTRY) + generate_latest(_registry())
-    response = Response(body, status=200)
+    response = _text(body, 200)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
@@ -116,3 +117,11 @@ def test_redis_down_is_a_metric_not_a_500(settings: Settings, course: Course) ->
     assert found[("metis_queue_reachable", ())] == 0
     assert not [k for k in found if k[0] == "metis_queue_depth"]  # unknown, not zero
     assert found[("metis_database_reachable", ())] == 1
+
+
+def test_database_down_is_a_metric_not_a_500(settings: Settings, tmp_path: Path) -> None:
+    gone = f"sqlite:///{tmp_path / 'no-such-folder' / 'metis.db'}"
+    with _app(settings, database_url=gone) as app:
+        found = _scrape(app.test_client())
+    assert found[("metis_database_reachable", ())] == 0
+    assert not [k for k in found if k[0] in ("metis_queue_depth", "metis_passbacks")]

@@ -4,22 +4,28 @@ answer->set latency and batch size from the pipeline, the per-process port, Cele
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 import requests
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
-from lti_tool.core.answers.submit import store_answer
+from lti_tool.core.answers.submit import store_answer, submit
 from lti_tool.core.db import Database
 from lti_tool.core.db.models import GradeEvent
 from lti_tool.lms.tokens import ServiceError
 from lti_tool.settings import Settings
-from lti_tool.task_queue import create_celery
+from lti_tool.task_queue import ADAPT_TASK, create_celery
 from tests.support.course import Course
 from tests.support.engines import RecordingEngine
 from tests.support.gradebook import MoodleGradebook
+from tests.support.worker import WorkerProcess, worker_env
 from workers import metrics
 from workers.passback import deliver
 from workers.pipeline import Outcome, process_events
@@ -119,3 +125,56 @@ def test_a_taken_port_leaves_the_worker_running_without_metrics() -> None:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         assert metrics.serve(int(taken.getsockname()[1]), index=0) is None
+
+
+def _scrape(port: int) -> dict[str, float]:
+    body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    return {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples
+            if not s.labels or s.name.endswith("_count")}
+
+
+def _wait(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass  # the pool process is not listening yet
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.slow
+def test_a_real_worker_serves_its_metrics_and_sends_task_events(
+    db: Database, course: Course, settings: Settings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = worker_env(settings.effective_database_url, settings.redis_url, tmp_path,
+                     METIS_WORKER_METRICS_PORT=str(port))
+    celery = create_celery(settings)
+    seen: list[str] = []
+    with celery.connection_for_read() as conn:
+        # What Flower does: listen to the workers' task events.
+        receiver = celery.events.Receiver(conn, handlers={"*": lambda e: seen.append(e["type"])})
+        listening = threading.Thread(target=receiver.capture, kwargs={"wakeup": False},
+                                     daemon=True)
+        listening.start()
+        try:
+            with WorkerProcess(env, tmp_path / "worker.log") as worker:
+                def send(event_id: str) -> None:
+                    celery.send_task(ADAPT_TASK, args=[event_id], retry=False)
+
+                submit(db, course.learner(0), course.item_ids[0], {"choice": "0"}, send)
+                _wait(lambda: _scrape(port).get("metis_answer_to_set_seconds_count") == 1)
+                assert _scrape(port)["metis_adapt_batch_size_count"] == 1
+                _wait(lambda: "task-succeeded" in seen)
+                assert "task-received" in seen and "task-started" in seen
+
+                # A replaced pool process (same index) takes over the same port, afresh.
+                worker.kill_child()
+                _wait(lambda: _scrape(port).get("metis_answer_to_set_seconds_count") == 0)
+        finally:
+            receiver.should_stop = True
+            listening.join(5)
+            celery.close()

@@ -256,6 +256,7 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
                      key=lambda r: -recent.ago.get(int(ids[r]), 0)))
     open_skills = [int(k) for k in bank_skills.tolist()
                    if int(k) in tried and ms.mean[where[int(k)]] < s.mastered_at]
+    weakest: int | None = None
     if open_skills:
         weakest = min(open_skills, key=lambda k: ms.mean[where[k]])
         if not any(weakest in item_skills[r] for r in forced):
@@ -267,7 +268,7 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     rows = _build(pool, item_skills, recent.runs, min(s.n_items, len(pb)), s.max_per_skill,
                   s.max_run)
     chosen = [_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in parts.items()},
-                       float(score[r]), s, ms, where, last, now, names, tried)
+                       float(score[r]), s, ms, where, last, now, names, tried, weakest)
               for r in rows]
     return PracticePlan(chosen, now, s.to_dict())
 
@@ -275,7 +276,8 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
 def _planned(item: Item, p: float, parts: dict[str, float], score: float,
              s: PracticeSettings, ms: Mastery, where: dict[int, int],
              last: dict[int, tuple[float, int]], now: float,
-             names: Mapping[int, str] | None, tried: set[int]) -> PlannedItem:
+             names: Mapping[int, str] | None, tried: set[int],
+             weakest_open: int | None = None) -> PlannedItem:
     lo, hi = s.band
     skills = [k for k in item.skills if k > 0]
     practised = [k for k in skills if k in tried]
@@ -287,6 +289,11 @@ def _planned(item: Item, p: float, parts: dict[str, float], score: float,
         detail["ago_s"] = now - last[item.id][0]
     elif skills and not practised:
         reason = "new"  # never "one of your weakest": nothing is known about it yet
+    elif weakest_open is not None and weakest_open in practised:
+        # The set's question on the weakest skill not yet mastered says so, however unsure
+        # the model still is about it.
+        reason = "weakness"
+        detail.update(skill=int(weakest_open), mastery=float(ms.mean[where[weakest_open]]))
     elif parts["explore"] > 0.25 * s.w_explore and parts["explore"] >= parts["weakness"] / 2:
         reason = "explore"
     elif parts["weakness"] >= 0.5 * s.w_weakness and weakest in where:

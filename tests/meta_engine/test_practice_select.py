@@ -152,7 +152,9 @@ def test_every_set_has_the_weakest_unmastered_skill(model: api.Model) -> None:
     st = api.adapt(model, h)
     s = PracticeSettings(n_items=4, w_weakness=0.0)  # not by weight: by the rule
     plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
-    assert any(2 in it.skills for it in plan.items)
+    weak = [it for it in plan.items if 2 in it.skills]
+    assert weak and weak[0].reason == "weakness" and weak[0].detail["skill"] == 2
+    assert "one of your weakest" in weak[0].why
 
 
 def test_never_more_than_three_in_a_row_on_one_skill(model: api.Model) -> None:

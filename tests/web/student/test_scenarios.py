@@ -10,6 +10,7 @@ loop's rules as a student lives them (issue 13's measured problems).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from tests.support.worker import WorkerProcess, worker_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+ARTIFACTS = Path(os.environ.get("METIS_ARTIFACTS")
+                 or Path(__file__).resolve().parents[3] / "test-artifacts")
+
 SET_SIZE = 4
 STATE_JS = """async () => {
   const config = JSON.parse(document.getElementById('practice-config').textContent);
@@ -33,6 +37,19 @@ STATE_JS = """async () => {
                                        headers: {'X-Metis-Launch': config.lt || ''}});
   return r.json();
 }"""
+
+
+def _shot(frame: Any, name: str) -> None:
+    """The tool's page as the student sees it now, whole (a screenshot inside the LMS's
+    iframe is cut at the frame's height)."""
+    page = frame.owner.page
+    tool_url = next(f.url for f in page.frames if "/student/" in f.url)
+    view = page.context.new_page()
+    view.set_viewport_size({"width": 960, "height": 900})
+    view.goto(tool_url)
+    view.locator("#practice-set li.item").first.wait_for()
+    view.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    view.close()
 
 
 def _open(lti_world: LtiWorld, browser: Any, link: str) -> Any:
@@ -64,8 +81,11 @@ def _shown_mastery(state: dict[str, Any], skill: int) -> float | None:
 
 def test_always_wrong_on_one_skill(lti_world: LtiWorld, default_model_dir: Path,
                                    tmp_path: Path) -> None:
+    # Graded by completion with a goal of two sets, so the done state comes in this test.
     seeded = seeded_practice_link(lti_world, "Scenario", items=12, user="101",
-                                  activity={"settings": {"set_size": SET_SIZE}})
+                                  activity={"settings": {"set_size": SET_SIZE,
+                                                         "grading": "completion",
+                                                         "goal": 2 * SET_SIZE}})
     with lti_world.db.session() as s:
         skill_of = {i.id: int(i.skill_ids[0]) for i in s.scalars(
             select(Item).where(Item.id.in_(seeded.course.item_ids)))}
@@ -73,13 +93,21 @@ def test_always_wrong_on_one_skill(lti_world: LtiWorld, default_model_dir: Path,
         assert s.get(Skill, weak) is not None
     env = worker_env(lti_world.settings.effective_database_url, lti_world.settings.redis_url,
                      default_model_dir.parent, METIS_TEST_ENGINE="real")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with chromium() as browser, WorkerProcess(env, tmp_path / "worker.log"):
         frame = _open(lti_world, browser, seeded.link_id)
         sequence: list[int] = []  # item ids in answer order
         held = 0  # wrong answers on the weak skill whose mastery was shown before and after
         sets: list[list[int]] = []
-        for _ in range(3):
+        for n in range(3):
             state = _settled(frame)
+            if n == 1:  # a new set under the summary of the one just finished
+                frame.locator("#set-summary").wait_for()
+                _shot(frame, "student_summary.png")
+            if n == 2:  # the goal is met: done, and the student may go on
+                frame.locator("#done").wait_for()
+                assert "reached this activity" in frame.locator("#done").inner_text()
+                _shot(frame, "student_done.png")
             shown = [int(i["item_id"]) for i in state["items"]]
             sets.append(shown)
             for item_id in shown:

@@ -150,7 +150,7 @@ def test_every_set_has_the_weakest_unmastered_skill(model: api.Model) -> None:
     h = [Interaction(i, (_skill_of(model, i),), int(_skill_of(model, i) != 2), float(t))
          for t, i in enumerate(range(1, 4 * model.n_skills + 1))]
     st = api.adapt(model, h)
-    s = PracticeSettings(n_items=4, w_weakness=0.0)  # not by weight: by the rule
+    s = PracticeSettings(n_items=4, w_weakness=0.0, w_review=0.0)  # by the rule, not weight
     plan = select_practice_set(model, st, _bank(model), s, now=1e6, history=h)
     weak = [it for it in plan.items if 2 in it.skills]
     assert weak and weak[0].reason == "weakness" and weak[0].detail["skill"] == 2

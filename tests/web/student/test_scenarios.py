@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from lti_tool.core.db.models import Item, Skill
+from lti_tool.core.db.models import Item, PracticeSet, Skill
 from tests.support.browser import chromium, new_context
 from tests.support.lti_world import LtiWorld
 from tests.support.practice import seeded_practice_link
@@ -175,3 +175,36 @@ def test_a_slow_worker_never_reopens_a_question(lti_world: LtiWorld, default_mod
         for item_id in ids:
             li = frame.locator(f"#item-{item_id}")
             assert li.count() == 0 or li.locator("input[type=radio]").first.is_disabled()
+
+
+def test_a_long_right_streak_then_a_long_wrong_streak(lti_world: LtiWorld,
+                                                      default_model_dir: Path,
+                                                      tmp_path: Path) -> None:
+    """Eight right, then eight wrong: the predicted success of the chosen questions follows
+    the student down (the complaint was 68-83% after eight wrong answers in a row)."""
+    seeded = seeded_practice_link(lti_world, "Scenario", items=12, user="101",
+                                  activity={"settings": {"set_size": SET_SIZE}})
+    env = worker_env(lti_world.settings.effective_database_url, lti_world.settings.redis_url,
+                     default_model_dir.parent, METIS_TEST_ENGINE="real")
+    planned_p: list[float] = []
+    with chromium() as browser, WorkerProcess(env, tmp_path / "worker.log"):
+        frame = _open(lti_world, browser, seeded.link_id)
+        for n in range(4):
+            state = _settled(frame)
+            right = n < 2
+            for item in state["items"]:
+                li = frame.locator(f"#item-{item['item_id']}")
+                li.locator("input[type=radio]").nth(0 if right else 1).check()
+                li.get_by_role("button", name="Submit answer").click()
+                wait_answered(li)
+            frame.locator(f"#practice-set:not([data-event-id='{state['event_id'] or ''}'])"
+                          ).wait_for(timeout=60_000)
+            with lti_world.db.session() as s:
+                newest = s.scalars(select(PracticeSet).where(
+                    PracticeSet.user_id == seeded.user_id).order_by(PracticeSet.id.desc())
+                ).first()
+                assert newest is not None
+                planned_p.append(sum(float(e["detail"]["p"]) for e in newest.items)
+                                 / len(newest.items))
+    after_right, after_wrong = planned_p[1], planned_p[3]
+    assert after_wrong < after_right - 0.05, planned_p

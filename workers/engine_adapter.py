@@ -21,6 +21,7 @@ from lti_tool.core.activities import ActivitySettings
 if TYPE_CHECKING:
     from meta_engine.model.serving import Model
     from meta_engine.model.tables import TableStore
+    from meta_engine.serve import Event as EventType
     from meta_engine.serve import EventResult
 
 
@@ -145,46 +146,55 @@ class MetaEngine:
         self.version = version or model_for(None).version
 
     def plan_batch(self, jobs: list[Job]) -> list[Plan]:
-        from meta_engine.serve import Event, run_batch
-        from meta_engine.types import Interaction, Item
+        from meta_engine.serve import run_batch
 
+        plans: list[Plan | None] = [None] * len(jobs)
+        banks: dict[int, list[Any]] = {}  # the jobs of one activity share their bank tuple
+        for model, course, members in self._groups(jobs):
+            events = [event_of(jobs[n], banks) for n in members]
+            t0 = time.perf_counter()
+            results = run_batch(model, self.store, course, events)
+            per = (time.perf_counter() - t0) * 1000 / len(events)
+            for n, result in zip(members, results, strict=True):
+                plan = plan_of(result, jobs[n], model.version)
+                plan.timings_ms["engine"] = per
+                plans[n] = plan
+        return [p for p in plans if p is not None]
+
+    def _groups(self, jobs: list[Job]) -> list[tuple[Model, str, list[int]]]:
+        """The batch's jobs by (model of their deployment, course): one run_batch each."""
         groups: dict[tuple[str, str], list[int]] = {}
         models: dict[str, Model] = {}
         for n, job in enumerate(jobs):
             model = self.model_for(job.deployment_id)
             models[model.version] = model
             groups.setdefault((model.version, job.course), []).append(n)
-        plans: list[Plan | None] = [None] * len(jobs)
-        banks: dict[int, list[Item]] = {}
-        for (version, course), members in groups.items():
-            events = []
-            for n in members:
-                job = jobs[n]
-                if id(job.bank) not in banks:  # the jobs of one activity share their bank
-                    banks[id(job.bank)] = [Item(b.item_id, b.skill_ids, b.text,
-                                                b.difficulty_prior) for b in job.bank]
-                events.append(Event(
-                    event_id=job.event_id,
-                    student=job.student,
-                    history=[Interaction(a.item_id, a.skill_ids, int(a.correct),
-                                         a.answered_at.timestamp()) for a in job.history],
-                    bank=banks[id(job.bank)],
-                    settings=practice_settings(job.settings),
-                    now=job.now.timestamp(),
-                    since=job.since,
-                    names=job.skill_names,
-                    select=job.new_set,
-                    shown=job.shown,
-                    before=job.before,
-                ))
-            t0 = time.perf_counter()
-            results = run_batch(models[version], self.store, course, events)
-            per = (time.perf_counter() - t0) * 1000 / len(events)
-            for n, result in zip(members, results, strict=True):
-                plan = plan_of(result, jobs[n], version)
-                plan.timings_ms["engine"] = per
-                plans[n] = plan
-        return [p for p in plans if p is not None]
+        return [(models[version], course, members)
+                for (version, course), members in groups.items()]
+
+
+def event_of(job: Job, banks: dict[int, list[Any]]) -> EventType:
+    """A job as meta_engine's serving function takes it (course ids, timestamps in seconds)."""
+    from meta_engine.serve import Event
+    from meta_engine.types import Interaction, Item
+
+    if id(job.bank) not in banks:
+        banks[id(job.bank)] = [Item(b.item_id, b.skill_ids, b.text, b.difficulty_prior)
+                               for b in job.bank]
+    return Event(
+        event_id=job.event_id,
+        student=job.student,
+        history=[Interaction(a.item_id, a.skill_ids, int(a.correct), a.answered_at.timestamp())
+                 for a in job.history],
+        bank=banks[id(job.bank)],
+        settings=practice_settings(job.settings),
+        now=job.now.timestamp(),
+        since=job.since,
+        names=job.skill_names,
+        select=job.new_set,
+        shown=job.shown,
+        before=job.before,
+    )
 
 
 def practice_settings(settings: ActivitySettings) -> Any:

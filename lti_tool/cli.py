@@ -85,6 +85,8 @@ BENCH_COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("meta_engine.bench.policy:policy",
                "Practice-set policies vs BKT-with-forgetting and prerequisite-graph students."),
     "pipeline": ("workers.bench.pipeline:pipeline", "Answer -> new set on the page, end to end."),
+    "drain": ("workers.bench.drain:drain", "K pinned adapt workers empty a full queue (PG)."),
+    "growth": ("workers.bench.growth:growth", "Worker step vs history length and bank size."),
     "load": ("lti_tool.devkit.load.command:load", "Many students over HTTPS (Locust), JSON+HTML."),
     "transfer": ("meta_engine.bench.transfer_cli:transfer",
                  "A dataset's test students served as a course the model never saw."),

@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 import shutil
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -230,6 +231,7 @@ def drain(counts: list[int], n_events: int, n_students: int, timeout: float, dat
     shutil.rmtree(data_dir / "logs", ignore_errors=True)
     (data_dir / "logs").mkdir(parents=True)
     cores = sorted(os.sched_getaffinity(0))
+    load = [round(x, 2) for x in os.getloadavg()]
     runs = []
     with PostgresServer() as pg, RedisServer() as rd:
         for k in counts:
@@ -240,7 +242,10 @@ def drain(counts: list[int], n_events: int, n_students: int, timeout: float, dat
              else None)
     figures = {"runs": runs, "events_per_s": rate, "scale_out_ratio": ratio,
                "config": {"events": n_events, "students": n_students, "store": "postgresql",
-                          "cpus": len(cores), "worker_concurrency": 1}}
+                          "cpus": len(cores), "worker_concurrency": 1,
+                          # The machine may be shared: how busy it was, and at what priority.
+                          "loadavg_at_start": load, "nice": os.nice(0),
+                          "command": "metis " + " ".join(sys.argv[1:])}}
     text = json.dumps(figures, indent=2)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

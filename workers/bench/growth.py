@@ -11,7 +11,9 @@ point is a warm-up (course tables created). The figure is the median over the re
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -86,6 +88,7 @@ def sizes(text: str, hint: str) -> list[int]:
 def growth(histories: str, banks: str, fixed_history: int, fixed_bank: int, repeats: int,
            threads: int, model_dir: str | None, json_out: Path | None) -> None:
     """One student's worker step (ms, median) vs history length and vs bank size, as JSON."""
+    load = [round(x, 2) for x in os.getloadavg()]
     history_sizes, bank_sizes = sizes(histories, "--histories"), sizes(banks, "--banks")
     import torch
 
@@ -98,7 +101,10 @@ def growth(histories: str, banks: str, fixed_history: int, fixed_bank: int, repe
         "history_growth_ratio": flatness(by_history), "bank_growth_ratio": flatness(by_bank),
         "config": {"repeats": repeats, "fixed_bank": fixed_bank, "fixed_history": fixed_history,
                    "model": engine.version, "device": "cpu", "torch_threads": threads,
-                   "statistic": "median"},
+                   "statistic": "median",
+                   # The machine may be shared: how busy it was, and at what priority.
+                   "loadavg_at_start": load, "nice": os.nice(0),
+                   "command": "metis " + " ".join(sys.argv[1:])},
     }
     text = json.dumps(figures, indent=2)
     if json_out:

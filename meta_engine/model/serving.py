@@ -434,9 +434,15 @@ def prepare_bank(model: Model, items: Sequence[Item] | PreparedBank) -> Prepared
     if isinstance(items, PreparedBank):
         return items
     n = len(items)
-    ids = np.array([it.id for it in items], dtype=np.int64)
-    lists = [tuple(k for k in it.skills if k > 0) for it in items]
-    widths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
+    ids = np.fromiter((it.id for it in items), dtype=np.int64, count=n)
+    raw = [it.skills for it in items]
+    widths = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+    flat = np.fromiter(chain.from_iterable(raw), dtype=np.int64, count=int(widths.sum()))
+    # Padding zeros in an item's skills are dropped (rare: only then the slower path).
+    lists: Sequence[Sequence[int]] = raw
+    if (flat <= 0).any():
+        lists = [tuple(k for k in it.skills if k > 0) for it in items]
+        widths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
     skills = np.zeros((n, max(model.net.cfg.max_skills, int(widths.max(initial=0)))),
                       dtype=np.int64)
     rows = np.repeat(np.arange(n), widths)
@@ -476,10 +482,12 @@ def _extend(st: FeatureState, n: int) -> FeatureState:
 @torch.no_grad()
 def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: np.ndarray,
                    prior: np.ndarray | None = None, tables: CourseTables | None = None,
-                   overrides: Mapping[int, float] | None = None, use_items: bool = True
-                   ) -> np.ndarray:
+                   overrides: Mapping[int, float] | None = None, use_items: bool = True,
+                   attend: bool = True) -> np.ndarray:
     """Calibrated logits for candidate items given as arrays: ids (N,) and skills (N, K) in
-    course ids, prior (N,) stated difficulties (NaN where none)."""
+    course ids, prior (N,) stated difficulties (NaN where none). `attend=False` leaves out
+    the attention over the recent answers (its cost grows with N times the history kept):
+    a first, cheap look for shortlisting a large bank."""
     core, dev = model.core, model.device
     tabs = _tables_for(model, tables)
     ids = np.asarray(ids, dtype=np.int64)
@@ -504,6 +512,8 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     oh = skill_onehot(sk, n_ext)
     q = core.design(oh, tab.emb)
     z = base + state.theta + q @ put(alpha)
+    if not attend:
+        return core.calibrate(z).cpu().numpy().astype(np.float64)
     # Attention of every candidate over the stored recent answers (all strictly earlier).
     h = len(state.recent_correct)
     kk = max([1] + [len(r) for r in state.recent_skills])

@@ -54,6 +54,12 @@ class PracticeSettings:
     w_review: float = 1.0
     w_explore: float = 0.5
     explore_sd: float = 0.5  # a skill whose logit sd exceeds this counts as "unsure"
+    # A bank larger than this is first shortlisted by a cheap prediction (no attention over
+    # the history): the best `shortlist` overall and the best `shortlist_per_skill` of each
+    # skill go on to the full scoring, so a set's cost does not grow with the bank.
+    shortlist_above: int = 1024
+    shortlist: int = 512
+    shortlist_per_skill: int = 16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,8 +144,35 @@ def _target(band: tuple[float, float], recent: _Recent) -> float:
     return lo + half + half * shift
 
 
-def _build(pool: list[int], item_skills: list[tuple[int, ...]], runs: dict[int, int],
-           n_pick: int, max_per_skill: int, max_run: int) -> list[int]:
+def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: PracticeSettings,
+                 history: Sequence[Interaction], tables: CourseTables | None,
+                 item_residuals: Mapping[int, float] | None,
+                 use_item_residuals: bool) -> PreparedBank:
+    """The part of a large bank worth scoring in full: by the cheap prediction's fit to the
+    target, the best overall and the best of each skill, and every missed question (the
+    review rule may bring one back)."""
+    z = predict_logits(model, state, pb.ids, pb.skills, pb.prior, tables, item_residuals,
+                       use_item_residuals, attend=False)
+    p = 1.0 / (1.0 + np.exp(-z))
+    fit = -np.abs(p - _target(s.band, _recent(history)))
+    keep = np.zeros(len(pb), dtype=bool)
+    keep[np.argsort(-fit, kind="stable")[: s.shortlist]] = True
+    first = pb.skills[:, 0]
+    order = np.lexsort((-fit, first))  # by skill, best first within each
+    sorted_first = first[order]
+    starts = np.flatnonzero(np.r_[True, sorted_first[1:] != sorted_first[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep[order[rank < s.shortlist_per_skill]] = True
+    missed = {x.item for x in history if x.item and not x.correct}
+    if missed:
+        keep |= np.isin(pb.ids, list(missed))
+    rows = np.flatnonzero(keep)
+    return PreparedBank([pb.items[r] for r in rows], pb.ids[rows], pb.skills[rows],
+                        pb.prior[rows])
+
+
+def _build(pool: list[int], item_skills: Mapping[int, tuple[int, ...]], runs: dict[int, int],
+           n_pick: int, max_per_skill: int, max_run: int) -> tuple[list[int], bool]:
     """The set, in order: at each place the first of `pool` (forced items, then best first)
     that keeps every skill within `max_per_skill` in the set and `max_run` questions in a row
     (counting the runs the history ends with); the cap per set is relaxed first, then the
@@ -148,6 +181,7 @@ def _build(pool: list[int], item_skills: list[tuple[int, ...]], runs: dict[int, 
     taken: set[int] = set()
     per: dict[int, int] = {}
     runs = dict(runs)
+    relaxed = False
 
     def run_ok(r: int) -> bool:
         return all(runs.get(k, 0) < max_run for k in item_skills[r])
@@ -161,13 +195,14 @@ def _build(pool: list[int], item_skills: list[tuple[int, ...]], runs: dict[int, 
             break
         pick = next((r for r in left if run_ok(r) and cap_ok(r)), None)
         if pick is None:
+            relaxed = True
             pick = next((r for r in left if run_ok(r)), left[0])
         out.append(pick)
         taken.add(pick)
         for k in item_skills[pick]:
             per[k] = per.get(k, 0) + 1
         runs = {k: runs.get(k, 0) + 1 for k in item_skills[pick]}
-    return out
+    return out, relaxed
 
 
 def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBank,
@@ -187,6 +222,9 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     if not bank:
         return PracticePlan([], now, s.to_dict())
     pb = prepare_bank(model, bank)
+    if len(pb) > s.shortlist_above:
+        pb = _shortlisted(model, state, pb, s, history, tables, item_residuals,
+                          use_item_residuals)
     ids, skills = pb.ids, pb.skills
     z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
                        use_item_residuals)
@@ -238,35 +276,51 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     score = sum(parts.values())
     # Held-back items are used only if the rest of the bank cannot fill the set.
     score = np.where(held, score - 1e6, score)
-    item_skills = [tuple(k for k in it.skills if k > 0) for it in pb.items]
     tried = {int(k) for k, n in state.attempts().items() if n > 0}
-    order = [int(r) for r in np.argsort(-score, kind="stable")]
-    free = [r for r in order if not held[r]]
+    order = np.argsort(-score, kind="stable")
     forced: list[int] = []
 
-    def force(rows: list[int]) -> None:
-        pick = next((r for r in rows if r not in forced), None)
-        if pick is not None and len(forced) < s.n_items:
-            forced.append(pick)
+    def force(mask: np.ndarray, key: np.ndarray) -> None:
+        """The free row of `mask` with the highest `key`, unless already forced."""
+        mask = mask & ~held
+        mask[forced] = False
+        rows = np.flatnonzero(mask)
+        if rows.size and len(forced) < s.n_items:
+            forced.append(int(rows[np.argmax(key[rows])]))
+
+    def has(skill_ids: Sequence[int]) -> np.ndarray:
+        return np.asarray(np.isin(skills, list(skill_ids)).any(1), dtype=bool)
 
     # One missed item back (the longest waiting), the weakest unmastered practised skill, and
-    # a skill never tried while one is left.
-    if s.w_review > 0:
-        force(sorted((r for r in free if review[r] > 0),
-                     key=lambda r: -recent.ago.get(int(ids[r]), 0)))
+    # a skill never tried while one is left. Masks over the bank's arrays, not Python loops:
+    # a bank may have tens of thousands of questions.
+    if s.w_review > 0 and review.any():
+        waited = np.zeros(len(pb))
+        for r in np.flatnonzero(review > 0):
+            waited[r] = recent.ago.get(int(ids[r]), 0)
+        force(review > 0, waited)
     open_skills = [int(k) for k in bank_skills.tolist()
                    if int(k) in tried and ms.mean[where[int(k)]] < s.mastered_at]
     weakest: int | None = None
     if open_skills:
         weakest = min(open_skills, key=lambda k: ms.mean[where[k]])
-        if not any(weakest in item_skills[r] for r in forced):
-            force([r for r in free if weakest in item_skills[r]])
+        if not any(weakest in pb.items[r].skills for r in forced):
+            force(has([weakest]), score)
     untried = {int(k) for k in bank_skills.tolist()} - tried
-    if untried and not any(set(item_skills[r]) & untried for r in forced):
-        force([r for r in free if set(item_skills[r]) & untried])
-    pool = forced + [r for r in order if r not in forced]
-    rows = _build(pool, item_skills, recent.runs, min(s.n_items, len(pb)), s.max_per_skill,
-                  s.max_run)
+    if untried and not any(set(pb.items[r].skills) & untried for r in forced):
+        force(has(sorted(untried)), score)
+    n_pick = min(s.n_items, len(pb))
+    # The best few hundred by score are enough to keep the per-skill and run rules unless
+    # the bank is dominated by a skill; then the whole bank, in score order.
+    rows: list[int] = []
+    for depth in (max(64 * n_pick, 256), len(pb)):
+        top = [int(r) for r in order[:depth] if int(r) not in forced]
+        pool = forced + top
+        item_skills = {r: tuple(k for k in pb.items[r].skills if k > 0) for r in pool}
+        rows, relaxed = _build(pool, item_skills, recent.runs, n_pick, s.max_per_skill,
+                               s.max_run)
+        if not relaxed or depth >= len(pb):
+            break
     chosen = [_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in parts.items()},
                        float(score[r]), s, ms, where, last, now, names, tried, weakest)
               for r in rows]

@@ -221,3 +221,22 @@ def test_harder_after_right_answers_easier_after_wrong(model: api.Model) -> None
     after_wrong = select_practice_set(model, st, _bank(model), s, now=1e6, history=wrong)
     mean = lambda plan: float(np.mean([it.p_correct for it in plan.items]))  # noqa: E731
     assert mean(after_right) < mean(after_wrong)
+
+
+def test_a_large_bank_is_shortlisted_and_keeps_the_rules(model: api.Model) -> None:
+    """Beyond `shortlist_above` questions only a shortlist is scored in full; every skill is
+    still on it, so the rules hold (the weakest skill and a skill never tried are there)."""
+    h = [Interaction(i, (1 + i % 3,), int(1 + i % 3 != 2), float(t))
+         for t, i in enumerate(range(1, 13))]
+    bank = [Item(i, (1 + i % 6,)) for i in range(1, 3001)]
+    st = api.adapt(model, h)
+    small = PracticeSettings(n_items=5, shortlist_above=1000, shortlist=50,
+                             shortlist_per_skill=4)
+    plan = select_practice_set(model, st, bank, small, now=1e6, history=h)
+    skills = {k for it in plan.items for k in it.skills}
+    assert len(plan.items) == 5
+    assert 2 in skills  # the weakest practised skill (always wrong)
+    assert skills & {4, 5, 6}  # one never tried
+    full = select_practice_set(model, st, bank, PracticeSettings(n_items=5), now=1e6,
+                               history=h)
+    assert 2 in {k for it in full.items for k in it.skills}

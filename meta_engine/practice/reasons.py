@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 REASON_CODES = ("review", "explore", "weakness", "band", "new")
+RECENT_S = 3600.0  # a missed question brought back within this is "a little earlier" (same session)
 CHANGE_CODES = ("rose", "fell")
 NEXT_CODES = ("first", "practise", "done")
 
@@ -45,6 +46,9 @@ def ago(dt: float) -> str:
 def say_item(code: str, d: Mapping, names: Mapping[int, str] | None = None) -> str:
     p = float(d["p"])
     lo, hi = d["band"]
+    if code == "review" and float(d["ago_s"]) < RECENT_S:
+        return (f"You missed this question a little earlier; another try now (predicted "
+                f"success {p:.0%}) helps it stick.")
     if code == "review":
         return (f"You missed this question {ago(float(d['ago_s']))} ago; bringing it back "
                 f"now (predicted success {p:.0%}) helps it stick.")

@@ -119,8 +119,9 @@ def test_catalogue_says_what_the_engine_says() -> None:
     assert any("Topic" in item["why"] for plan in plans for item in plan.items or [])
 
 
+@pytest.mark.parametrize("ago_s", [2 * 86400 + 5, 40.0])
 @pytest.mark.parametrize("code", ["review", "explore", "weakness", "band", "new"])
-def test_catalogue_says_each_reason_as_the_engine_words_it(code: str) -> None:
+def test_catalogue_says_each_reason_as_the_engine_words_it(code: str, ago_s: float) -> None:
     """Every reason code the engine can give (meta_engine.practice.reasons), not only the ones
     a particular model happens to choose: the page's wording equals the engine's default."""
     from meta_engine.practice import reasons
@@ -128,7 +129,7 @@ def test_catalogue_says_each_reason_as_the_engine_words_it(code: str) -> None:
     assert code in reasons.REASON_CODES
     names = {4: "Fractions", 9: "Ratios"}
     detail = {"p": 0.71, "skills": [4, 9], "band": [0.6, 0.8], "skill": 9, "mastery": 0.34,
-              "ago_s": 2 * 86400 + 5, "skill_names": ["Fractions", "Ratios"],
+              "ago_s": ago_s, "skill_names": ["Fractions", "Ratios"],
               "skill_name": "Ratios"}
     item = {"reason": code, "why": reasons.say_item(code, detail, names), "detail": detail}
     assert practice_text.why(item) == item["why"]
@@ -179,3 +180,9 @@ def test_odd_stored_feedback_never_breaks_the_page(detail: dict) -> None:
           "skills": [{"skill": 1, "mastery": 0.5, "change": 0.1}, {"mastery": 1}]}
     said = practice_text.feedback(fb)
     assert isinstance(said["summary"], str) and isinstance(said["changes"], list)
+
+
+def test_the_page_and_the_engine_agree_on_a_recent_miss() -> None:
+    from meta_engine.practice import reasons
+
+    assert practice_text.RECENT_S == reasons.RECENT_S

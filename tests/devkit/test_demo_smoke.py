@@ -33,6 +33,21 @@ def _wait_healthy(url: str, cert: Path, proc: subprocess.Popen[bytes], timeout: 
     raise AssertionError(f"{url} not healthy after {timeout:.0f}s")
 
 
+def _wait_worker_ready(url: str, cert: Path, timeout: float) -> None:
+    """Until /healthz counts a worker with its model loaded (the demo's own wait uses the same
+    readiness entries)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            body = requests.get(url, verify=str(cert), timeout=5).json()
+            if body.get("workers", {}).get("ready", 0) >= 1:
+                return
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no worker ready after {timeout:.0f}s")
+
+
 def _launch(browser: requests.Session, lms: str, who: str) -> requests.Response:
     page = browser.get(f"{lms}/as/{who}")  # follows to the platform's login form
     assert page.status_code == 200, page.text
@@ -95,6 +110,7 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
         teacher = _launch(teacher_browser, lms, "teacher")
         assert teacher.status_code == 303, teacher.text
         assert "/teacher/" in teacher.headers["Location"]
+        _wait_worker_ready(f"https://localhost:{port}/healthz", cert, timeout=300)
 
     finally:
         proc.send_signal(signal.SIGINT)
@@ -108,4 +124,5 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
             ) from None
     assert proc.returncode == 0, output[-3000:]
     assert "Open as a student" in output and "demo stopped" in output
+    assert "Worker ready: model" in output, output[-3000:]
     assert not _listening(port) and not _listening(platform_port)

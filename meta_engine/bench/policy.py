@@ -53,7 +53,7 @@ from meta_engine.model.serving import (
     prepare_bank,
 )
 from meta_engine.model.tables import CourseTables, InMemoryTableStore
-from meta_engine.practice.select import PracticeSettings, select_practice_set
+from meta_engine.practice.select import PracticeSettings, select_practice_set, streaks
 from meta_engine.practice.simulate import POLICIES, Policy
 from meta_engine.practice.simulators import SIMULATORS, Learner, make_simulator
 from meta_engine.serve import Event, course_tables, run_batch
@@ -135,19 +135,6 @@ class StudentLog:
     skills: list[tuple[int, ...]] = field(default_factory=list)
     correct: list[int] = field(default_factory=list)
     mastery: list[float] = field(default_factory=list)  # true mean mastery, before and per set
-
-
-def streaks(hist: Sequence[Interaction]) -> tuple[int, int]:
-    """(right, wrong) answers in a row at the end of `hist` (one of them is 0)."""
-    right = wrong = 0
-    for x in reversed(hist):
-        if x.correct and not wrong:
-            right += 1
-        elif not x.correct and not right:
-            wrong += 1
-        else:
-            break
-    return right, wrong
 
 
 def longest_run(skills: Sequence[tuple[int, ...]]) -> int:

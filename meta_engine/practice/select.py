@@ -57,7 +57,8 @@ class PracticeSettings:
     # A bank larger than this is first shortlisted by a cheap prediction (no attention over
     # the history): the best `shortlist` overall and the best `shortlist_per_skill` of each
     # skill go on to the full scoring, so a set's cost does not grow with the bank.
-    # (On a 1,000-item bank, one thread: select 8.3 -> 6.0 ms p50 with these values.)
+    # (adapt + select on a 1,000-item bank, one thread: 9.3 -> 7.2 ms p50 with these values,
+    # benchmarks/2026-12-03/latency.py.)
     shortlist_above: int = 256
     shortlist: int = 128
     shortlist_per_skill: int = 8
@@ -115,12 +116,8 @@ class _Recent:
     runs: dict[int, int]
 
 
-def _recent(history: Sequence[Interaction]) -> _Recent:
-    ago: dict[int, int] = {}
-    n = len(history)
-    for i, x in enumerate(history):
-        if x.item:
-            ago[x.item] = n - 1 - i
+def streaks(history: Sequence[Interaction]) -> tuple[int, int]:
+    """(right, wrong) answers in a row at the end of `history` (one of them is 0)."""
     right = wrong = 0
     for x in reversed(history):
         if x.correct and not wrong:
@@ -129,6 +126,16 @@ def _recent(history: Sequence[Interaction]) -> _Recent:
             wrong += 1
         else:
             break
+    return right, wrong
+
+
+def _recent(history: Sequence[Interaction]) -> _Recent:
+    ago: dict[int, int] = {}
+    n = len(history)
+    for i, x in enumerate(history):
+        if x.item:
+            ago[x.item] = n - 1 - i
+    right, wrong = streaks(history)
     runs: dict[int, int] = {}
     for x in history:
         skills = {k for k in x.skills if k > 0}

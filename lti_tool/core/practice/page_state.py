@@ -97,8 +97,8 @@ def set_progress(session: Session, place: Place, user_id: int,
     """How far the student is through the set `state` shows."""
     row = session.get(PracticeSet, state["set_id"]) if state.get("set_id") else None
     if row is None or row.user_id != user_id:
-        row = PracticeSet(user_id=user_id, activity_id=place.activity_id, event_id=None,
-                          items=[{"item_id": i["item_id"]} for i in state.get("items") or []])
+        row = sets.unstored_first_set(user_id, place.activity_id,
+                                      [int(i["item_id"]) for i in state.get("items") or []])
     return sets.progress_in(session, row, tries=place.settings.tries)
 
 
@@ -270,8 +270,7 @@ def tries_at(session: Session, place: Place, answer: Answer) -> tuple[int, int]:
     """(tries used, tries left) on the answer's question in its set, as of that answer."""
     row = sets.set_at(session, answer.user_id, place.activity_id, upto_answer_id=answer.id)
     if row is None:
-        row = PracticeSet(user_id=answer.user_id, activity_id=place.activity_id, event_id=None,
-                          items=[{"item_id": answer.item_id}])
+        row = sets.unstored_first_set(answer.user_id, place.activity_id, [answer.item_id])
     where = sets.progress_in(session, row, upto_answer_id=answer.id, tries=place.settings.tries)
     if answer.item_id not in where.item_ids:
         return 1, 0  # a stand-in outside the set: one try

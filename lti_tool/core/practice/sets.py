@@ -41,6 +41,13 @@ class SetProgress:
         return min(len(self.answered) + 1, len(self.item_ids))
 
 
+def unstored_first_set(user_id: int, activity_id: int, item_ids: list[int]) -> PracticeSet:
+    """A student's first set as the page shows it before the workers store it (only read,
+    never added to a session)."""
+    return PracticeSet(user_id=user_id, activity_id=activity_id, event_id=None,
+                       items=[{"item_id": i} for i in item_ids])
+
+
 def started_after(session: Session, row: PracticeSet) -> int:
     if row.event_id is None:
         return 0
@@ -111,12 +118,6 @@ def try_state(session: Session, user_id: int, activity_id: int, item_id: int,
     in_set = row is None or item_id in {int(e["item_id"]) for e in row.items or []
                                         if "item_id" in e}
     if row is None:
-        row = PracticeSet(user_id=user_id, activity_id=activity_id, event_id=None,
-                          items=[{"item_id": item_id}])  # not stored: only read
+        row = unstored_first_set(user_id, activity_id, [item_id])
     where = progress_in(session, row, tries=tries)
     return TryState(item_id in where.answered, where.tries_used(item_id), in_set)
-
-
-def already_answered(session: Session, user_id: int, activity_id: int, item_id: int,
-                     tries: int = 1) -> bool:
-    return try_state(session, user_id, activity_id, item_id, tries).closed

@@ -33,19 +33,21 @@ def _wait_healthy(url: str, cert: Path, proc: subprocess.Popen[bytes], timeout: 
     raise AssertionError(f"{url} not healthy after {timeout:.0f}s")
 
 
-def _wait_worker_ready(url: str, cert: Path, timeout: float) -> None:
-    """Until /healthz counts a worker with its model loaded (the demo's own wait uses the same
-    readiness entries)."""
+def _wait_worker_ready(url: str, cert: Path, log: Path, timeout: float) -> None:
+    """Until /healthz counts a worker with its model loaded and the demo has said so (it polls
+    the same readiness entries, so it may say it a moment after /healthz does)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             body = requests.get(url, verify=str(cert), timeout=5).json()
-            if body.get("workers", {}).get("ready", 0) >= 1:
+            if (body.get("workers", {}).get("ready", 0) >= 1
+                    and "Worker ready: model" in log.read_text(errors="replace")):
                 return
         except (requests.RequestException, ValueError):
             pass
         time.sleep(0.3)
-    raise AssertionError(f"no worker ready after {timeout:.0f}s")
+    raise AssertionError(f"no worker ready after {timeout:.0f}s:\n"
+                         + log.read_text(errors="replace")[-3000:])
 
 
 def _launch(browser: requests.Session, lms: str, who: str) -> requests.Response:
@@ -72,6 +74,9 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(data_dir / "tls" / "cert.pem"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("METIS_")}
     metis_cli = Path(sys.executable).parent / "metis"
+    # A file, not a pipe: the test reads it while the demo runs, and a full pipe cannot block it.
+    log = tmp_path / "demo.log"
+    out = log.open("wb")
     proc = subprocess.Popen(
         [
             str(metis_cli),
@@ -84,7 +89,7 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
             str(data_dir),
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -110,18 +115,21 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
         teacher = _launch(teacher_browser, lms, "teacher")
         assert teacher.status_code == 303, teacher.text
         assert "/teacher/" in teacher.headers["Location"]
-        _wait_worker_ready(f"https://localhost:{port}/healthz", cert, timeout=300)
+        _wait_worker_ready(f"https://localhost:{port}/healthz", cert, log, timeout=300)
 
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            output = proc.communicate(timeout=30)[0].decode(errors="replace")
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            output = proc.communicate()[0].decode(errors="replace")
+            proc.wait()
             raise AssertionError(
-                "metis demo did not stop within 30 s:\n" + output[-3000:]
+                "metis demo did not stop within 30 s:\n" + log.read_text(errors="replace")[-3000:]
             ) from None
+        finally:
+            out.close()
+    output = log.read_text(errors="replace")
     assert proc.returncode == 0, output[-3000:]
     assert "Open as a student" in output and "demo stopped" in output
     assert "Worker ready: model" in output, output[-3000:]

@@ -42,11 +42,11 @@ def counts(db: Database) -> tuple[int, int, int]:
     return int(events), int(done), int(sets)
 
 
-def exactly_once(db: Database, expected: int) -> None:
+def exactly_once(db: Database, expected: int, timeout: float = 30.0) -> None:
     """Every event processed, none applied twice, none lost: one first set per student at
     most, one next set per event at most, and each student's current set carries feedback
     computed from all their answers (the test engine counts them)."""
-    wait_until(lambda: counts(db)[1] == expected)
+    wait_until(lambda: counts(db)[1] == expected, timeout)
     time.sleep(0.3)  # anything applied twice would show up now
     assert counts(db)[:2] == (expected, expected)
     with db.session() as s:
@@ -136,8 +136,10 @@ def test_redis_down_while_answers_arrive_then_back(
             assert counts(db)[:2] == (5, 1)
             assert relay(db, send) == 0  # still down: nothing sent, nothing lost
             redis = RedisServer(port=redis.port).start()
-            wait_until(lambda: relay(db, send) > 0 or counts(db)[1] == 5, timeout=30)
-            exactly_once(db, 5)
+            wait_until(lambda: relay(db, send) > 0 or counts(db)[1] == 5, timeout=60)
+            # The worker reconnects on kombu's back-off (2 s, then 4, 6, ... up to 30 s
+            # between tries), so on a loaded machine it can be a minute before it consumes.
+            exactly_once(db, 5, timeout=180)
     finally:
         celery.close()
         redis.stop()

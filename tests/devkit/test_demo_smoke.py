@@ -94,8 +94,8 @@ def test_demo_serves_course_and_launches_then_stops_cleanly(
     )
     try:
         cert = data_dir / "tls" / "cert.pem"
-        _wait_healthy(f"https://localhost:{port}/healthz", cert, proc, timeout=40)
-        wait_for_port(platform_port, timeout=20)
+        _wait_healthy(f"https://localhost:{port}/healthz", cert, proc, timeout=180)
+        wait_for_port(platform_port, timeout=60)
         lms = f"https://localhost:{platform_port}"
         browser = requests.Session()
         browser.verify = str(cert)

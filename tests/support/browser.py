@@ -45,7 +45,7 @@ def chromium(args: Sequence[str] = ARGS) -> Iterator[Browser]:
 
 
 def new_context(browser: Browser, width: int | None = None, height: int = 900,
-                timeout_ms: int = 15_000) -> BrowserContext:
+                timeout_ms: int = 60_000) -> BrowserContext:
     """A context that trusts the tests' self-signed certificates."""
     viewport = {"width": width, "height": height} if width else None
     ctx = browser.new_context(ignore_https_errors=True, viewport=viewport)
@@ -55,7 +55,7 @@ def new_context(browser: Browser, width: int | None = None, height: int = 900,
 
 @contextmanager
 def frames_keep_no_cookies(tool_origin: str, course_origin: str,
-                           timeout_ms: int = 15_000) -> Iterator[BrowserContext]:
+                           timeout_ms: int = 60_000) -> Iterator[BrowserContext]:
     """A Chromium context that keeps no cookie of `tool_origin` inside pages of
     `course_origin` (Safari inside the LMS's iframe), and keeps them in the tool's own window."""
     if not os.path.exists(CHROMIUM):

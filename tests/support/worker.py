@@ -24,7 +24,7 @@ class WorkerProcess:
         real = self.env.get("METIS_TEST_ENGINE") == "real"
         self.app = "workers.main" if real else "tests.support.worker_app"
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
+    def start(self, timeout: float = 180.0) -> WorkerProcess:
         self.log.write_text("")
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(

@@ -133,7 +133,7 @@ def _scrape(port: int) -> dict[str, float]:
             if not s.labels or s.name.endswith("_count")}
 
 
-def _wait(check: Callable[[], bool], timeout: float = 30.0) -> None:
+def _wait(check: Callable[[], bool], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -23,7 +23,7 @@ from tests.support.worker import WorkerProcess, worker_env
 pytestmark = pytest.mark.slow
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -42,7 +42,7 @@ def counts(db: Database) -> tuple[int, int, int]:
     return int(events), int(done), int(sets)
 
 
-def exactly_once(db: Database, expected: int, timeout: float = 30.0) -> None:
+def exactly_once(db: Database, expected: int, timeout: float = 90.0) -> None:
     """Every event processed, none applied twice, none lost: one first set per student at
     most, one next set per event at most, and each student's current set carries feedback
     computed from all their answers (the test engine counts them)."""

@@ -63,7 +63,7 @@ def test_answer_then_new_set_arrives_without_reload(
         frame = page.frame_locator("iframe[name=tool]")
         first = frame.locator("#practice-set li.item").first
         try:
-            first.wait_for(timeout=30_000)
+            first.wait_for(timeout=120_000)
         except Exception:
             page.screenshot(path=str(tmp_path / "launch.png"))
             body = frame.locator("body").inner_text(timeout=2_000)
@@ -77,7 +77,7 @@ def test_answer_then_new_set_arrives_without_reload(
         focused = "() => document.activeElement && document.activeElement.textContent"
         assert frame.locator("body").evaluate(focused) == "Show a hint"
         page.keyboard.press("Enter")
-        first.locator(".hint", has_text="HINT-ONE").wait_for(timeout=10_000)
+        first.locator(".hint", has_text="HINT-ONE").wait_for(timeout=60_000)
         assert first.locator(".hint").count() == 1  # one at a time
         assert "SOLUTION-TEXT" not in frame.locator("body").inner_text()
 
@@ -87,7 +87,7 @@ def test_answer_then_new_set_arrives_without_reload(
         first.get_by_role("button", name="Submit answer").click()
         error = first.locator(".item-error")
         error.filter(has_text="Please give an answer before submitting.").wait_for(
-            timeout=10_000)
+            timeout=60_000)
         assert "Please give an answer" in frame.locator("#result").inner_text()
         assert frame.locator("#answer-feedback").count() == 0
 
@@ -99,9 +99,9 @@ def test_answer_then_new_set_arrives_without_reload(
         first.get_by_role("button", name="Submit answer").click()
         result = frame.locator("#result")
         result.filter(has_text="Correct!").or_(result.filter(has_text="Not quite.")) \
-            .wait_for(timeout=10_000)  # immediate feedback, before the worker answers
+            .wait_for(timeout=60_000)  # immediate feedback, before the worker answers
         reveal = frame.locator("#answer-feedback")
-        reveal.wait_for(timeout=10_000)
+        reveal.wait_for(timeout=60_000)
         assert "RIGHT-FB" in reveal.inner_text() and "SOLUTION-TEXT" in reveal.inner_text()
         assert reveal.evaluate("e => e === document.activeElement")  # focus moved to it
         assert error.is_hidden()  # the earlier message went with the accepted answer
@@ -137,7 +137,7 @@ def test_answer_then_new_set_arrives_without_reload(
         frame.locator("#practice-set:not([data-event-id=''])").wait_for(timeout=60_000)
         event_id = ps.get_attribute("data-event-id")
         assert event_id
-        frame.locator("#feedback .summary").wait_for(timeout=10_000)
+        frame.locator("#feedback .summary").wait_for(timeout=60_000)
         assert frame.locator("#practice-set li.item").count() == 3  # the activity's size
         assert frame.locator("#status").is_hidden()
         assert frame.locator("body").evaluate("() => window.__sameDocument === true")
@@ -169,13 +169,13 @@ def test_answer_then_new_set_arrives_without_reload(
             refused = items.nth(1)
             refused.locator("form.answer-form").evaluate("f => { f.noValidate = true; }")
             refused.get_by_role("button", name="Submit answer").click()
-            refused.locator(".item-error").wait_for(timeout=10_000)
+            refused.locator(".item-error").wait_for(timeout=60_000)
             # One question of the set each view (each is graded once), the set not finished:
             # no "next questions" line yet.
             answered = items.nth(0 if suffix == "" else 2)
             answered.locator("input[type=radio]").first.check()
             answered.get_by_role("button", name="Submit answer").click()
-            view.locator("#answer-feedback").wait_for(timeout=10_000)
+            view.locator("#answer-feedback").wait_for(timeout=60_000)
             assert view.locator("#status").is_hidden()
             assert refused.locator(".item-error").is_visible()
             view.screenshot(path=str(ARTIFACTS / f"student_answered{suffix}.png"),

@@ -158,7 +158,7 @@ def test_a_slow_worker_never_reopens_a_question(lti_world: LtiWorld, default_mod
             wait_answered(li)
         # The set is finished and the worker is slow: the page says so and offers a stand-in.
         frame.locator("#set-finished").wait_for()
-        frame.locator("li.late-note").wait_for(timeout=30_000)
+        frame.locator("li.late-note").wait_for(timeout=120_000)
         stand_in = frame.locator("li.stand-in")
         assert stand_in.count() == 1
         assert int(stand_in.get_attribute("data-item-id") or 0) not in ids

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meta_engine.model.resume import ResumePoint, advance
 from meta_engine.model.serving import (
     Model,
     PreparedBank,
@@ -79,6 +80,20 @@ class Event:
     # set was planned: feedback holds to the evidence and compares like with like.
     shown: Mapping[int, float] | None = None
     before: Mapping[int, float] | None = None
+    # The answers before `history`, summarised: `history` is then only the answers after it
+    # (and `since` still counts from the first answer). See meta_engine.model.resume.
+    earlier: ResumePoint | None = None
+    # Also return a resume point for the next event of this student (`EventResult.point`).
+    want_point: bool = False
+
+    def prefix(self, n: int, window: int) -> list[Interaction]:
+        """The answers after `earlier` among the student's first `n`: enough to adapt on
+        (the last `window` of them) only if the point lies that far before answer `n`."""
+        first = self.earlier.n if self.earlier is not None else 0
+        if first and n - first < window:
+            raise ValueError(f"event {self.event_id}: the state after {n} answers is asked "
+                             f"for, but the history given starts after answer {first}")
+        return list(self.history[: n - first])
 
 
 @dataclass
@@ -90,6 +105,8 @@ class EventResult:
     plan: PracticePlan | None = None
     feedback: Feedback | None = None
     timings_ms: dict = field(default_factory=dict)
+    # (how many answers of the event's `history` it covers, the point after them)
+    point: tuple[int, ResumePoint] | None = None
 
     def to_dict(self) -> dict:
         return {"event_id": self.event_id, "p_before": self.p_before,
@@ -98,6 +115,18 @@ class EventResult:
                 "plan": self.plan.to_dict() if self.plan is not None else None,
                 "feedback": self.feedback.to_dict() if self.feedback is not None else None,
                 "timings_ms": self.timings_ms}
+
+
+# A resume point leaves the last `window` + KEEP_SLACK answers after it, and is moved on only
+# once as many again have come: the history read per event stays between one and two of those.
+KEEP_SLACK = 8
+
+
+def point_cut(model: Model, n_history: int) -> int | None:
+    """Where in a history of `n_history` answers (those after the current point) to put the
+    next resume point; None: not yet (keep the current one)."""
+    keep = model.net.cfg.window + KEEP_SLACK
+    return n_history - keep if n_history >= 2 * keep else None
 
 
 def course_tables(model: Model, course: str, deltas: TableDeltas | None = None
@@ -131,7 +160,8 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
     t0 = time.perf_counter()
     priors = _item_priors(events)
     answered = [i for i, e in enumerate(events) if e.answered and e.history]
-    nxt = predict_next(model, [events[i].history for i in answered], tables, priors)
+    nxt = predict_next(model, [events[i].history for i in answered], tables, priors,
+                       [events[i].earlier for i in answered])
     slope = float(model.net.calib_a)
     p_before: dict[int, float] = {}
     updates: dict[int, list[TableUpdate]] = {}
@@ -152,9 +182,11 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
         # The state at the previous set is adapted only where the shown mastery then is not
         # known (a caller that keeps `before` saves that second adaptation).
         since = [i for i in wanted if events[i].since is not None and events[i].before is None]
+        window = model.net.cfg.window
         states = adapt_batch(model, [list(events[i].history) for i in wanted]
-                             + [list(events[i].history[: events[i].since]) for i in since],
-                             after_tables, priors)
+                             + [events[i].prefix(events[i].since or 0, window) for i in since],
+                             after_tables, priors,
+                             [events[i].earlier for i in wanted + since])
         prev = dict(zip(since, states[len(wanted):], strict=True))
         for i, st in zip(wanted, states[: len(wanted)], strict=True):
             e = events[i]
@@ -169,13 +201,18 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
             if bank is not None and e.select:
                 r.plan = select_practice_set(model, st, bank, e.settings, e.now,
                                              list(e.history), state_mastery=ms,
-                                             tables=after_tables, names=e.names)
+                                             tables=after_tables, names=e.names,
+                                             earlier=e.earlier)
             r.feedback = feedback(
                 model, st, prev.get(i), state_mastery=ms, tables=after_tables, names=e.names,
                 mastered_at=(e.settings or PracticeSettings()).mastered_at,
                 last=e.history[-1] if e.answered and e.history else None,
                 shown=e.shown, before=e.before)
             r.timings_ms["plan"] = (time.perf_counter() - t2) * 1000
+    for e, r in zip(events, results, strict=True):
+        cut = point_cut(model, len(e.history)) if e.want_point else None
+        if cut is not None:
+            r.point = (cut, advance(e.earlier, e.history[:cut]))
     per = (t1 - t0) * 1000 / max(len(events), 1)
     for r in results:
         r.timings_ms["predict_update"] = per

@@ -68,6 +68,11 @@ class Job:
     # feedback holds to the evidence and compares like with like (meta_engine.practice.feedback).
     shown: dict[int, float] | None = None
     before: dict[int, float] | None = None
+    # The student's answers before `history`, summarised (ResumePoint.to_dict(), `earlier_n`
+    # of them): `history` is then only the answers after them. None: `history` is all.
+    earlier: dict[str, Any] | None = None
+    earlier_n: int = 0
+    want_point: bool = True
 
 
 @dataclass
@@ -76,6 +81,8 @@ class Plan:
     feedback: dict[str, Any]
     timings_ms: dict[str, float] = field(default_factory=dict)
     model_version: str | None = None
+    # A new resume point: (how many answers of the job's history it covers, its dict).
+    point: tuple[int, dict[str, Any]] | None = None
 
 
 class Engine(Protocol):
@@ -129,8 +136,9 @@ def plan_of(result: EventResult, job: Job, version: str) -> Plan:
     if result.plan is not None:
         items = [{**_jsonable(p.to_dict()), "detail": _named(_jsonable(p.detail), names)}
                  for p in result.plan.items]
+    point = (result.point[0], result.point[1].to_dict()) if result.point is not None else None
     return Plan(items=items, feedback=fb, timings_ms=dict(result.timings_ms),
-                model_version=version)
+                model_version=version, point=point)
 
 
 ModelFor = Callable[[int | None], "Model"]
@@ -175,6 +183,7 @@ class MetaEngine:
 
 def event_of(job: Job, banks: dict[int, list[Any]]) -> EventType:
     """A job as meta_engine's serving function takes it (course ids, timestamps in seconds)."""
+    from meta_engine.model.resume import ResumePoint
     from meta_engine.serve import Event
     from meta_engine.types import Interaction, Item
 
@@ -194,6 +203,8 @@ def event_of(job: Job, banks: dict[int, list[Any]]) -> EventType:
         select=job.new_set,
         shown=job.shown,
         before=job.before,
+        earlier=ResumePoint.from_dict(job.earlier) if job.earlier is not None else None,
+        want_point=job.want_point,
     )
 
 

@@ -2,8 +2,9 @@
 
 Idempotency: a PracticeSet row is unique per event id, the event is marked processed in the
 same transaction, and a student's state is always recomputed from the stored answers up to that
-event, so processing an event twice (redelivery, duplicate message, batch overlap) stores and
-applies it once.
+event (those after the student's resume point, with the point summarising the ones before:
+`workers.resume_points`), so processing an event twice (redelivery, duplicate message, batch
+overlap) stores and applies it once.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from lti_tool.core.itembank.offered import offered_items
 from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import sets
 from lti_tool.core.practice.page_state import Place, first_set, revision
-from workers import metrics
+from workers import metrics, resume_points
 from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan, course_key
 
 log = logging.getLogger("metis.pipeline")
@@ -102,6 +103,8 @@ class Pending:
     set_id: int | None
     first_items: list[dict[str, Any]] | None
     answer_id: int
+    context_id: int = 0
+    answer_ids: tuple[int, ...] = ()  # of the job's history, in its order
 
 
 class _Banks:
@@ -122,22 +125,24 @@ class _Banks:
 
 
 def course_history(session: Session, user_id: int, context_id: int,
-                   upto_answer_id: int) -> list[tuple[int, Answered]]:
+                   upto_answer_id: int, after_answer_id: int = 0) -> list[tuple[int, Answered]]:
     """The student's answers in this course (every activity of the LMS course, each item with
-    its own skills), oldest first, up to and including `upto_answer_id`; with answer ids."""
+    its own skills), oldest first, after `after_answer_id` up to and including
+    `upto_answer_id`; with answer ids."""
     rows = session.execute(
         select(Answer.id, Answer.item_id, Item.skill_ids, Answer.correct, Answer.answered_at)
         .join(Item, Item.id == Answer.item_id)
         .join(Activity, Activity.id == Answer.activity_id)
         .where(Answer.user_id == user_id, Activity.context_id == context_id,
-               Answer.id <= upto_answer_id)
+               Answer.id <= upto_answer_id, Answer.id > after_answer_id)
         .order_by(Answer.id)
     )
     return [(int(aid), Answered(int(item), tuple(int(k) for k in skills or ()), bool(ok), at))
             for aid, item, skills, ok, at in rows]
 
 
-def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime) -> Pending | None:
+def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime,
+              client: redis.Redis | None = None) -> Pending | None:
     activity = session.get(Activity, ev.activity_id)
     answer = session.get(Answer, ev.answer_id)
     if activity is None or answer is None:
@@ -146,7 +151,6 @@ def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime) ->
     banks.load(bank_id)
     settings = from_activity(activity)
     bank = candidates(banks.items[bank_id], banks.categories[bank_id], settings)
-    history = course_history(session, ev.user_id, activity.context_id, answer.id)
     row = sets.set_at(session, ev.user_id, activity.id, upto_answer_id=answer.id)
     first_items = None
     if row is None:  # the student's first set, as the page showed it before any answer
@@ -157,15 +161,38 @@ def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime) ->
     valid = {b.item_id for b in banks.items[bank_id]}
     where = sets.progress_in(session, row, valid, upto_answer_id=answer.id,
                              tries=settings.tries)
-    # "Since your last set" compares with the student as they were when this set was planned.
-    since = sum(1 for aid, _ in history if aid <= where.started_after) or None
     shown_fb = row.feedback or {}
+    before = _at_start(shown_fb)
+    # "Since your last set" compares with the student as they were when this set was
+    # planned; a set stored without that mastery has the state then adapted again, which
+    # needs the answers before the point too.
+    point = resume_points.read(client, session, ev.user_id, activity.context_id, answer.id)
+    if point is not None and before is None and where.started_after > 0:
+        point = None
+    after = point.upto if point is not None else 0
+    history = course_history(session, ev.user_id, activity.context_id, answer.id, after)
+    since = _answers_until(session, ev.user_id, activity.context_id, where.started_after,
+                           point, history) or None
     job = Job(ev.event_id, tuple(a for _, a in history), bank, settings, now,
               banks.names[bank_id], course=course_key(ev.deployment_id),
               deployment_id=ev.deployment_id, student=str(ev.user_id), since=since,
               new_set=where.finished, shown=mastery_by_skill(shown_fb) or None,
-              before=_at_start(shown_fb))
-    return Pending(job, row.id, first_items, answer.id)
+              before=before, earlier=point.point if point is not None else None,
+              earlier_n=point.n if point is not None else 0)
+    return Pending(job, row.id, first_items, answer.id, activity.context_id,
+                   tuple(aid for aid, _ in history))
+
+
+def _answers_until(session: Session, user_id: int, context_id: int, answer_id: int,
+                   point: resume_points.StoredPoint | None,
+                   history: list[tuple[int, Answered]]) -> int:
+    """How many of the student's answers in the course come up to `answer_id`, from what
+    was read (the point and the answers after it) where that covers it."""
+    if point is None:
+        return sum(1 for aid, _ in history if aid <= answer_id)
+    if answer_id >= point.upto:
+        return point.n + sum(1 for aid, _ in history if aid <= answer_id)
+    return resume_points.answers_upto(session, user_id, context_id, answer_id)
 
 
 def _at_start(feedback: dict[str, Any]) -> dict[int, float] | None:
@@ -176,9 +203,23 @@ def _at_start(feedback: dict[str, Any]) -> dict[int, float] | None:
     return mastery_by_skill({"skills": [{"skill": k, "mastery": v} for k, v in raw.items()]})
 
 
-def build_jobs(session: Session, events: list[GradeEvent], now: datetime) -> list[Pending]:
+def build_jobs(session: Session, events: list[GradeEvent], now: datetime,
+               client: redis.Redis | None = None) -> list[Pending]:
     banks = _Banks(session)
-    return [p for ev in events if (p := build_job(session, banks, ev, now)) is not None]
+    return [p for ev in events if (p := build_job(session, banks, ev, now, client)) is not None]
+
+
+def keep_points(client: redis.Redis | None, pairs: list[tuple[Pending, Plan]]) -> None:
+    """Store the resume points the engine returned, named by the answer ids they cover."""
+    for pending, plan in pairs:
+        if plan.point is None:
+            continue
+        cut, point = plan.point
+        if not 0 < cut <= len(pending.answer_ids):
+            continue
+        resume_points.write(client, int(pending.job.student), pending.context_id,
+                            resume_points.StoredPoint(pending.answer_ids[cut - 1],
+                                                      pending.job.earlier_n + cut, point))
 
 
 def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool, int | None]:
@@ -327,11 +368,12 @@ def process_events(
         with db.session() as s:
             fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batch)
                      if ev is not None and ev.status != EventStatus.processed]
-            pending = build_jobs(s, fresh, now)
+            pending = build_jobs(s, fresh, now, client)
         t2 = time.perf_counter()
         plans = engine.plan_batch([p.job for p in pending]) if pending else []
         t3 = time.perf_counter()
         pairs = list(zip(pending, plans, strict=True))
+        keep_points(client, pairs)
         for p, plan in pairs:
             out.per_event_ms[p.job.event_id] = dict(plan.timings_ms)
         for (p, _plan), (stored, passback_id) in zip(

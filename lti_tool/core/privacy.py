@@ -38,6 +38,7 @@ from lti_tool.core.db.models import (
 
 # Redis keys that name a user or one of their events (their writers use the same formats).
 PRACTICE_PATTERN = redis_keys.PRACTICE_SET.format(user="{user}", activity="*")
+RESUME_PATTERN = redis_keys.RESUME_POINT.format(user="{user}", context="*")
 EVENT_KEYS = (redis_keys.TIMINGS, redis_keys.ADAPT_CLAIM)
 TABLES_EVENT_PATTERN = redis_keys.COURSE_TABLES_EVENT.format(version="*", course="*",
                                                             event="*")
@@ -260,7 +261,8 @@ def _erase_rows(session: Session, user: User) -> tuple[dict[str, int], _Keys]:
 
 def _erase_redis(client: redis.Redis, user_id: int, keys: _Keys) -> int:
     doomed = [k.decode() if isinstance(k, bytes) else str(k)
-              for k in client.scan_iter(match=PRACTICE_PATTERN.format(user=user_id), count=500)]
+              for pattern in (PRACTICE_PATTERN, RESUME_PATTERN)
+              for k in client.scan_iter(match=pattern.format(user=user_id), count=500)]
     doomed += [redis_keys.launch_data(x) for x in keys.launch_ids]
     # The cached NRPS rosters of the person's platform hold their name and email for a minute.
     doomed += [k.decode() if isinstance(k, bytes) else str(k) for k in client.scan_iter(

@@ -22,6 +22,7 @@ import torch
 from meta_engine.meta.inner import adapt_prefix, adapt_single, laplace_variance
 from meta_engine.model.core import MetisCore, TableInputs, skill_onehot
 from meta_engine.model.features import FeatureState, SequenceFeatures, featurize, featurize_batch
+from meta_engine.model.resume import ResumePoint
 from meta_engine.model.student import MetisNet
 from meta_engine.model.tables import BaseTables, CourseTables, TableDeltas, TablePriors
 from meta_engine.types import Interaction, Item
@@ -158,20 +159,29 @@ def _width(model: Model, history: Sequence[Interaction]) -> int:
     return max([model.net.cfg.max_skills] + [len(x.skills) for x in history])
 
 
-def _window(model: Model, history: Sequence[Interaction], extra: int = 0) -> _Window:
+def _window(model: Model, history: Sequence[Interaction], extra: int = 0,
+            start: ResumePoint | None = None) -> _Window:
+    """Featurise `history`, or with `start` the answers after that point (then `history` is
+    only those: the statistics of the earlier ones come from the point)."""
     items, skills, local, correct = _history_arrays(history, _width(model, history))
     ids = np.unique(skills[skills > 0])
-    feats, st = featurize(items, local, correct, int(ids.size))
-    return _cut(model, feats, st, skills, ids, extra)
+    if start is None:
+        feats, st = featurize(items, local, correct, int(ids.size))
+        return _cut(model, feats, st, skills, ids, extra)
+    ids = np.union1d(np.asarray(start.skill_ids, dtype=np.int64), ids)
+    local = np.where(skills > 0, np.searchsorted(ids, skills) + 1, 0)
+    feats, st = featurize(items, local, correct, int(ids.size), start.features_over(ids))
+    return _cut(model, feats, st, skills, ids, extra, start.n)
 
 
 def _cut(model: Model, feats: SequenceFeatures, st: FeatureState, skills: np.ndarray,
-         ids: np.ndarray, extra: int = 0) -> _Window:
-    """The last `window` (+ `extra`) answers of a featurised history."""
+         ids: np.ndarray, extra: int = 0, before: int = 0) -> _Window:
+    """The last `window` (+ `extra`) answers of a featurised history (that follows `before`
+    earlier answers)."""
     w0 = max(len(feats.items) - model.net.cfg.window - extra, 0)
     return _Window(feats.items[w0:], skills[w0:], feats.skills[w0:], feats.counts[w0:],
                    feats.glob[w0:], feats.correct[w0:], st, ids.astype(np.int64),
-                   len(feats.items))
+                   before + len(feats.items))
 
 
 # From this many histories on, `featurize_batch` beats featurising one by one (measured on
@@ -203,10 +213,17 @@ def _restrict(st: FeatureState, keep: np.ndarray) -> FeatureState:
         g_efails=st.g_efails, n=st.n)
 
 
-def _windows(model: Model, histories: Sequence[Sequence[Interaction]], extra: int = 0
-             ) -> list[_Window]:
+def _windows(model: Model, histories: Sequence[Sequence[Interaction]], extra: int = 0,
+             starts: Sequence[ResumePoint | None] | None = None) -> list[_Window]:
     """Featurise many histories: the typical ones together (one skill index for the batch,
-    cut back to each student's own skills), the few much longer ones alone."""
+    cut back to each student's own skills), the few much longer ones alone. A history with
+    a resume point (`starts`) is only its answers after the point: short, so alone too."""
+    if starts is not None and any(p is not None for p in starts):
+        rest = [i for i, p in enumerate(starts) if p is None]
+        fresh = dict(zip(rest, _windows(model, [histories[i] for i in rest], extra),
+                         strict=True))
+        return [fresh[i] if p is None else _window(model, histories[i], extra, p)
+                for i, p in enumerate(starts)]
     with _no_gc():
         lengths = np.array([len(h) for h in histories])
         together = (lengths <= 2 * np.median(lengths) + 16 if len(histories)
@@ -358,11 +375,13 @@ def adapt(model: Model, history: Sequence[Interaction], tables: CourseTables | N
 
 def adapt_batch(model: Model, histories: Sequence[Sequence[Interaction]],
                 tables: CourseTables | None = None,
-                item_priors: Mapping[int, float] | None = None) -> list[StudentState]:
-    """One batched (vmapped) adaptation for many students; on CUDA when the model is."""
+                item_priors: Mapping[int, float] | None = None,
+                starts: Sequence[ResumePoint | None] | None = None) -> list[StudentState]:
+    """One batched (vmapped) adaptation for many students; on CUDA when the model is. With
+    `starts`, a history that has a resume point is its answers after it."""
     if not histories:
         return []
-    return adapt_windows(model, _windows(model, histories), tables, item_priors)
+    return adapt_windows(model, _windows(model, histories, starts=starts), tables, item_priors)
 
 
 @dataclass
@@ -377,15 +396,17 @@ class NextAnswer:
 @torch.no_grad()
 def predict_next(model: Model, histories: Sequence[Sequence[Interaction]],
                  tables: CourseTables | None = None,
-                 item_priors: Mapping[int, float] | None = None) -> NextAnswer:
+                 item_priors: Mapping[int, float] | None = None,
+                 starts: Sequence[ResumePoint | None] | None = None) -> NextAnswer:
     """For each (non-empty) history, the prediction of its last answer from the answers
     before it: equal to adapt(history[:-1]) + predict(last item), for a whole batch at once
-    (the last answer's features are read before its answer, as in training)."""
+    (the last answer's features are read before its answer, as in training). `starts` as
+    in `adapt_batch`."""
     if not histories:
         return NextAnswer(np.zeros(0), [], [])
     core, cfg = model.core, model.net.cfg
     tabs = _tables_for(model, tables)
-    wins = _windows(model, histories, extra=1)
+    wins = _windows(model, histories, extra=1, starts=starts)
     sup = _supports(model, wins, tabs, item_priors, target=True)
     s = int(sup["n_skills"])
     fast0 = {k: v.detach() for k, v in core.init_fast(s).items()}

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from meta_engine.model.resume import ResumePoint
 from meta_engine.model.serving import (
     Mastery,
     Model,
@@ -97,8 +98,12 @@ class PracticePlan:
                 "settings": self.settings}
 
 
-def _last_answers(history: Sequence[Interaction]) -> dict[int, tuple[float, int]]:
-    last: dict[int, tuple[float, int]] = {}
+def _last_answers(history: Sequence[Interaction], earlier: ResumePoint | None = None
+                  ) -> dict[int, tuple[float, int]]:
+    """Each answered question's last (timestamp, correct); `earlier` summarises the answers
+    before `history` (see meta_engine.model.resume)."""
+    last: dict[int, tuple[float, int]] = (
+        {k: (v.timestamp, v.correct) for k, v in earlier.items.items()} if earlier else {})
     for x in history:
         if x.item:
             last[x.item] = (x.timestamp, x.correct)
@@ -129,10 +134,13 @@ def streaks(history: Sequence[Interaction]) -> tuple[int, int]:
     return right, wrong
 
 
-def _recent(history: Sequence[Interaction]) -> _Recent:
-    ago: dict[int, int] = {}
-    n = len(history)
-    for i, x in enumerate(history):
+def _recent(history: Sequence[Interaction], earlier: ResumePoint | None = None) -> _Recent:
+    """The streaks and runs need only the end of the history (they are capped well below
+    the `window` + 1 answers a resumed history keeps); `ago` needs every question's last."""
+    first = earlier.n if earlier else 0
+    n = first + len(history)
+    ago = {k: n - 1 - v.position for k, v in earlier.items.items()} if earlier else {}
+    for i, x in enumerate(history, start=first):
         if x.item:
             ago[x.item] = n - 1 - i
     right, wrong = streaks(history)
@@ -152,17 +160,23 @@ def _target(band: tuple[float, float], recent: _Recent) -> float:
     return lo + half + half * shift
 
 
+def _missed(history: Sequence[Interaction], earlier: ResumePoint | None) -> set[int]:
+    """Questions answered wrong at least once."""
+    out = {k for k, v in earlier.items.items() if v.missed} if earlier else set()
+    return out | {x.item for x in history if x.item and not x.correct}
+
+
 def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: PracticeSettings,
                  history: Sequence[Interaction], tables: CourseTables | None,
                  item_residuals: Mapping[int, float] | None,
-                 use_item_residuals: bool) -> PreparedBank:
+                 use_item_residuals: bool, earlier: ResumePoint | None) -> PreparedBank:
     """The part of a large bank worth scoring in full: by the cheap prediction's fit to the
     target, the best overall and the best of each skill, and every missed question (the
     review rule may bring one back)."""
     z = predict_logits(model, state, pb.ids, pb.skills, pb.prior, tables, item_residuals,
                        use_item_residuals, attend=False)
     p = 1.0 / (1.0 + np.exp(-z))
-    fit = -np.abs(p - _target(s.band, _recent(history)))
+    fit = -np.abs(p - _target(s.band, _recent(history, earlier)))
     keep = np.zeros(len(pb), dtype=bool)
     keep[np.argsort(-fit, kind="stable")[: s.shortlist]] = True
     first = pb.skills[:, 0]
@@ -171,7 +185,7 @@ def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: Practic
     starts = np.flatnonzero(np.r_[True, sorted_first[1:] != sorted_first[:-1]])
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     keep[order[rank < s.shortlist_per_skill]] = True
-    missed = {x.item for x in history if x.item and not x.correct}
+    missed = _missed(history, earlier)
     if missed:
         keep |= np.isin(pb.ids, list(missed))
     rows = np.flatnonzero(keep)
@@ -220,11 +234,13 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
                         item_residuals: Mapping[int, float] | None = None,
                         state_mastery: Mastery | None = None,
                         tables: CourseTables | None = None,
-                        names: Mapping[int, str] | None = None) -> PracticePlan:
+                        names: Mapping[int, str] | None = None,
+                        earlier: ResumePoint | None = None) -> PracticePlan:
     """The next set for `state` from `bank` (course ids throughout). A caller that plans many
     students on one bank passes it once through `prepare_bank`; one that already has the
     mastery of the bank's skills passes it as `state_mastery` (both only save time). `tables`:
-    the course's tables (default: the model's own); `names` only words `why`."""
+    the course's tables (default: the model's own); `names` only words `why`. `earlier`:
+    the answers before `history`, summarised (a resumed student; None: `history` is all)."""
     s = settings or PracticeSettings()
     history = history or []
     if not bank:
@@ -232,7 +248,7 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     pb = prepare_bank(model, bank)
     if len(pb) > s.shortlist_above:
         pb = _shortlisted(model, state, pb, s, history, tables, item_residuals,
-                          use_item_residuals)
+                          use_item_residuals, earlier)
     ids, skills = pb.ids, pb.skills
     z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
                        use_item_residuals)
@@ -265,15 +281,15 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     band_fit = -np.abs(p - np.clip(p, lo, hi)) / max(hi - lo, 1e-6)
     weakness = 1.0 - m_item
     explore = np.clip(sd_item - s.explore_sd, 0.0, None)
-    last = _last_answers(history)
-    recent = _recent(history)
+    last = _last_answers(history, earlier)
+    recent = _recent(history, earlier)
     target = _target(s.band, recent)
     target_fit = -np.abs(p - target) / max(hi - lo, 1e-6)
     review = np.zeros(len(pb))
     held = np.zeros(len(pb), dtype=bool)
     # Only answered items can be held back or reviewed: walk the history, not the bank.
     for item_id, (t, c) in last.items():
-        answers_ago = recent.ago.get(item_id, len(history))
+        answers_ago = recent.ago[item_id]
         if answers_ago < s.hold_back_answers or now - t < s.hold_back:
             held |= ids == item_id
         elif c == 0 and (answers_ago >= s.review_after_answers or now - t >= s.review_after):

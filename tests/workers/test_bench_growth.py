@@ -15,7 +15,7 @@ METIS = str(Path(sys.executable).parent / "metis")
 def test_bench_growth_prints_both_curves(tmp_path: Path) -> None:
     out = tmp_path / "growth.json"
     run = subprocess.run(
-        [METIS, "bench", "growth", "--histories", "3,30", "--banks", "10,60", "--history", "8",
+        [METIS, "bench", "growth", "--histories", "3,300", "--banks", "10,60", "--history", "8",
          "--bank", "20", "--repeats", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
@@ -23,7 +23,12 @@ def test_bench_growth_prints_both_curves(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert json.loads(run.stdout) == figures
     history, bank = figures["history_curve"], figures["bank_curve"]
-    assert [(p["history"], p["bank"]) for p in history] == [(3, 20), (30, 20)]
+    assert [(p["history"], p["bank"]) for p in history] == [(3, 20), (300, 20)]
+    # From the resume point the worker reads at most 2 x (64 + 8) - 1 answers; in full, all.
+    full = figures["history_curve_full"]
+    assert [p["answers_read"] for p in history] == [3, 143]
+    assert [p["answers_read"] for p in full] == [3, 300]
+    assert figures["history_growth_ratio_full"] == round(full[-1]["ms"] / full[0]["ms"], 3)
     assert [(p["history"], p["bank"]) for p in bank] == [(8, 10), (8, 60)]
     for point in history + bank:
         assert 0 < point["min_ms"] <= point["ms"] <= point["max_ms"]

@@ -188,10 +188,17 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
                              after_tables, priors,
                              [events[i].earlier for i in wanted + since])
         prev = dict(zip(since, states[len(wanted):], strict=True))
+        prepared: dict[int, PreparedBank] = {}
         for i, st in zip(wanted, states[: len(wanted)], strict=True):
             e = events[i]
             t2 = time.perf_counter()
-            bank = prepare_bank(model, e.bank) if e.bank is not None else None
+            bank = None
+            if e.bank is not None:
+                # One bank's arrays for all of the batch's events on it (its events share
+                # the bank object): 16 ms each for 20,000 questions.
+                if id(e.bank) not in prepared:
+                    prepared[id(e.bank)] = prepare_bank(model, e.bank)
+                bank = prepared[id(e.bank)]
             skills = set(st.skill_ids)
             if bank is not None:
                 skills |= {int(k) for k in np.unique(bank.skills[bank.skills > 0])}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -144,22 +145,53 @@ def plan_of(result: EventResult, job: Job, version: str) -> Plan:
 ModelFor = Callable[[int | None], "Model"]
 
 
+class PreparedBanks:
+    """Banks as the engine serves them (`meta_engine`'s PreparedBank: items and arrays), per
+    model, for the bank tuples the pipeline hands over. The pipeline hands the same tuple
+    again while the bank is unchanged (workers.bank_cache), so a worker process builds a
+    20,000-question bank once (about 90 ms), not once per batch. Each entry holds its tuple:
+    a tuple is known by identity and kept alive while its entry is."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str], tuple[tuple[BankItem, ...], Any]] = (
+            OrderedDict())
+
+    def get(self, model: Model, bank: tuple[BankItem, ...]) -> Any:
+        from meta_engine.model.serving import prepare_bank
+        from meta_engine.types import Item
+
+        key = (id(bank), model.version)
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] is bank:
+            self._entries.move_to_end(key)
+            return hit[1]
+        prepared = prepare_bank(model, [Item(b.item_id, b.skill_ids, b.text, b.difficulty_prior)
+                                        for b in bank])
+        self._entries[key] = (bank, prepared)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return prepared
+
+
 class MetaEngine:
     """Serves each course's jobs of a batch through `run_batch`, with the model of the job's
-    deployment (`model_for`) and the course tables in `store`."""
+    deployment (`model_for`) and the course tables in `store`; `banks` may outlive the
+    engine (a worker process keeps one)."""
 
-    def __init__(self, model_for: ModelFor, store: TableStore, version: str = "") -> None:
+    def __init__(self, model_for: ModelFor, store: TableStore, version: str = "",
+                 banks: PreparedBanks | None = None) -> None:
         self.model_for = model_for
         self.store = store
         self.version = version or model_for(None).version
+        self.banks = banks if banks is not None else PreparedBanks()
 
     def plan_batch(self, jobs: list[Job]) -> list[Plan]:
         from meta_engine.serve import run_batch
 
         plans: list[Plan | None] = [None] * len(jobs)
-        banks: dict[int, list[Any]] = {}  # the jobs of one activity share their bank tuple
         for model, course, members in self._groups(jobs):
-            events = [event_of(jobs[n], banks) for n in members]
+            events = [event_of(jobs[n], self.banks.get(model, jobs[n].bank)) for n in members]
             t0 = time.perf_counter()
             results = run_batch(model, self.store, course, events)
             per = (time.perf_counter() - t0) * 1000 / len(events)
@@ -181,21 +213,19 @@ class MetaEngine:
                 for (version, course), members in groups.items()]
 
 
-def event_of(job: Job, banks: dict[int, list[Any]]) -> EventType:
-    """A job as meta_engine's serving function takes it (course ids, timestamps in seconds)."""
+def event_of(job: Job, bank: Any = None) -> EventType:
+    """A job as meta_engine's serving function takes it (course ids, timestamps in seconds),
+    its bank as `PreparedBanks` gave it (None: no bank, nothing to choose from)."""
     from meta_engine.model.resume import ResumePoint
     from meta_engine.serve import Event
-    from meta_engine.types import Interaction, Item
+    from meta_engine.types import Interaction
 
-    if id(job.bank) not in banks:
-        banks[id(job.bank)] = [Item(b.item_id, b.skill_ids, b.text, b.difficulty_prior)
-                               for b in job.bank]
     return Event(
         event_id=job.event_id,
         student=job.student,
         history=[Interaction(a.item_id, a.skill_ids, int(a.correct), a.answered_at.timestamp())
                  for a in job.history],
-        bank=banks[id(job.bank)],
+        bank=bank,
         settings=practice_settings(job.settings),
         now=job.now.timestamp(),
         since=job.since,

@@ -30,6 +30,7 @@ from lti_tool.core.db.models import (
     EventStatus,
     GradeEvent,
     Item,
+    ItemBank,
     PracticeSet,
     Skill,
 )
@@ -40,6 +41,7 @@ from lti_tool.core.practice import live as practice_cache
 from lti_tool.core.practice import sets
 from lti_tool.core.practice.page_state import Place, first_set, revision
 from workers import metrics, resume_points
+from workers.bank_cache import BankCache
 from workers.engine_adapter import Answered, BankItem, Engine, Job, Plan, course_key
 
 log = logging.getLogger("metis.pipeline")
@@ -107,21 +109,38 @@ class Pending:
     answer_ids: tuple[int, ...] = ()  # of the job's history, in its order
 
 
-class _Banks:
-    """The banks (items, categories, skill names) a batch needs, each read once."""
+LoadedBank = tuple[tuple[BankItem, ...], dict[int, str]]
 
-    def __init__(self, session: Session) -> None:
+
+class _Banks:
+    """The banks (items, categories, skill names) a batch needs, each read once, and not at
+    all while the process's `cache` holds the bank at its current revision."""
+
+    def __init__(self, session: Session, cache: BankCache[Any] | None = None) -> None:
         self.session = session
+        self.cache: BankCache[Any] = cache if cache is not None else BankCache()
         self.items: dict[int, tuple[BankItem, ...]] = {}
         self.categories: dict[int, dict[int, str]] = {}
         self.names: dict[int, dict[int, str]] = {}
+        self.revisions: dict[int, str | None] = {}
 
     def load(self, bank_id: int) -> None:
         if bank_id in self.items:
             return
-        self.items[bank_id], self.categories[bank_id] = _bank_items(self.session, bank_id)
+        revision = self.session.scalar(select(ItemBank.revision).where(ItemBank.id == bank_id))
+        self.revisions[bank_id] = revision
+        self.items[bank_id], self.categories[bank_id] = self.cache.get(
+            bank_id, revision, lambda: _bank_items(self.session, bank_id))
+        # Skill names are few and may be renamed without touching a question: read each time.
         rows = self.session.execute(select(Skill.id, Skill.name).where(Skill.bank_id == bank_id))
         self.names[bank_id] = {int(k): str(n) for k, n in rows}
+
+    def candidates(self, bank_id: int, settings: ActivitySettings) -> tuple[BankItem, ...]:
+        """`candidates` of the loaded bank, the same tuple again while the bank and the
+        activity's choice stand (the engine keeps what it built from it)."""
+        return self.cache.get(
+            ("scope", bank_id, settings.skills, settings.categories), self.revisions[bank_id],
+            lambda: candidates(self.items[bank_id], self.categories[bank_id], settings))
 
 
 def course_history(session: Session, user_id: int, context_id: int,
@@ -150,7 +169,7 @@ def build_job(session: Session, banks: _Banks, ev: GradeEvent, now: datetime,
     bank_id = activity.bank_id or 0
     banks.load(bank_id)
     settings = from_activity(activity)
-    bank = candidates(banks.items[bank_id], banks.categories[bank_id], settings)
+    bank = banks.candidates(bank_id, settings)
     row = sets.set_at(session, ev.user_id, activity.id, upto_answer_id=answer.id)
     first_items = None
     if row is None:  # the student's first set, as the page showed it before any answer
@@ -204,8 +223,9 @@ def _at_start(feedback: dict[str, Any]) -> dict[int, float] | None:
 
 
 def build_jobs(session: Session, events: list[GradeEvent], now: datetime,
-               client: redis.Redis | None = None) -> list[Pending]:
-    banks = _Banks(session)
+               client: redis.Redis | None = None, cache: BankCache[Any] | None = None
+               ) -> list[Pending]:
+    banks = _Banks(session, cache)
     return [p for ev in events if (p := build_job(session, banks, ev, now, client)) is not None]
 
 
@@ -355,8 +375,10 @@ def process_events(
     event_ids: list[str],
     *,
     now: datetime | None = None,
+    banks: BankCache[Any] | None = None,
 ) -> Outcome:
-    """Adapt, select and store for a batch of events, then publish. Safe to call again."""
+    """Adapt, select and store for a batch of events, then publish. Safe to call again.
+    `banks`: the process's loaded banks (workers.bank_cache), kept across batches."""
     now = now or datetime.now(UTC)
     out = Outcome()
     t0 = time.perf_counter()
@@ -368,7 +390,7 @@ def process_events(
         with db.session() as s:
             fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batch)
                      if ev is not None and ev.status != EventStatus.processed]
-            pending = build_jobs(s, fresh, now, client)
+            pending = build_jobs(s, fresh, now, client, banks)
         t2 = time.perf_counter()
         plans = engine.plan_batch([p.job for p in pending]) if pending else []
         t3 = time.perf_counter()

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -28,7 +28,8 @@ from lti_tool.core.model_versions import (
     field_of,
 )
 from lti_tool.settings import Settings
-from workers.engine_adapter import Engine, MetaEngine, course_key
+from workers.bank_cache import BankCache
+from workers.engine_adapter import Engine, MetaEngine, PreparedBanks, course_key
 
 if TYPE_CHECKING:
     from meta_engine.model.serving import Model
@@ -46,6 +47,10 @@ class Runtime:
     _models: dict[str, Model] = field(default_factory=dict, repr=False)
     _active: dict[str, str] = field(default_factory=dict, repr=False)
     _tables: TableStore | None = field(default=None, repr=False)
+    # Kept across batches: the banks read from the database (while their revision stands)
+    # and what the engine built from them.
+    banks: BankCache[Any] = field(default_factory=BankCache, repr=False)
+    prepared: PreparedBanks = field(default_factory=PreparedBanks, repr=False)
 
     @property
     def name(self) -> str:
@@ -115,7 +120,7 @@ class Runtime:
 
 def make_engine(rt: Runtime) -> Engine:
     """The engine a batch runs on (the test worker app swaps this for a stand-in)."""
-    return MetaEngine(rt.model_for, rt.tables(), rt.default_model().version)
+    return MetaEngine(rt.model_for, rt.tables(), rt.default_model().version, rt.prepared)
 
 
 _current: Runtime | None = None

@@ -42,7 +42,7 @@ def register(app: Celery) -> None:
             max_size=rt.settings.adapt_batch_max, wait_ms=rt.settings.adapt_batch_wait_ms,
         )
         try:
-            outcome = process_events(rt.db, rt.redis, rt.engine(), batch)
+            outcome = process_events(rt.db, rt.redis, rt.engine(), batch, banks=rt.banks)
         finally:
             batching.release(rt.redis, batch, owner)
         try:

@@ -40,7 +40,7 @@ def resumed(engine: MetaEngine, job: Job) -> Job:
     cut = max(len(job.history) - (2 * keep - 1), 0)
     if cut == 0:
         return job
-    point = advance(None, event_of(job, {}).history[:cut])
+    point = advance(None, event_of(job).history[:cut])
     return replace(job, history=job.history[cut:], earlier=point.to_dict(), earlier_n=cut)
 
 

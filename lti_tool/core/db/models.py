@@ -47,6 +47,10 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def new_revision() -> str:
+    return uuid.uuid4().hex
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -230,6 +234,9 @@ class ItemBank(Base):
     # Deleted by the teacher: hidden from the bank pages and never offered again, but kept so
     # that answers already given still show their questions (see itembank.offered).
     archived_at: Mapped[datetime | None] = mapped_column(TS, default=None)
+    # A new random token whenever the bank or one of its questions changes (set on flush by
+    # db.revisions): a worker keeps a loaded bank while it stands. NULL: never cached.
+    revision: Mapped[str | None] = mapped_column(String(32), default=new_revision)
 
 
 class Skill(Base):

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lti_tool.core.db import revisions
+
 
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -22,6 +24,7 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessionmaker, "after_flush", revisions.after_flush)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

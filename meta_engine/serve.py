@@ -140,9 +140,11 @@ def course_tables(model: Model, course: str, deltas: TableDeltas | None = None
 
 def _item_priors(events: Sequence[Event]) -> dict[int, float]:
     out: dict[int, float] = {}
+    seen: set[int] = set()
     for e in events:
-        if e.bank is None:
+        if e.bank is None or id(e.bank) in seen:
             continue
+        seen.add(id(e.bank))
         if isinstance(e.bank, PreparedBank):
             out.update(e.bank.priors())
         else:

@@ -29,6 +29,7 @@ from meta_engine.model.serving import (
     Model,
     PreparedBank,
     StudentState,
+    cheap_logits,
     mastery,
     predict_logits,
     prepare_bank,
@@ -173,8 +174,7 @@ def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: Practic
     """The part of a large bank worth scoring in full: by the cheap prediction's fit to the
     target, the best overall and the best of each skill, and every missed question (the
     review rule may bring one back)."""
-    z = predict_logits(model, state, pb.ids, pb.skills, pb.prior, tables, item_residuals,
-                       use_item_residuals, attend=False)
+    z = cheap_logits(model, state, pb, tables, item_residuals, use_item_residuals)
     p = 1.0 / (1.0 + np.exp(-z))
     fit = -np.abs(p - _target(s.band, _recent(history, earlier)))
     keep = np.zeros(len(pb), dtype=bool)

@@ -38,6 +38,7 @@ from meta_engine.model.serving import (
     PreparedBank,
     StudentState,
     adapt_batch,
+    history_windows,
     mastery,
     predict_next,
     prepare_bank,
@@ -162,8 +163,13 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
     t0 = time.perf_counter()
     priors = _item_priors(events)
     answered = [i for i, e in enumerate(events) if e.answered and e.history]
+    wanted = [i for i, e in enumerate(events) if e.plan]
+    # Each history featurised once, for the prediction and the adaptation both.
+    both = sorted(set(answered) | set(wanted))
+    windows = dict(zip(both, history_windows(model, [events[i].history for i in both],
+                                             [events[i].earlier for i in both]), strict=True))
     nxt = predict_next(model, [events[i].history for i in answered], tables, priors,
-                       [events[i].earlier for i in answered])
+                       [events[i].earlier for i in answered], [windows[i] for i in answered])
     slope = float(model.net.calib_a)
     p_before: dict[int, float] = {}
     updates: dict[int, list[TableUpdate]] = {}
@@ -178,7 +184,6 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
     t1 = time.perf_counter()
     results = [EventResult(e.event_id, p_before.get(i), updates.get(i, []))
                for i, e in enumerate(events)]
-    wanted = [i for i, e in enumerate(events) if e.plan]
     if wanted:
         after_tables = tables.with_updates(u for us in updates.values() for u in us)
         # The state at the previous set is adapted only where the shown mastery then is not
@@ -188,7 +193,8 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
         states = adapt_batch(model, [list(events[i].history) for i in wanted]
                              + [events[i].prefix(events[i].since or 0, window) for i in since],
                              after_tables, priors,
-                             [events[i].earlier for i in wanted + since])
+                             [events[i].earlier for i in wanted + since],
+                             [windows[i] for i in wanted] + [None] * len(since))
         prev = dict(zip(since, states[len(wanted):], strict=True))
         prepared: dict[int, PreparedBank] = {}
         for i, st in zip(wanted, states[: len(wanted)], strict=True):

@@ -142,7 +142,7 @@ def _history_arrays(history: Sequence[Interaction], k: int
 
 
 @dataclass
-class _Window:
+class Window:
     """One student's featurised support window, as CPU arrays (padded and moved in batches)."""
 
     items: np.ndarray  # (T,) course item ids
@@ -161,28 +161,47 @@ def _width(model: Model, history: Sequence[Interaction]) -> int:
 
 
 def _window(model: Model, history: Sequence[Interaction], extra: int = 0,
-            start: ResumePoint | None = None) -> _Window:
+            start: ResumePoint | None = None) -> Window:
     """Featurise `history`, or with `start` the answers after that point (then `history` is
     only those: the statistics of the earlier ones come from the point)."""
     items, skills, local, correct = _history_arrays(history, _width(model, history))
     ids = np.unique(skills[skills > 0])
+    first = max(len(history) - model.net.cfg.window - extra, 0)  # rows `_cut` keeps
     if start is None:
-        feats, st = featurize(items, local, correct, int(ids.size))
+        feats, st = featurize(items, local, correct, int(ids.size), from_row=first)
         return _cut(model, feats, st, skills, ids, extra)
     ids = np.union1d(np.asarray(start.skill_ids, dtype=np.int64), ids)
     local = np.where(skills > 0, np.searchsorted(ids, skills) + 1, 0)
-    feats, st = featurize(items, local, correct, int(ids.size), start.features_over(ids))
+    feats, st = featurize(items, local, correct, int(ids.size), start.features_over(ids),
+                          from_row=first)
     return _cut(model, feats, st, skills, ids, extra, start.n)
 
 
 def _cut(model: Model, feats: SequenceFeatures, st: FeatureState, skills: np.ndarray,
-         ids: np.ndarray, extra: int = 0, before: int = 0) -> _Window:
+         ids: np.ndarray, extra: int = 0, before: int = 0) -> Window:
     """The last `window` (+ `extra`) answers of a featurised history (that follows `before`
     earlier answers)."""
     w0 = max(len(feats.items) - model.net.cfg.window - extra, 0)
-    return _Window(feats.items[w0:], skills[w0:], feats.skills[w0:], feats.counts[w0:],
+    return Window(feats.items[w0:], skills[w0:], feats.skills[w0:], feats.counts[w0:],
                    feats.glob[w0:], feats.correct[w0:], st, ids.astype(np.int64),
                    before + len(feats.items))
+
+
+def _less_extra(model: Model, win: Window) -> Window:
+    """A window featurised with `extra=1`, cut to what `extra=0` gives for the same history
+    (the features of a row depend only on the answers before it)."""
+    w0 = max(len(win.items) - model.net.cfg.window, 0)
+    if w0 == 0:
+        return win
+    return Window(win.items[w0:], win.skills[w0:], win.local[w0:], win.counts[w0:],
+                   win.glob[w0:], win.correct[w0:], win.state, win.skill_ids, win.n_answers)
+
+
+def history_windows(model: Model, histories: Sequence[Sequence[Interaction]],
+                    starts: Sequence[ResumePoint | None] | None = None) -> list[Window]:
+    """Featurise each history once for both `predict_next` and `adapt_batch` (pass the
+    result as their `windows`): a batch of events needs both on the same histories."""
+    return _windows(model, histories, extra=1, starts=starts)
 
 
 # From this many histories on, `featurize_batch` beats featurising one by one (measured on
@@ -215,7 +234,7 @@ def _restrict(st: FeatureState, keep: np.ndarray) -> FeatureState:
 
 
 def _windows(model: Model, histories: Sequence[Sequence[Interaction]], extra: int = 0,
-             starts: Sequence[ResumePoint | None] | None = None) -> list[_Window]:
+             starts: Sequence[ResumePoint | None] | None = None) -> list[Window]:
     """Featurise many histories: the typical ones together (one skill index for the batch,
     cut back to each student's own skills), the few much longer ones alone. A history with
     a resume point (`starts`) is only its answers after the point: short, so alone too."""
@@ -237,7 +256,7 @@ def _windows(model: Model, histories: Sequence[Sequence[Interaction]], extra: in
         union = np.unique(np.concatenate([a[1][a[1] > 0] for a in arrays] + [np.zeros(0,
                                                                                np.int64)]))
         glob_local = [np.where(a[1] > 0, np.searchsorted(union, a[1]) + 1, 0) for a in arrays]
-        out: dict[int, _Window] = {}
+        out: dict[int, Window] = {}
         feats = featurize_batch([(a[0], g, a[3]) for a, g in zip(arrays, glob_local,
                                                                   strict=True)],
                                 int(union.size))
@@ -262,7 +281,7 @@ def _stated(items: np.ndarray, item_priors: Mapping[int, float] | None) -> np.nd
     return np.asarray(flat, dtype=np.float64).reshape(items.shape)
 
 
-def _supports(model: Model, windows: list[_Window], tables: CourseTables,
+def _supports(model: Model, windows: list[Window], tables: CourseTables,
               item_priors: Mapping[int, float] | None, target: bool = False
               ) -> dict[str, torch.Tensor]:
     """Pad the windows into (B, T, ...) arrays (right-aligned: every window ends at T - 1),
@@ -341,7 +360,7 @@ def _fast(model: Model, sup: dict[str, torch.Tensor], single: bool
     return ({k: v.cpu() for k, v in fast.items()}, {k: v.cpu() for k, v in var.items()})
 
 
-def _state(model: Model, fast: dict, var: dict, i: int, win: _Window, s: int
+def _state(model: Model, fast: dict, var: dict, i: int, win: Window, s: int
            ) -> StudentState:
     n = int(win.skill_ids.size)
     a, va = fast["alpha"][i], var["alpha"][i]
@@ -354,7 +373,7 @@ def _state(model: Model, fast: dict, var: dict, i: int, win: _Window, s: int
                         win.skill_ids.tolist())
 
 
-def adapt_windows(model: Model, windows: list[_Window], tables: CourseTables | None = None,
+def adapt_windows(model: Model, windows: list[Window], tables: CourseTables | None = None,
                   item_priors: Mapping[int, float] | None = None,
                   single: bool = False) -> list[StudentState]:
     """The device part of `adapt_batch`, from histories already featurised on the CPU."""
@@ -377,12 +396,30 @@ def adapt(model: Model, history: Sequence[Interaction], tables: CourseTables | N
 def adapt_batch(model: Model, histories: Sequence[Sequence[Interaction]],
                 tables: CourseTables | None = None,
                 item_priors: Mapping[int, float] | None = None,
-                starts: Sequence[ResumePoint | None] | None = None) -> list[StudentState]:
+                starts: Sequence[ResumePoint | None] | None = None,
+                windows: Sequence[Window | None] | None = None) -> list[StudentState]:
     """One batched (vmapped) adaptation for many students; on CUDA when the model is. With
-    `starts`, a history that has a resume point is its answers after it."""
+    `starts`, a history that has a resume point is its answers after it. `windows`: the
+    histories already featurised by `history_windows` (None where not)."""
     if not histories:
         return []
-    return adapt_windows(model, _windows(model, histories, starts=starts), tables, item_priors)
+    return adapt_windows(model, _given(model, histories, starts, windows, 0), tables,
+                         item_priors)
+
+
+def _given(model: Model, histories: Sequence[Sequence[Interaction]],
+           starts: Sequence[ResumePoint | None] | None,
+           windows: Sequence[Window | None] | None, extra: int) -> list[Window]:
+    """The windows of `histories`: those given (from `history_windows`) and the rest
+    featurised here."""
+    if windows is None:
+        return _windows(model, histories, extra, starts)
+    rest = [i for i, w in enumerate(windows) if w is None]
+    made = dict(zip(rest, _windows(model, [histories[i] for i in rest], extra,
+                                   [starts[i] for i in rest] if starts is not None else None),
+                    strict=True))
+    return [made[i] if w is None else (w if extra else _less_extra(model, w))
+            for i, w in enumerate(windows)]
 
 
 @dataclass
@@ -398,16 +435,17 @@ class NextAnswer:
 def predict_next(model: Model, histories: Sequence[Sequence[Interaction]],
                  tables: CourseTables | None = None,
                  item_priors: Mapping[int, float] | None = None,
-                 starts: Sequence[ResumePoint | None] | None = None) -> NextAnswer:
+                 starts: Sequence[ResumePoint | None] | None = None,
+                 windows: Sequence[Window | None] | None = None) -> NextAnswer:
     """For each (non-empty) history, the prediction of its last answer from the answers
     before it: equal to adapt(history[:-1]) + predict(last item), for a whole batch at once
-    (the last answer's features are read before its answer, as in training). `starts` as
-    in `adapt_batch`."""
+    (the last answer's features are read before its answer, as in training). `starts` and
+    `windows` as in `adapt_batch`."""
     if not histories:
         return NextAnswer(np.zeros(0), [], [])
     core, cfg = model.core, model.net.cfg
     tabs = _tables_for(model, tables)
-    wins = _windows(model, histories, extra=1, starts=starts)
+    wins = _given(model, histories, starts, windows, 1)
     sup = _supports(model, wins, tabs, item_priors, target=True)
     s = int(sup["n_skills"])
     fast0 = {k: v.detach() for k, v in core.init_fast(s).items()}

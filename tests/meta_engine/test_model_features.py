@@ -98,3 +98,13 @@ def test_featurize_batch_of_empty_histories() -> None:
     out = featurize_batch([empty] * 3, 4)
     assert [len(f.items) for f, _ in out] == [0, 0, 0]
     assert all(st.to_dict() == featurize(*empty, 4)[1].to_dict() for _, st in out)
+
+
+def test_rows_before_from_row_only_advance_the_state() -> None:
+    ds, s = _seq()
+    full, st_full = featurize(s.items, s.skills, s.correct, ds.n_skills)
+    part, st_part = featurize(s.items, s.skills, s.correct, ds.n_skills, from_row=12)
+    assert np.array_equal(full.glob[12:], part.glob[12:])
+    assert np.array_equal(full.counts[12:], part.counts[12:])
+    assert not part.glob[:12].any()  # not read: serving keeps the last window only
+    assert st_part.to_dict() == st_full.to_dict()

@@ -144,3 +144,31 @@ def test_checkpoint_is_small_and_ready_at_the_first_answer(tmp_path: Path) -> No
                          check=True, timeout=120)
     load_s, first_s = (float(x) for x in out.stdout.split())
     assert load_s + first_s < 2.0, (load_s, first_s, time.perf_counter() - t)
+
+
+def test_one_featurisation_serves_prediction_and_adaptation(model: api.Model) -> None:
+    from meta_engine.model import serving
+    from meta_engine.model.resume import advance
+
+    window = model.net.cfg.window
+    hists, _ = _course(n_students=3, length=window + 30, seed=4)
+    point = advance(None, hists[2][:20])
+    histories = [hists[0], hists[1][:10], hists[2][20:]]
+    starts = [None, None, point]
+    shared = serving.history_windows(model, histories, starts)
+    tabs = model.new_course_tables()
+    assert [len(w.items) for w in shared] == [window + 1, 10, window + 1]
+    # Every kept row was read (a row after earlier answers has answer counts).
+    assert all(w.glob[:, :2].sum(1).all() for w in (shared[0], shared[2]))
+    for given, alone in zip([serving._less_extra(model, w) for w in shared],
+                            serving._windows(model, histories, 0, starts), strict=True):
+        assert len(given.items) == len(alone.items)
+        for name in ("items", "skills", "local", "counts", "glob", "correct", "skill_ids"):
+            assert np.array_equal(getattr(given, name), getattr(alone, name)), name
+        assert given.state.to_dict() == alone.state.to_dict()
+        assert given.n_answers == alone.n_answers
+    with_windows = serving.adapt_batch(model, histories, tabs, None, starts, shared)
+    without = serving.adapt_batch(model, histories, tabs, None, starts)
+    assert [s.to_dict() for s in with_windows] == [s.to_dict() for s in without]
+    assert np.array_equal(predict_next(model, histories, tabs, None, starts, shared).p,
+                          predict_next(model, histories, tabs, None, starts).p)

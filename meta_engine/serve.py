@@ -51,7 +51,7 @@ from meta_engine.model.tables import (
     answer_updates,
 )
 from meta_engine.practice.feedback import Feedback, feedback
-from meta_engine.practice.select import PracticePlan, PracticeSettings, select_practice_set
+from meta_engine.practice.select import PracticePlan, PracticeSettings, select_with_mastery
 from meta_engine.types import Interaction, Item
 
 
@@ -210,14 +210,14 @@ def serve_batch(model: Model, tables: CourseTables, events: Sequence[Event]
             skills = set(st.skill_ids)
             if bank is not None:
                 skills |= {int(k) for k in np.unique(bank.skills[bank.skills > 0])}
-            ms = mastery(model, st, sorted(skills), after_tables)
             r = results[i]
             r.state = st
             if bank is not None and e.select:
-                r.plan = select_practice_set(model, st, bank, e.settings, e.now,
-                                             list(e.history), state_mastery=ms,
-                                             tables=after_tables, names=e.names,
-                                             earlier=e.earlier)
+                r.plan, ms = select_with_mastery(model, st, bank, sorted(skills), e.settings,
+                                                 e.now, list(e.history), after_tables,
+                                                 e.names, e.earlier)
+            else:
+                ms = mastery(model, st, sorted(skills), after_tables)
             r.feedback = feedback(
                 model, st, prev.get(i), state_mastery=ms, tables=after_tables, names=e.names,
                 mastered_at=(e.settings or PracticeSettings()).mastered_at,

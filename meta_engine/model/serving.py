@@ -686,22 +686,29 @@ class Mastery:
         return {int(k): i for i, k in enumerate(self.skills.tolist())}
 
 
+def mastery_skills(skills: Sequence[int]) -> np.ndarray:
+    """The skills a `mastery` of `skills` is about, in its order."""
+    return np.asarray(sorted({int(k) for k in skills if k > 0}), dtype=np.int64)
+
+
 def mastery(model: Model, state: StudentState, skills: Sequence[int] | None = None,
-            tables: CourseTables | None = None) -> Mastery:
+            tables: CourseTables | None = None, logits: np.ndarray | None = None) -> Mastery:
     """Mastery of `skills` (default: the tables' skills and the student's, sorted).
 
     The interval's variance adds the student's (diagonal Laplace of the fast weights) and the
     course's (the skill's and the bias's table variance): in a new course, a skill few
-    students answered is uncertain for everyone.
+    students answered is uncertain for everyone. `logits`: the `predict_logits` of each
+    skill's average item (id 0, that skill alone; in `mastery_skills` order), where the
+    caller had them predicted in a pass of its own.
     """
     tabs = _tables_for(model, tables)
     if skills is None:
         known = tabs.base.columns["skill"].keys
         sk = np.union1d(known, np.asarray(state.skill_ids, dtype=np.int64))
     else:
-        sk = np.asarray(sorted({int(k) for k in skills if k > 0}), dtype=np.int64)
-    z = predict_logits(model, state, np.zeros(sk.size, dtype=np.int64), sk[:, None],
-                       tables=tabs)
+        sk = mastery_skills(skills)
+    z = logits if logits is not None else predict_logits(
+        model, state, np.zeros(sk.size, dtype=np.int64), sk[:, None], tables=tabs)
     a = float(model.net.calib_a)
     n = len(state.skill_ids)
     va = np.asarray(state.var_alpha)

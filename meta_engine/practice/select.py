@@ -31,6 +31,7 @@ from meta_engine.model.serving import (
     StudentState,
     cheap_logits,
     mastery,
+    mastery_skills,
     predict_logits,
     prepare_bank,
 )
@@ -241,21 +242,67 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     mastery of the bank's skills passes it as `state_mastery` (both only save time). `tables`:
     the course's tables (default: the model's own); `names` only words `why`. `earlier`:
     the answers before `history`, summarised (a resumed student; None: `history` is all)."""
-    s = settings or PracticeSettings()
-    history = history or []
+    return _select(model, state, bank, settings or PracticeSettings(), now, history or [],
+                   use_item_residuals, item_residuals, state_mastery, tables, names,
+                   earlier)[0]
+
+
+def select_with_mastery(model: Model, state: StudentState, bank: PreparedBank,
+                        skills: Sequence[int], settings: PracticeSettings | None = None,
+                        now: float = 0.0, history: Sequence[Interaction] | None = None,
+                        tables: CourseTables | None = None,
+                        names: Mapping[int, str] | None = None,
+                        earlier: ResumePoint | None = None) -> tuple[PracticePlan, Mastery]:
+    """`select_practice_set` and the `mastery` of `skills` (which must hold the bank's), the
+    two from one pass of the network over the candidates and the skills together: a worker
+    needs both after every answer, and each pass has a fixed cost of about 2 ms."""
+    plan, ms = _select(model, state, bank, settings or PracticeSettings(), now, history or [],
+                       True, None, None, tables, names, earlier, skills)
+    assert ms is not None
+    return plan, ms
+
+
+def _predicted(model: Model, state: StudentState, pb: PreparedBank,
+               tables: CourseTables | None, skills: Sequence[int]
+               ) -> tuple[np.ndarray, Mastery]:
+    """The logits of `pb`'s questions and the mastery of `skills`, from one network pass
+    (the pass is row by row: each row's result is the one it would have alone)."""
+    sk = mastery_skills(skills)
+    n, k = pb.skills.shape
+    ids = np.concatenate([pb.ids, np.zeros(sk.size, dtype=np.int64)])
+    rows = np.zeros((n + sk.size, k), dtype=np.int64)
+    rows[:n], rows[n:, 0] = pb.skills, sk
+    prior = np.concatenate([pb.prior, np.full(sk.size, np.nan)])
+    z = predict_logits(model, state, ids, rows, prior, tables)
+    return z[:n], mastery(model, state, sk.tolist(), tables, logits=z[n:])
+
+
+def _select(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBank,
+            s: PracticeSettings, now: float, history: Sequence[Interaction],
+            use_item_residuals: bool, item_residuals: Mapping[int, float] | None,
+            state_mastery: Mastery | None, tables: CourseTables | None,
+            names: Mapping[int, str] | None, earlier: ResumePoint | None,
+            mastery_of: Sequence[int] | None = None
+            ) -> tuple[PracticePlan, Mastery | None]:
+    """The set (see `select_practice_set`) and, with `mastery_of`, the mastery of those
+    skills predicted in the same pass (`select_with_mastery`)."""
     if not bank:
-        return PracticePlan([], now, s.to_dict())
+        empty = mastery(model, state, mastery_of, tables) if mastery_of is not None else None
+        return PracticePlan([], now, s.to_dict()), empty
     pb = prepare_bank(model, bank)
     if len(pb) > s.shortlist_above:
         pb = _shortlisted(model, state, pb, s, history, tables, item_residuals,
                           use_item_residuals, earlier)
     ids, skills = pb.ids, pb.skills
-    z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
-                       use_item_residuals)
-    p = 1.0 / (1.0 + np.exp(-z))
     bank_skills = np.unique(skills[skills > 0])
-    ms = state_mastery if state_mastery is not None else mastery(
-        model, state, bank_skills.tolist(), tables)
+    if mastery_of is not None:
+        z, ms = _predicted(model, state, pb, tables, [*mastery_of, *bank_skills.tolist()])
+    else:
+        z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
+                           use_item_residuals)
+        ms = state_mastery if state_mastery is not None else mastery(
+            model, state, bank_skills.tolist(), tables)
+    p = 1.0 / (1.0 + np.exp(-z))
     where = ms.index()
     col = np.array([where.get(int(k), -1) for k in bank_skills.tolist()], dtype=np.int64)
     if (col < 0).any():  # a given mastery without some of the bank's skills
@@ -348,7 +395,7 @@ def select_practice_set(model: Model, state: StudentState, bank: Sequence[Item] 
     chosen = [_planned(pb.items[r], float(p[r]), {k: float(v[r]) for k, v in parts.items()},
                        float(score[r]), s, ms, where, last, now, names, tried, weakest)
               for r in rows]
-    return PracticePlan(chosen, now, s.to_dict())
+    return PracticePlan(chosen, now, s.to_dict()), ms
 
 
 def _planned(item: Item, p: float, parts: dict[str, float], score: float,

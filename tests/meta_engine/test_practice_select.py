@@ -240,3 +240,34 @@ def test_a_large_bank_is_shortlisted_and_keeps_the_rules(model: api.Model) -> No
     full = select_practice_set(model, st, bank, PracticeSettings(n_items=5), now=1e6,
                                history=h)
     assert 2 in {k for it in full.items for k in it.skills}
+
+
+@pytest.mark.parametrize("size", [40, 600])  # 600: past the shortlist threshold
+def test_set_and_mastery_from_one_pass_equal_two_passes(size: int) -> None:
+    from meta_engine.model.serving import mastery, prepare_bank
+    from meta_engine.practice.select import select_with_mastery
+
+    model = api.default_model()
+    rng = np.random.default_rng(size)
+    skills = [101, 102, 103, 104, 105]
+    bank = [Item(7000 + i, tuple(sorted({skills[i % 5], skills[int(rng.integers(5))]})),
+                 difficulty_prior=float(rng.normal()) if i % 3 else None)
+            for i in range(size)]
+    h = [Interaction(bank[j].id, bank[j].skills, int(rng.random() < 0.6), float(t))
+         for t, j in enumerate(rng.integers(0, size, 40).tolist())]
+    tabs = model.new_course_tables()
+    st = api.adapt(model, h, tabs)
+    pb = prepare_bank(model, bank)
+    wanted = sorted({*st.skill_ids, *skills, 999})  # 999: a skill no question has
+    plan, ms = select_with_mastery(model, st, pb, wanted, PracticeSettings(n_items=6), 50.0, h,
+                                   tabs)
+    alone = mastery(model, st, wanted, tabs)
+    assert ms.skills.tolist() == alone.skills.tolist()
+    for name in ("mean", "low", "high", "sd_logit", "attempts"):
+        assert np.allclose(getattr(ms, name), getattr(alone, name), rtol=0, atol=1e-6), name
+    apart = select_practice_set(model, st, pb, PracticeSettings(n_items=6), 50.0, h,
+                                state_mastery=alone, tables=tabs)
+    assert [it.item_id for it in plan.items] == [it.item_id for it in apart.items]
+    assert [it.why for it in plan.items] == [it.why for it in apart.items]
+    assert np.allclose([it.p_correct for it in plan.items],
+                       [it.p_correct for it in apart.items], rtol=0, atol=1e-6)

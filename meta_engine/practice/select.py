@@ -295,6 +295,9 @@ def _select(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBa
                           use_item_residuals, earlier)
     ids, skills = pb.ids, pb.skills
     bank_skills = np.unique(skills[skills > 0])
+    if mastery_of is None and state_mastery is None and use_item_residuals \
+            and item_residuals is None:
+        mastery_of = []  # the bank's skills are needed anyway: in the same pass
     if mastery_of is not None:
         z, ms = _predicted(model, state, pb, tables, [*mastery_of, *bank_skills.tolist()])
     else:

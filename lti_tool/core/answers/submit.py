@@ -22,6 +22,13 @@ log = logging.getLogger("metis.events")
 
 # Sends one event id to the queue; raises when the broker cannot take it.
 Sender = Callable[[str], None]
+# Runs bookkeeping that the caller need not wait for: now, or (the web) once the response
+# has gone out.
+Later = Callable[[Callable[[], None]], None]
+
+
+def run_now(work: Callable[[], None]) -> None:
+    work()
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,10 @@ def store_answer(
                         response=dict(result.response))
 
 
-def enqueue(db: Database, event_id: str, send: Sender) -> bool:
-    """Put a stored event on the queue; False (event left `stored`) when the broker is down."""
+def enqueue(db: Database, event_id: str, send: Sender, later: Later = run_now) -> bool:
+    """Put a stored event on the queue; False (event left `stored`) when the broker is down.
+    Marking it enqueued goes through `later`: until then the event reads `stored`, which only
+    means the relay may send it once more (every step downstream is idempotent by event id)."""
     try:
         send(event_id)
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the event to the relay
@@ -156,7 +165,7 @@ def enqueue(db: Database, event_id: str, send: Sender) -> bool:
                 .values(attempts=GradeEvent.attempts + 1, last_error=f"enqueue: {exc}"[:500])
             )
         return False
-    mark_enqueued(db, event_id)
+    later(lambda: mark_enqueued(db, event_id))
     return True
 
 
@@ -174,23 +183,27 @@ def mark_enqueued(db: Database, event_id: str, *, now: datetime | None = None) -
 
 
 def submit(
-    db: Database, learner: Learner, item_id: int, form: Mapping[str, str], send: Sender
+    db: Database, learner: Learner, item_id: int, form: Mapping[str, str], send: Sender,
+    later: Later = run_now,
 ) -> StoredAnswer:
-    """The answer endpoint's whole job: grade, store, enqueue."""
+    """The answer endpoint's whole job: grade, store, enqueue (the enqueued mark through
+    `later`: the student's feedback does not wait for a second commit)."""
     stored = store_answer(db, learner, item_id, form)
-    queued = enqueue(db, stored.event_id, send)
+    queued = enqueue(db, stored.event_id, send, later)
     return replace(stored, queued=queued)
 
 
 __all__ = [
     "AlreadyAnswered",
     "GradingError",
+    "Later",
     "Learner",
     "StoredAnswer",
     "UnknownItem",
     "enqueue",
     "hints_seen",
     "mark_enqueued",
+    "run_now",
     "store_answer",
     "submit",
 ]

@@ -38,6 +38,7 @@ from lti_tool.lti.roles import Role
 from lti_tool.task_queue import ADAPT_TASK
 from lti_tool.web import practice_text
 from lti_tool.web.access import require_launch
+from lti_tool.web.after_response import after_response
 from lti_tool.web.extensions import celery_client, database, redis_client
 from lti_tool.web.ids import field_count, field_id, read_id
 from lti_tool.web.messages import catalogue, t
@@ -210,7 +211,8 @@ def answer(launch_id: str) -> ResponseReturnValue:
                              place.activity_id, launch.user_id, launch.resource_link_id)
     started = time.perf_counter()
     try:
-        stored = events.submit(database(), learner, item_id, request.form, send_event)
+        stored = events.submit(database(), learner, item_id, request.form, send_event,
+                               after_response)
     except events.UnknownItem:
         return refuse(t("student.error.unknown_item"), 404)
     except events.AlreadyAnswered:

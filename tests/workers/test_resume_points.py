@@ -62,6 +62,13 @@ def answered(db: Database, course: Course, n: int, first: int = 0) -> list[str]:
     return ids
 
 
+def served_once(db: Database, course: Course, engine: MetaEngine, client: redis.Redis,
+                n: int) -> None:
+    """`n` answers of student 0 and one adapt step on the last: it leaves a resume point."""
+    events = answered(db, course, n)
+    process_events(db, client, engine, [events[-1]], now=START + timedelta(days=1))
+
+
 def jobs(db: Database, events: list[str], client: redis.Redis | None) -> list[Pending]:
     with db.session() as s:
         rows = [s.get(GradeEvent, e) for e in events]
@@ -78,9 +85,8 @@ def stored(client: redis.Redis, course: Course) -> dict:
 def test_a_long_history_is_resumed_and_planned_as_in_full(
     db: Database, course: Course, engine: MetaEngine, rclient: redis.Redis,
 ) -> None:
-    events = answered(db, course, 200)
     # The first step reads all 200 answers and leaves a point behind.
-    process_events(db, rclient, engine, [events[-1]], now=START + timedelta(days=1))
+    served_once(db, course, engine, rclient, 200)
     point = stored(rclient, course)
     assert 0 < point["n"] < 200 and point["point"]["n"] == point["n"]
     more = answered(db, course, 3, first=200)
@@ -99,8 +105,7 @@ def test_a_long_history_is_resumed_and_planned_as_in_full(
 def test_the_point_moves_on_and_each_step_reads_a_bounded_tail(
     db: Database, course: Course, engine: MetaEngine, rclient: redis.Redis,
 ) -> None:
-    events = answered(db, course, 160)
-    process_events(db, rclient, engine, [events[-1]], now=START + timedelta(days=1))
+    served_once(db, course, engine, rclient, 160)
     longest = 0
     for k in range(6):
         step = answered(db, course, 40, first=160 + 40 * k)
@@ -116,8 +121,7 @@ def test_the_point_moves_on_and_each_step_reads_a_bounded_tail(
 def test_a_stale_or_broken_point_is_not_used(
     db: Database, course: Course, engine: MetaEngine, rclient: redis.Redis,
 ) -> None:
-    events = answered(db, course, 200)
-    process_events(db, rclient, engine, [events[-1]], now=START + timedelta(days=1))
+    served_once(db, course, engine, rclient, 200)
     point = stored(rclient, course)
     last = answered(db, course, 1, first=200)
     with db.session() as s:  # one answer the point summarises is gone
@@ -145,8 +149,7 @@ def test_a_stale_or_broken_point_is_not_used(
 def test_the_point_is_erased_with_the_person(
     db: Database, course: Course, engine: MetaEngine, rclient: redis.Redis,
 ) -> None:
-    events = answered(db, course, 160)
-    process_events(db, rclient, engine, [events[-1]], now=START + timedelta(days=1))
+    served_once(db, course, engine, rclient, 160)
     key = redis_keys.resume_point(course.user_ids[0], course.context_id)
     assert rclient.exists(key)
     privacy.erase_user(db, rclient, course.user_ids[0])

@@ -26,6 +26,7 @@ def gunicorn_argv(
     threads: int,
     cert: Path | None,
     key: Path | None,
+    access_format: str | None = None,
 ) -> list[str]:
     # gthread: a Server-Sent Events stream holds a thread, not the whole worker.
     argv = [
@@ -40,6 +41,8 @@ def gunicorn_argv(
     ]
     if cert is not None and key is not None:
         argv += ["--certfile", str(cert), "--keyfile", str(key)]
+    if access_format is not None:
+        argv += ["--access-logformat", access_format]
     return [*argv, app_spec]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -39,12 +40,19 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256))
 @click.option("--cert", type=_FILE, envvar="METIS_TLS_CERT", help="PEM certificate (chain).")
 @click.option("--key", type=_FILE, envvar="METIS_TLS_KEY", help="PEM private key.")
-def serve(bind: str, workers: int, threads: int, cert: Path | None, key: Path | None) -> None:
+@click.option("--behind-proxy", is_flag=True,
+              help="A reverse proxy in front terminates TLS (README): serve plain HTTP to it.")
+def serve(bind: str, workers: int, threads: int, cert: Path | None, key: Path | None,
+          behind_proxy: bool) -> None:
     """Serve Metis with gunicorn over HTTPS (the production web server)."""
-    settings = load_settings()
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together")
-    if cert is None and not settings.allow_insecure_http:
+    if behind_proxy and cert is not None:
+        raise click.UsageError("--behind-proxy serves plain HTTP to the proxy: no --cert/--key")
+    settings = load_settings()
+    if behind_proxy and urlsplit(settings.base_url).scheme != "https":
+        raise click.UsageError("--behind-proxy needs the public METIS_BASE_URL to be https")
+    if cert is None and not behind_proxy and not settings.allow_insecure_http:
         raise click.ClickException(
             "refusing to start without an HTTPS certificate: pass --cert and --key "
             "(or METIS_TLS_CERT and METIS_TLS_KEY), or set METIS_ALLOW_INSECURE_HTTP=1 "

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from lti_tool.devkit.demo.seed import register_demo_platform
 from lti_tool.devkit.demo_lms import PlatformStore, ToolEndpoints, create_platform_app
 from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
 from lti_tool.devkit.lti_client import login_and_launch, new_browser
+from lti_tool.devkit.nginx_front import nginx_front
 from lti_tool.process_argv import WEB_APP, gunicorn_argv
 
 
@@ -65,11 +67,46 @@ def _summary(timings: list[float], wall_s: float) -> dict[str, Any]:
     }
 
 
+# One line per request in gunicorn's access log: method, path, status, microseconds spent.
+ACCESS_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
+
+
+def server_ms(lines: list[str]) -> dict[str, Any]:
+    """Metis's own time (gunicorn's, from request read to response written) for the login
+    and launch requests of the access log `lines`: p50 and p99 ms of each, and the p50 sum."""
+    spent: dict[str, list[float]] = {"login": [], "launch": []}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].isdigit():
+            continue
+        for name in spent:
+            if parts[1] == f"/lti/{name}":
+                spent[name].append(int(parts[3]) / 1000)
+    out: dict[str, Any] = {}
+    for name, values in spent.items():
+        if values:
+            out[name] = {"n": len(values), "p50_ms": round(statistics.median(values), 2),
+                         "p99_ms": round(_percentile(values, 0.99), 2)}
+    if len(out) == 2:
+        out["login_plus_launch_p50_ms"] = round(out["login"]["p50_ms"]
+                                                + out["launch"]["p50_ms"], 2)
+    return out
+
+
+@dataclass(frozen=True)
+class Servers:
+    platform_url: str
+    link_id: str
+    cert: str
+    access_log: Path
+
+
 @contextmanager
 def _servers(
-    workdir: Path, workers: int, threads: int, database_url: str | None
-) -> Iterator[tuple[str, str, str]]:
-    """Start Redis, the platform and Metis under gunicorn; yield (platform_url, link, cert)."""
+    workdir: Path, workers: int, threads: int, database_url: str | None, proxy: str = "none"
+) -> Iterator[Servers]:
+    """Start Redis, the platform and Metis under gunicorn (behind nginx with `proxy`
+    "nginx": TLS there, plain HTTP to gunicorn)."""
     with ExitStack() as stack:
         redis_url = os.environ.get("METIS_REDIS_URL")
         if not redis_url:
@@ -124,10 +161,12 @@ def _servers(
             "METIS_DATA_DIR": str(workdir),
             "REQUESTS_CA_BUNDLE": str(cert),
         }
-        argv = gunicorn_argv(
-            WEB_APP, f"127.0.0.1:{port}", workers=workers, threads=threads, cert=cert, key=key
-        )
-        log = (workdir / "gunicorn.log").open("wb")
+        inner = free_port() if proxy == "nginx" else port
+        tls = (None, None) if proxy == "nginx" else (cert, key)
+        argv = gunicorn_argv(WEB_APP, f"127.0.0.1:{inner}", workers=workers, threads=threads,
+                             cert=tls[0], key=tls[1], access_format=ACCESS_FORMAT)
+        log_path = workdir / "gunicorn.log"
+        log = log_path.open("wb")
         stack.callback(log.close)
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -139,8 +178,37 @@ def _servers(
                 proc.kill()
 
         stack.callback(stop)
-        wait_for_port(port, timeout=60)
-        yield platform_url, link.id, str(cert)
+        wait_for_port(inner, timeout=60)
+        if proxy == "nginx":
+            stack.enter_context(nginx_front(workdir, port, inner, cert, key))
+        yield Servers(platform_url, link.id, str(cert), log_path)
+
+
+def _log_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _log_lines(path: Path, start: int, end: int | None) -> list[str]:
+    """The access log's lines between two byte offsets."""
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read() if end is None else f.read(end - start)
+    return data.decode(errors="replace").splitlines()
+
+
+def _logged(path: Path, start: int, flows: int, timeout: float = 60.0) -> int:
+    """The log's size once it holds the launch lines of `flows` flows after `start`: gunicorn
+    writes a request's line just after its response, so the last flow's line may come a
+    moment after the client has its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        end = _log_size(path)
+        lines = _log_lines(path, start, end)
+        if sum(" /lti/launch " in f" {line} " for line in lines) >= flows:
+            return end
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn logged fewer than {flows} launches in {timeout:.0f}s")
+        time.sleep(0.05)
 
 
 @click.command("launch")
@@ -150,6 +218,8 @@ def _servers(
 @click.option("--threads", default=4, show_default=True, help="Threads per worker.")
 @click.option("--warmup", default=10, show_default=True)
 @click.option("--database-url", default=None, help="Default: a fresh SQLite file.")
+@click.option("--proxy", type=click.Choice(["none", "nginx"]), default="none", show_default=True,
+              help="nginx: TLS terminated by nginx in front of gunicorn (as in production).")
 def launch(
     launches: int,
     concurrency: int,
@@ -157,6 +227,7 @@ def launch(
     threads: int,
     warmup: int,
     database_url: str | None,
+    proxy: str,
 ) -> None:
     """Full login+launch flows: p50/p99 ms and launches/s, sequential and concurrent (JSON)."""
     if launches < 1 or concurrency < 1:
@@ -166,15 +237,18 @@ def launch(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with (
         tempfile.TemporaryDirectory(prefix="metis-bench-") as tmp,
-        _servers(Path(tmp), workers, threads, database_url) as (platform_url, link_id, cert),
+        _servers(Path(tmp), workers, threads, database_url, proxy) as servers,
     ):
+        platform_url, link_id, cert = servers.platform_url, servers.link_id, servers.cert
         for i in range(warmup):
             one_flow(platform_url, link_id, users[i % len(users)], cert)
+        seq_from = _log_size(servers.access_log)
         start = time.perf_counter()
         sequential = [
             one_flow(platform_url, link_id, users[i % len(users)], cert) for i in range(launches)
         ]
         seq_wall = time.perf_counter() - start
+        conc_from = _logged(servers.access_log, seq_from, launches)
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             concurrent = list(
@@ -184,9 +258,19 @@ def launch(
                 )
             )
         conc_wall = time.perf_counter() - start
+        conc_end = _logged(servers.access_log, conc_from, launches)
+        seq_lines = _log_lines(servers.access_log, seq_from, conc_from)
+        conc_lines = _log_lines(servers.access_log, conc_from, conc_end)
+    server = f"gunicorn gthread, {workers} workers x {threads} threads"
     result = {
         "benchmark": "lti_login_launch",
-        "server": f"gunicorn gthread, {workers} workers x {threads} threads, HTTPS",
+        "server": (f"nginx (TLS, 1 worker) -> {server}, HTTP" if proxy == "nginx"
+                   else f"{server}, HTTPS"),
+        "proxy": proxy,
+        # gunicorn's own time per request: Metis's part of a launch, without the platform,
+        # the client or (behind nginx) the TLS handshake.
+        "metis_server_time": {"sequential": server_ms(seq_lines),
+                              "concurrent": server_ms(conc_lines)},
         "database": "postgresql" if database_url else "sqlite",
         "cpu_count": os.cpu_count(),
         "sequential": _summary(sequential, seq_wall),

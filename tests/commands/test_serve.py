@@ -156,3 +156,42 @@ def test_worker_with_beat_keeps_its_schedule_file_in_the_data_dir(tmp_path: Path
     argv = worker_argv(ALL_QUEUES, 1, beat=True, schedule=tmp_path / "celerybeat-schedule")
     assert argv[argv.index("-B") + 1:][:2] == ["--schedule", str(tmp_path / "celerybeat-schedule")]
     assert "-B" not in worker_argv(ALL_QUEUES, 1) and "--schedule" not in worker_argv(ALL_QUEUES, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_behind_a_proxy_serve_speaks_http_and_trusts_its_forwarded_https(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """What nginx in front (README) relies on: plain HTTP from the proxy on 127.0.0.1, and an
+    LTI login counted as HTTPS only when the proxy says the browser used HTTPS."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [METIS, "serve", "--behind-proxy", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=_production_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                requests.get(f"{url}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "metis serve --behind-proxy did not come up"
+                time.sleep(0.3)
+        plain = requests.post(f"{url}/lti/login", data={"iss": "https://lms.example"},
+                              timeout=10)
+        assert plain.status_code == 403 and "plain HTTP refused" in plain.text
+        forwarded = requests.post(f"{url}/lti/login", data={"iss": "https://lms.example"},
+                                  headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert forwarded.status_code < 500 and "plain HTTP refused" not in forwarded.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_behind_proxy_takes_no_certificate() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--behind-proxy", "--cert", __file__,
+                                      "--key", __file__])
+    assert result.exit_code == 2 and "no --cert/--key" in result.output

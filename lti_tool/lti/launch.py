@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import jwt
@@ -314,7 +315,7 @@ class MetisMessageLaunch(MessageLaunch):
                         platform_id=platform_id, deployment_id=deployment_id, active=False
                     )
                     s.add(row)
-                row.last_seen_at = utcnow()
+                mark_seen(row, utcnow())
                 s.flush()
                 active, pk = row.active, row.id
             return active, pk
@@ -368,3 +369,13 @@ class MetisMessageLaunch(MessageLaunch):
 
 def _used_key(state: str) -> str:
     return f"metis:lti:state-used:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+# "Last seen" is for the admin's list of deployments: to the minute is enough, and a launch then
+# writes nothing for it (one commit less per launch in a busy class).
+LAST_SEEN_EVERY = timedelta(minutes=1)
+
+
+def mark_seen(row: Deployment, now: datetime) -> None:
+    if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_EVERY:
+        row.last_seen_at = now

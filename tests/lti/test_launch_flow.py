@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+from datetime import datetime, timedelta
 
-from lti_tool.core.db.models import Context, Launch, ResourceLink, User
+import pytest
+from sqlalchemy import select, update
+
+from lti_tool.core.db.models import Context, Deployment, Launch, ResourceLink, User
 from lti_tool.devkit.lti_client import login_and_launch
 from tests.support.lti_world import LtiWorld
 
@@ -152,3 +154,28 @@ def test_simultaneous_first_launches_of_one_user(lti_world: LtiWorld) -> None:
     assert statuses == [303] * 4
     with lti_world.db.session() as s:
         assert len(list(s.scalars(select(User).where(User.sub == "103")))) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_deployment_last_seen_is_kept_to_the_minute(lti_world: LtiWorld) -> None:
+    """A launch stamps its deployment's "last seen" for the admin's list, but not again within
+    the minute: one write less per launch in a class launching at once."""
+    link = lti_world.store.add_link("Seen", score_maximum=10)
+
+    def launch_and_read() -> datetime | None:
+        r = login_and_launch(lti_world.browser(), lti_world.platform.url, user="101",
+                             link=link.id)
+        assert r.status_code == 303, r.text
+        with lti_world.db.session() as s:
+            return s.scalar(select(Deployment.last_seen_at).where(
+                Deployment.deployment_id == lti_world.store.deployment_id))
+
+    first = launch_and_read()
+    assert first is not None
+    assert launch_and_read() == first  # within the minute: not written again
+    with lti_world.db.session() as s:
+        s.execute(update(Deployment).where(
+            Deployment.deployment_id == lti_world.store.deployment_id).values(
+            last_seen_at=first - timedelta(minutes=2)))
+    later = launch_and_read()
+    assert later is not None and later > first

@@ -13,17 +13,21 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_bench_pipeline_small_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_bench_pipeline_small_run(tmp_path: Path, store: str) -> None:
     data = tmp_path / "bench"
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [str(Path(sys.executable).parent / "metis"), "bench", "pipeline", "--students", "3",
-         "--events", "12", "--rate", "4", "--data-dir", str(data), "--json", str(out)],
+         "--events", "12", "--rate", "4", "--data-dir", str(data), "--store", store,
+         "--json", str(out)],
         capture_output=True, text=True, timeout=400,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(out.read_text())
+    assert figures["config"]["store"] == store
+    assert (data / "metis.db").exists() is (store == "sqlite")  # PostgreSQL: no SQLite file
     counts = figures["counts"]
     assert counts["accepted_202"] == 12 and counts["refused"] == 0
     assert counts["events_in_db"] == counts["events_processed"] == 12

@@ -17,20 +17,17 @@ import secrets
 import shutil
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import redis
-import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from lti_tool.core import worker_status
 from lti_tool.core.answers.submit import AlreadyAnswered, Learner, enqueue, store_answer
 from lti_tool.core.db import Database
-from lti_tool.core.db.migrate import upgrade
 from lti_tool.core.db.models import (
     Activity,
     Context,
@@ -43,6 +40,7 @@ from lti_tool.core.db.models import (
 from lti_tool.core.task_names import ADAPT_QUEUE, ADAPT_TASK
 from lti_tool.devkit.demo.seed import seed_demo
 from lti_tool.devkit.embedded import PostgresServer, RedisServer
+from lti_tool.devkit.fresh_db import fresh_database
 from lti_tool.process_argv import worker_argv
 from lti_tool.settings import Settings, load_settings
 from lti_tool.task_queue import create_celery
@@ -59,18 +57,6 @@ def parse_workers(_ctx: click.Context, _param: click.Parameter, text: str) -> li
     if not counts or any(k < 1 or k > 64 for k in counts):
         raise click.BadParameter("worker counts are between 1 and 64")
     return counts
-
-
-def fresh_database(base_url: str) -> str:
-    """A new, migrated database on the private cluster: every K starts from the same state."""
-    name = f"drain_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
 
 
 def seed(db: Database, n_students: int) -> tuple[list[Learner], list[int]]:
@@ -155,7 +141,7 @@ def pinned(argv: list[str], core: int) -> list[str]:
 
 def run_once(k: int, pg_url: str, redis_url: str, logs: Path, n_events: int, n_students: int,
              timeout: float, cores: list[int]) -> dict[str, Any]:
-    database_url = fresh_database(pg_url)
+    database_url = fresh_database(pg_url, "drain")
     client = redis.Redis.from_url(redis_url)
     client.flushall()
     settings = load_settings(mode="production", secret_key=secrets.token_urlsafe(32),

@@ -30,7 +30,8 @@ from lti_tool.core.db import Database
 from lti_tool.core.db.models import EventStatus, GradeEvent, PracticeSet
 from lti_tool.devkit.demo.platform_wsgi import extra_learner
 from lti_tool.devkit.demo.runner import DemoOptions, prepare
-from lti_tool.devkit.embedded import RedisServer, free_port, wait_for_port
+from lti_tool.devkit.embedded import PostgresServer, RedisServer, free_port, wait_for_port
+from lti_tool.devkit.fresh_db import fresh_database
 from lti_tool.process_argv import WEB_APP, gunicorn_argv, worker_argv
 from lti_tool.settings import Settings
 from lti_tool.task_queue import create_celery
@@ -224,10 +225,12 @@ def counts(db: Database, posted: list[bench_flow.Posted], run: Run) -> dict[str,
 @click.option("--data-dir", default=Path("var/bench-pipeline"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="database, certificates and logs")
+@click.option("--store", type=click.Choice(["sqlite", "postgresql"]), default="sqlite",
+              show_default=True, help="postgresql: a private PostgreSQL cluster started here")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the figures here as JSON")
 def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_url: str,
-             data_dir: Path, json_out: Path | None) -> None:
+             data_dir: Path, store: str, json_out: Path | None) -> None:
     """Answer -> new practice set on the page: latency, throughput, counts, stage costs."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -238,8 +241,11 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
     own_redis = None if redis_url else RedisServer().start()
     url = redis_url or (own_redis.url if own_redis else "")
     children = Children(data_dir / "logs")
+    pg = PostgresServer().start() if store == "postgresql" else None
     try:
-        options = DemoOptions(free_port(), free_port(), data_dir, worker=False)
+        database_url = fresh_database(pg.url, "pipeline") if pg is not None else ""
+        options = DemoOptions(free_port(), free_port(), data_dir, worker=False,
+                              database_url=database_url)
         settings, env, _activity = prepare(options, url)
         env = {**env, "METIS_DEMO_EXTRA_LEARNERS": str(n_students), "METIS_THREADS": "1",
                "OMP_NUM_THREADS": "1"}
@@ -264,12 +270,15 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
                           n_students, n_events, rate)
         figures["config"] = {"students": n_students, "events": n_events, "rate": rate,
                              "workers": n_workers, "web": "gunicorn gthread 2 workers",
+                             "store": store,
                              "cpus": os.cpu_count(), "batch_max": settings.adapt_batch_max,
                              "batch_wait_ms": settings.adapt_batch_wait_ms}
     finally:
         children.stop()
         if own_redis is not None:
             own_redis.stop()
+        if pg is not None:
+            pg.stop()
     text = json.dumps(figures, indent=2)
     if json_out:
         json_out.write_text(text + "\n")

@@ -48,6 +48,7 @@ class DemoOptions:
     platform_port: int
     data_dir: Path
     worker: bool = True
+    database_url: str = ""  # "": the demo's SQLite file in data_dir
 
 
 @dataclass
@@ -85,6 +86,7 @@ def prepare(options: DemoOptions, redis_url: str) -> tuple[Settings, dict[str, s
         secret_key=_secret(data_dir),
         # The demo LMS runs on this machine.
         allow_loopback_platforms=True,
+        **({"database_url": options.database_url} if options.database_url else {}),
     )
     upgrade(settings.effective_database_url)
     platform_url = f"https://localhost:{options.platform_port}"

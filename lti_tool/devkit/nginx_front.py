@@ -16,27 +16,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The same proxy settings the README shows (the stream location: Server-Sent Events must not
-# be buffered, and stay open as long as the page does).
-LOCATIONS = """
-    location ~ ^/student/[^/]+/events$ {
-        proxy_pass http://metis;
+# The same proxy settings the README shows: HTTP/1.1 with keep-alive to gunicorn and the
+# forwarded headers for every location; the stream location (Server-Sent Events) must not be
+# buffered and stays open as long as the page does.
+PROXY = """
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_buffering off;
-        proxy_read_timeout 1h;
-    }
-    location / {
-        proxy_pass http://metis;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-    }
+        location ~ ^/student/[^/]+/events$ {
+            proxy_pass http://metis;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }
+        location / {
+            proxy_pass http://metis;
+        }
 """
 
 
@@ -74,7 +70,7 @@ http {{
         ssl_certificate_key {key};
         ssl_session_cache shared:SSL:10m;
         client_max_body_size 64m;
-{LOCATIONS}
+{PROXY}
     }}
 }}
 """

@@ -65,6 +65,19 @@ def test_worker_rejects_unknown_queue() -> None:
     assert "unknown queue(s) bogus" in result.output
 
 
+def _wait_up(proc: subprocess.Popen[bytes], url: str, timeout: float = 120.0) -> None:
+    """Until `metis serve` answers /healthz at `url` (it failing to start fails the test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        try:
+            requests.get(f"{url}/healthz", timeout=2)
+            return
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, f"metis serve did not come up at {url}"
+            time.sleep(0.3)
+
+
 @contextmanager
 def _serving(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              log: IO[bytes] | None = None, **env: str) -> Iterator[str]:
@@ -82,15 +95,7 @@ def _serving(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     url = f"https://localhost:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                requests.get(f"{url}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "metis serve did not come up"
-                time.sleep(0.3)
+        _wait_up(proc, url)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -171,15 +176,7 @@ def test_behind_a_proxy_serve_speaks_http_and_trusts_its_forwarded_https(
         env=_production_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                requests.get(f"{url}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "metis serve --behind-proxy did not come up"
-                time.sleep(0.3)
+        _wait_up(proc, url)
         plain = requests.post(f"{url}/lti/login", data={"iss": "https://lms.example"},
                               timeout=10)
         assert plain.status_code == 403 and "plain HTTP refused" in plain.text

@@ -123,17 +123,18 @@ class MetisMethod:
 
 def _synthetic(model: Model, history_len: int, bank_size: int,
                seed: int = 0) -> tuple[list[Interaction], list[Item]]:
-    """A random history and bank over the model's own items and skills (200 items on 10
-    skills for a model without tables)."""
+    """A random history and bank over the model's own items and skills (10 skills for a
+    model without tables). Each question of the bank has its own id, as in a real bank (ids
+    drawn from the model's items, or from 1..max(200, bank_size) for a model without)."""
     rng = np.random.default_rng(seed)
     s = model.net.tables.n_skills or 10
-    n = model.n_items or 200
+    n = max(model.n_items or 200, bank_size)
 
     def item(i: int) -> Item:
         k = 1 + int(rng.random() < 0.2)
         return Item(i, tuple(sorted({int(x) for x in rng.integers(1, s + 1, size=k)})))
 
-    bank = [item(int(i)) for i in rng.integers(1, n + 1, size=bank_size)]
+    bank = [item(int(i) + 1) for i in rng.choice(n, size=bank_size, replace=False)]
     hist = [Interaction(it.id, it.skills, int(rng.random() < 0.65), float(t))
             for t, it in enumerate(bank[i] for i in rng.integers(0, bank_size, history_len))]
     return hist, bank

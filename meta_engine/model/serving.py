@@ -491,6 +491,16 @@ class PreparedBank:
         rows, inverse = np.unique(self.skills, axis=0, return_inverse=True)
         return rows, inverse.reshape(-1)
 
+    def subset(self, rows: np.ndarray) -> PreparedBank:
+        """The questions at `rows`, with their skill groups taken from this bank's (a 1-D
+        unique instead of sorting the skill rows again: a shortlist is made per event)."""
+        groups, inverse = self.skill_groups
+        used, inv = np.unique(inverse[rows], return_inverse=True)
+        sub = PreparedBank([self.items[r] for r in rows.tolist()], self.ids[rows],
+                           self.skills[rows], self.prior[rows])
+        sub.__dict__["skill_groups"] = (groups[used], inv.reshape(-1))
+        return sub
+
     def priors(self) -> dict[int, float]:
         """Item id -> stated difficulty, for the items that have one (built once per bank:
         every event on the bank asks for it)."""
@@ -554,12 +564,11 @@ def _extend(st: FeatureState, n: int) -> FeatureState:
 @torch.no_grad()
 def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: np.ndarray,
                    prior: np.ndarray | None = None, tables: CourseTables | None = None,
-                   overrides: Mapping[int, float] | None = None, use_items: bool = True,
-                   attend: bool = True) -> np.ndarray:
+                   overrides: Mapping[int, float] | None = None, use_items: bool = True
+                   ) -> np.ndarray:
     """Calibrated logits for candidate items given as arrays: ids (N,) and skills (N, K) in
-    course ids, prior (N,) stated difficulties (NaN where none). `attend=False` leaves out
-    the attention over the recent answers (its cost grows with N times the history kept):
-    a first, cheap look for shortlisting a large bank."""
+    course ids, prior (N,) stated difficulties (NaN where none). Every row is computed on
+    its own (a whole bank is cheaper through `bank_logits`)."""
     core, dev = model.core, model.device
     tabs = _tables_for(model, tables)
     ids = np.asarray(ids, dtype=np.int64)
@@ -584,8 +593,6 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     oh = skill_onehot(sk, n_ext)
     q = core.design(oh, tab.emb)
     z = base + state.theta + q @ put(alpha)
-    if not attend:
-        return core.calibrate(z).cpu().numpy().astype(np.float64)
     # Attention of every candidate over the stored recent answers (all strictly earlier).
     h = len(state.recent_correct)
     kk = max([1] + [len(r) for r in state.recent_skills])
@@ -604,19 +611,41 @@ def predict_logits(model: Model, state: StudentState, ids: np.ndarray, skills: n
     return core.calibrate(z).cpu().numpy().astype(np.float64)
 
 
-def cheap_logits(model: Model, state: StudentState, bank: PreparedBank,
-                 tables: CourseTables | None = None,
-                 overrides: Mapping[int, float] | None = None, use_items: bool = True
-                 ) -> np.ndarray:
-    """`predict_logits(..., attend=False)` for a whole bank without running the network on
-    every question: for a question the student never answered, the shared logit is a term of
-    its skills (the same for every question with the same skills) minus its own difficulty.
-    So the network runs once per distinct skill row (a few dozen for 20,000 questions) and
-    once per answered question; the rest is one subtraction (equal to the full pass, tested)."""
+def bank_logits(model: Model, state: StudentState, bank: PreparedBank,
+                tables: CourseTables | None = None,
+                overrides: Mapping[int, float] | None = None, use_items: bool = True,
+                extra: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """`predict_logits` of a whole bank without running the network on every question, and
+    of `extra` skill rows (E, K) as questions without an id (a skill's average item, as
+    `mastery` asks) in the same pass: (bank logits (N,), extra logits (E,)).
+
+    For a question the student never answered, every term but its own difficulty depends
+    only on its skills: the shared logit, the fast weights and the attention over the recent
+    answers (whose only per-question relation, "same item", is false for it). So the network
+    runs once per distinct skill row (a few dozen for 20,000 questions) and once per answered
+    question; the rest is one subtraction (equal to the full pass, tested)."""
     tabs = _tables_for(model, tables)
     rows, inverse = bank.skill_groups
-    reps = predict_logits(model, state, np.zeros(len(rows), dtype=np.int64), rows,
-                          None, tabs, None, use_items, attend=False)
+    n_rows, k = rows.shape
+    ext = np.zeros((0, k), dtype=np.int64)
+    if extra is not None and len(extra):
+        ext = np.zeros((len(extra), k), dtype=np.int64)
+        ext[:, : extra.shape[1]] = extra  # a skill row is at most as wide as the bank's
+    again = np.zeros(0, dtype=np.int64)
+    if use_items:
+        st = state.features
+        answered = set(map(int, st["item_wins"])) | set(map(int, st["item_fails"]))
+        if answered:
+            again = np.flatnonzero(np.isin(bank.ids, list(answered)))
+    n_again = again.size
+    ids = np.concatenate([np.zeros(n_rows, dtype=np.int64), bank.ids[again],
+                          np.zeros(len(ext), dtype=np.int64)])
+    prior = np.concatenate([np.full(n_rows, np.nan), bank.prior[again],
+                            np.full(len(ext), np.nan)])
+    z_all = predict_logits(model, state, ids, np.concatenate([rows, bank.skills[again], ext]),
+                           prior, tabs, overrides, use_items)
+    reps = z_all[:n_rows]
     a = float(model.core.calib_a)
     if use_items:
         own, _, _ = tabs.entry("item", bank.ids, bank.prior)
@@ -628,15 +657,9 @@ def cheap_logits(model: Model, state: StudentState, bank: PreparedBank,
     else:
         own = np.where(np.isnan(bank.prior), 0.0, bank.prior)
     z = reps[inverse] - a * own
-    if use_items:
-        st = state.features
-        answered = set(map(int, st["item_wins"])) | set(map(int, st["item_fails"]))
-        again = np.flatnonzero(np.isin(bank.ids, list(answered))) if answered else None
-        if again is not None and again.size:
-            z[again] = predict_logits(model, state, bank.ids[again], bank.skills[again],
-                                      bank.prior[again], tabs, overrides, use_items,
-                                      attend=False)
-    return z
+    if n_again:
+        z[again] = z_all[n_rows: n_rows + n_again]
+    return z, z_all[n_rows + n_again:]
 
 
 def apply_item_residuals(ids: np.ndarray, prior: np.ndarray,

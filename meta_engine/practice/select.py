@@ -29,10 +29,9 @@ from meta_engine.model.serving import (
     Model,
     PreparedBank,
     StudentState,
-    cheap_logits,
+    bank_logits,
     mastery,
     mastery_skills,
-    predict_logits,
     prepare_bank,
 )
 from meta_engine.model.tables import CourseTables
@@ -168,15 +167,11 @@ def _missed(history: Sequence[Interaction], earlier: ResumePoint | None) -> set[
     return out | {x.item for x in history if x.item and not x.correct}
 
 
-def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: PracticeSettings,
-                 history: Sequence[Interaction], tables: CourseTables | None,
-                 item_residuals: Mapping[int, float] | None,
-                 use_item_residuals: bool, earlier: ResumePoint | None) -> PreparedBank:
-    """The part of a large bank worth scoring in full: by the cheap prediction's fit to the
+def _shortlist(pb: PreparedBank, p: np.ndarray, s: PracticeSettings,
+               history: Sequence[Interaction], earlier: ResumePoint | None) -> np.ndarray:
+    """The rows of a large bank worth scoring in full: by the prediction's fit to the
     target, the best overall and the best of each skill, and every missed question (the
     review rule may bring one back)."""
-    z = cheap_logits(model, state, pb, tables, item_residuals, use_item_residuals)
-    p = 1.0 / (1.0 + np.exp(-z))
     fit = -np.abs(p - _target(s.band, _recent(history, earlier)))
     keep = np.zeros(len(pb), dtype=bool)
     keep[np.argsort(-fit, kind="stable")[: s.shortlist]] = True
@@ -189,9 +184,7 @@ def _shortlisted(model: Model, state: StudentState, pb: PreparedBank, s: Practic
     missed = _missed(history, earlier)
     if missed:
         keep |= np.isin(pb.ids, list(missed))
-    rows = np.flatnonzero(keep)
-    return PreparedBank([pb.items[r] for r in rows], pb.ids[rows], pb.skills[rows],
-                        pb.prior[rows])
+    return np.flatnonzero(keep)
 
 
 def _build(pool: list[int], item_skills: Mapping[int, tuple[int, ...]], runs: dict[int, int],
@@ -262,21 +255,6 @@ def select_with_mastery(model: Model, state: StudentState, bank: PreparedBank,
     return plan, ms
 
 
-def _predicted(model: Model, state: StudentState, pb: PreparedBank,
-               tables: CourseTables | None, skills: Sequence[int]
-               ) -> tuple[np.ndarray, Mastery]:
-    """The logits of `pb`'s questions and the mastery of `skills`, from one network pass
-    (the pass is row by row: each row's result is the one it would have alone)."""
-    sk = mastery_skills(skills)
-    n, k = pb.skills.shape
-    ids = np.concatenate([pb.ids, np.zeros(sk.size, dtype=np.int64)])
-    rows = np.zeros((n + sk.size, k), dtype=np.int64)
-    rows[:n], rows[n:, 0] = pb.skills, sk
-    prior = np.concatenate([pb.prior, np.full(sk.size, np.nan)])
-    z = predict_logits(model, state, ids, rows, prior, tables)
-    return z[:n], mastery(model, state, sk.tolist(), tables, logits=z[n:])
-
-
 def _select(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBank,
             s: PracticeSettings, now: float, history: Sequence[Interaction],
             use_item_residuals: bool, item_residuals: Mapping[int, float] | None,
@@ -290,21 +268,26 @@ def _select(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBa
         empty = mastery(model, state, mastery_of, tables) if mastery_of is not None else None
         return PracticePlan([], now, s.to_dict()), empty
     pb = prepare_bank(model, bank)
-    if len(pb) > s.shortlist_above:
-        pb = _shortlisted(model, state, pb, s, history, tables, item_residuals,
-                          use_item_residuals, earlier)
-    ids, skills = pb.ids, pb.skills
+    # One pass of the network gives the whole bank's predictions (its cost is per distinct
+    # skill row and answered question, not per question: `bank_logits`) and the mastery.
+    skills = pb.skills
     bank_skills = np.unique(skills[skills > 0])
-    if mastery_of is None and state_mastery is None and use_item_residuals \
-            and item_residuals is None:
-        mastery_of = []  # the bank's skills are needed anyway: in the same pass
-    if mastery_of is not None:
-        z, ms = _predicted(model, state, pb, tables, [*mastery_of, *bank_skills.tolist()])
-    else:
-        z = predict_logits(model, state, ids, skills, pb.prior, tables, item_residuals,
-                           use_item_residuals)
-        ms = state_mastery if state_mastery is not None else mastery(
-            model, state, bank_skills.tolist(), tables)
+    if state_mastery is None and mastery_of is None:
+        mastery_of = []  # the bank's skills are needed anyway
+    sk = mastery_skills([*mastery_of, *bank_skills.tolist()]) if mastery_of is not None \
+        else np.zeros(0, dtype=np.int64)
+    z, zs = bank_logits(model, state, pb, tables, item_residuals, use_item_residuals,
+                        extra=sk[:, None])
+    ms = mastery(model, state, sk.tolist(), tables, logits=zs) if mastery_of is not None \
+        else state_mastery
+    assert ms is not None
+    if len(pb) > s.shortlist_above:
+        # Scoring and ordering are per question: a large bank only on its shortlist.
+        rows = _shortlist(pb, 1.0 / (1.0 + np.exp(-z)), s, history, earlier)
+        pb, z = pb.subset(rows), z[rows]
+        skills = pb.skills
+        bank_skills = np.unique(skills[skills > 0])
+    ids = pb.ids
     p = 1.0 / (1.0 + np.exp(-z))
     where = ms.index()
     col = np.array([where.get(int(k), -1) for k in bank_skills.tolist()], dtype=np.int64)

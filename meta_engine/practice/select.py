@@ -283,8 +283,8 @@ def _select(model: Model, state: StudentState, bank: Sequence[Item] | PreparedBa
     assert ms is not None
     if len(pb) > s.shortlist_above:
         # Scoring and ordering are per question: a large bank only on its shortlist.
-        rows = _shortlist(pb, 1.0 / (1.0 + np.exp(-z)), s, history, earlier)
-        pb, z = pb.subset(rows), z[rows]
+        keep = _shortlist(pb, 1.0 / (1.0 + np.exp(-z)), s, history, earlier)
+        pb, z = pb.subset(keep), z[keep]
         skills = pb.skills
         bank_skills = np.unique(skills[skills > 0])
     ids = pb.ids

@@ -242,11 +242,32 @@ def keep_points(client: redis.Redis | None, pairs: list[tuple[Pending, Plan]]) -
                                                       pending.job.earlier_n + cut, point))
 
 
-def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool, int | None]:
+@dataclass(frozen=True)
+class Page:
+    """What the open pages of a student in an activity are sent after a store: the set
+    this event left current, as of answer `as_of_answer`."""
+
+    user_id: int
+    activity_id: int
+    as_of_answer: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One event's store: whether it was stored now (not already processed), the score to
+    send, and the page update (None when a newer answer had already moved the set on)."""
+
+    stored: bool
+    passback_id: int | None = None
+    page: Page | None = None
+
+
+def _store(s: Session, pending: Pending, plan: Plan, version: str) -> Stored:
     event_id = pending.job.event_id
     ev = s.get(GradeEvent, event_id)
     if ev is None or ev.status == EventStatus.processed:
-        return False, None
+        return Stored(False)
     feedback = {**plan.feedback, "as_of_answer": pending.answer_id}
     version = plan.model_version or version
     current = s.get(PracticeSet, pending.set_id) if pending.set_id is not None else None
@@ -254,12 +275,14 @@ def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool
         current = PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=None,
                               items=pending.first_items, feedback={}, model_version=version)
         s.add(current)
+    shown: PracticeSet | None = None
     if pending.job.new_set and plan.items:  # finished: the next set starts after this answer
         # What the page shows as the new set starts: what its "since your last set" means.
         at_start = {str(k): v for k, v in mastery_by_skill(plan.feedback).items()}
-        s.add(PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=event_id,
-                          items=plan.items, feedback={**feedback, "at_start": at_start},
-                          timings_ms=plan.timings_ms, model_version=version))
+        shown = PracticeSet(user_id=ev.user_id, activity_id=ev.activity_id, event_id=event_id,
+                            items=plan.items, feedback={**feedback, "at_start": at_start},
+                            timings_ms=plan.timings_ms, model_version=version)
+        s.add(shown)
     elif current is not None and int((current.feedback or {}).get("as_of_answer", 0)
                                      ) <= pending.answer_id:
         # Same set, newer answer: only the mastery and feedback move.
@@ -268,6 +291,7 @@ def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool
         current.feedback = feedback
         current.timings_ms = plan.timings_ms
         current.model_version = version
+        shown = current
     s.flush()  # the unique event_id makes a concurrent duplicate fail here
     s.execute(
         update(GradeEvent)
@@ -275,22 +299,24 @@ def _store(s: Session, pending: Pending, plan: Plan, version: str) -> tuple[bool
         .values(status=EventStatus.processed, processed_at=datetime.now(UTC), last_error=None)
     )
     row = record_score(s, ev, plan.feedback)
-    return True, (row.id if row is not None else None)
+    # The page update is built here, from the rows just written, and sent after the commit:
+    # reading the sets back afterwards cost a transaction and two queries per student.
+    page = None if shown is None else Page(
+        ev.user_id, ev.activity_id, pending.answer_id,
+        page_payload(shown, ev.enqueued_at, event_id))
+    return Stored(True, row.id if row is not None else None, page)
 
 
-def store_plan(db: Database, pending: Pending, plan: Plan, version: str
-               ) -> tuple[bool, int | None]:
-    """Store one event's result once. Returns (stored now, ScorePassback id to send)."""
+def store_plan(db: Database, pending: Pending, plan: Plan, version: str) -> Stored:
+    """Store one event's result once."""
     try:
         with db.session() as s:
             return _store(s, pending, plan, version)
     except IntegrityError:
-        return False, None
+        return Stored(False)
 
 
-def store_plans(
-    db: Database, plans: list[tuple[Pending, Plan]], version: str
-) -> list[tuple[bool, int | None]]:
+def store_plans(db: Database, plans: list[tuple[Pending, Plan]], version: str) -> list[Stored]:
     """Store a batch in one transaction (one commit instead of one per event: the store stage
     dominated under load). If another worker stored one of them meanwhile, the whole batch
     rolls back and is stored event by event, each idempotent."""
@@ -318,21 +344,16 @@ def page_payload(ps: PracticeSet, queued_at: datetime | None,
     }
 
 
-def publish_latest(db: Database, client: redis.Redis, event_ids: list[str]) -> None:
-    """Tell open pages about the current set of each student touched by this batch."""
-    with db.session() as s:
-        events = sorted(s.scalars(select(GradeEvent).where(GradeEvent.event_id.in_(event_ids))),
-                        key=lambda e: -e.answer_id)
-        seen: set[tuple[int, int]] = set()
-        for ev in events:
-            key = (ev.user_id, ev.activity_id)
-            if key in seen:
-                continue
+def publish(client: redis.Redis, pages: list[Page]) -> None:
+    """Tell open pages about the set each stored event left current, the newest answer of
+    each student first (the cache keeps the newest: `practice_cache.publish`)."""
+    seen: set[tuple[int, int]] = set()
+    for page in sorted(pages, key=lambda p: -p.as_of_answer):
+        key = (page.user_id, page.activity_id)
+        if key not in seen:
             seen.add(key)
-            ps = sets.set_at(s, *key)
-            if ps is not None:
-                practice_cache.publish(client, ev.user_id, ev.activity_id,
-                                       page_payload(ps, ev.enqueued_at, ev.event_id))
+            practice_cache.publish(client, page.user_id, page.activity_id, page.payload,
+                                   page.as_of_answer)
 
 
 TIMINGS_KEY = redis_keys.TIMINGS
@@ -382,14 +403,18 @@ def process_events(
     now = now or datetime.now(UTC)
     out = Outcome()
     t0 = time.perf_counter()
-    with db.session() as s:
-        batches = rounds(unprocessed(s, event_ids))
-    load_ms, engine_ms, store_ms = time.perf_counter() - t0, 0.0, 0.0
-    for batch in batches:
+    load_ms = engine_ms = store_ms = 0.0
+    batches: list[list[GradeEvent]] = []
+    pages: list[Page] = []
+    for n in range(len(event_ids)):  # rounds: at most one per event
         t1 = time.perf_counter()
         with db.session() as s:
-            fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batch)
-                     if ev is not None and ev.status != EventStatus.processed]
+            if n == 0:  # the events are read in the session that builds the first round
+                batches = rounds(unprocessed(s, event_ids))
+                fresh = batches[0] if batches else []
+            else:
+                fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batches[n])
+                         if ev is not None and ev.status != EventStatus.processed]
             pending = build_jobs(s, fresh, now, client, banks)
         t2 = time.perf_counter()
         plans = engine.plan_batch([p.job for p in pending]) if pending else []
@@ -398,21 +423,21 @@ def process_events(
         keep_points(client, pairs)
         for p, plan in pairs:
             out.per_event_ms[p.job.event_id] = dict(plan.timings_ms)
-        for (p, _plan), (stored, passback_id) in zip(
-            pairs, store_plans(db, pairs, engine.version), strict=True
-        ):
-            (out.processed if stored else out.skipped).append(p.job.event_id)
-            if passback_id is not None and passback_id not in out.passbacks:
-                out.passbacks.append(passback_id)  # two answers of one student: one row, one task
-        t4 = time.perf_counter()
-        load_ms += t2 - t1
+        results = store_plans(db, pairs, engine.version)
+        for (p, _plan), res in zip(pairs, results, strict=True):
+            (out.processed if res.stored else out.skipped).append(p.job.event_id)
+            if res.passback_id is not None and res.passback_id not in out.passbacks:
+                out.passbacks.append(res.passback_id)  # two answers of one student: one task
+        pages += [r.page for r in results if r.page is not None]
+        load_ms += t2 - (t0 if n == 0 else t1)
         engine_ms += t3 - t2
-        store_ms += t4 - t3
+        store_ms += time.perf_counter() - t3
+        if n + 1 >= len(batches):
+            break
     done = set(out.processed) | set(out.skipped)
     out.skipped += [e for e in event_ids if e not in done]
     t5 = time.perf_counter()
-    if out.processed:
-        publish_latest(db, client, out.processed)
+    publish(client, pages)  # once per student, their newest: later rounds supersede earlier
     out.timings_ms = {"load": load_ms * 1000, "engine": engine_ms * 1000,
                       "store": store_ms * 1000, "publish": (time.perf_counter() - t5) * 1000}
     metrics.observe_batch(event_ids, out, (ev for b in batches for ev in b))

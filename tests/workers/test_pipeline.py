@@ -64,6 +64,27 @@ def test_batch_stores_sets_scores_and_publishes(
     assert msg is not None and json.loads(msg["data"])["as_of_event"] == e2
 
 
+def test_a_page_update_never_replaces_a_newer_one(rclient: redis.Redis) -> None:
+    """Two workers may publish a student's sets out of order (the one with the older answer
+    committed first but publishes last): the cache and the open pages keep the newer."""
+    pubsub = rclient.pubsub()
+    pubsub.subscribe(practice_cache.channel(7, 3))
+    assert pubsub.get_message(timeout=30)["type"] == "subscribe"  # type: ignore[index]
+    assert practice_cache.publish(rclient, 7, 3, {"revision": "1.12"}, as_of_answer=12)
+    assert not practice_cache.publish(rclient, 7, 3, {"revision": "1.11"}, as_of_answer=11)
+    assert practice_cache.publish(rclient, 7, 3, {"revision": "1.12"}, as_of_answer=12)  # again
+    cached = practice_cache.read(rclient, 7, 3)
+    assert cached == {"revision": "1.12", "as_of_answer": 12}
+    # A newer one marks the end of what the pages were sent.
+    assert practice_cache.publish(rclient, 7, 3, {"revision": "2.13"}, as_of_answer=13)
+    sent: list[str] = []
+    while not sent or sent[-1] != "2.13":
+        msg = pubsub.get_message(timeout=30)
+        assert msg is not None
+        sent.append(json.loads(msg["data"])["revision"])
+    assert sent == ["1.12", "1.12", "2.13"]
+
+
 def test_an_event_is_applied_once(
     db: Database, course: Course, engine: RecordingEngine, rclient: redis.Redis
 ) -> None:

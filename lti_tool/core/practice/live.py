@@ -22,13 +22,34 @@ def channel(user_id: int, activity_id: int) -> str:
     return redis_keys.practice_updates(user_id, activity_id)
 
 
-def publish(client: redis.Redis, user_id: int, activity_id: int, payload: dict[str, Any]) -> None:
-    """Cache the set, then notify; both in one round trip."""
-    body = json.dumps(payload, separators=(",", ":"))
-    pipe = client.pipeline(transaction=False)
-    pipe.set(cache_key(user_id, activity_id), body, ex=CACHE_TTL_S)
-    pipe.publish(channel(user_id, activity_id), body)
-    pipe.execute()
+# Set and notify only when the payload is not older than the cached one (by the answer its
+# feedback is as of): two workers finishing a student's answers out of order must not put an
+# older set back on the page.
+_PUBLISH_IF_NEWER = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and type(old) == 'table' and tonumber(old['as_of_answer']) ~= nil
+     and tonumber(old['as_of_answer']) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return 1
+"""
+
+
+def publish(client: redis.Redis, user_id: int, activity_id: int, payload: dict[str, Any],
+            as_of_answer: int) -> bool:
+    """Cache the set, then notify, in one round trip, unless the cache already holds one as
+    of a later answer (`as_of_answer`: the answer the payload's feedback is as of, also kept
+    in the payload). Returns whether it went."""
+    body = json.dumps({**payload, "as_of_answer": int(as_of_answer)}, separators=(",", ":"))
+    script = client.register_script(_PUBLISH_IF_NEWER)
+    return bool(script(keys=[cache_key(user_id, activity_id)],
+                       args=[body, int(as_of_answer), CACHE_TTL_S,
+                             channel(user_id, activity_id)]))
 
 
 def read(client: redis.Redis, user_id: int, activity_id: int) -> dict[str, Any] | None:

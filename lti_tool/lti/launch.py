@@ -31,7 +31,13 @@ from lti_tool.lti.claims_schema import LaunchClaims, parse_claims
 from lti_tool.lti.conflicts import retry_on_conflict
 from lti_tool.lti.errors import LtiError
 from lti_tool.lti.fields import LAUNCH_LIMITS, check_sizes
-from lti_tool.lti.login import STATE_COOKIE_PREFIX, find_platform, is_own_target, load_state
+from lti_tool.lti.login import (
+    STATE_COOKIE_PREFIX,
+    find_platform,
+    is_own_target,
+    state_key,
+    state_record,
+)
 from lti_tool.lti.platform_jwks import PlatformKeys
 from lti_tool.lti.redis_storage import RedisLaunchDataStorage
 from lti_tool.lti.tool_conf import DbToolConf, registration_for
@@ -169,9 +175,12 @@ class MetisMessageLaunch(MessageLaunch):
 
     def _check_state(self) -> None:
         state = self._get_request_param("state")
-        record = load_state(self._redis, state)
+        # The login's record and whether it was used, in one round trip.
+        raw, used = (self._redis.mget(state_key(state), _used_key(state)) if state
+                     else (None, None))
+        record = state_record(raw)
         self._state_record = record
-        if self._redis.exists(_used_key(state)):
+        if used is not None:
             raise LtiError("replayed token: this login's state and nonce were already used")
         if self._cookies.get(STATE_COOKIE_PREFIX + state) == state:
             return
@@ -339,13 +348,15 @@ class MetisMessageLaunch(MessageLaunch):
         if nonce != self._state_record.get("nonce"):
             raise LtiError("state mismatch: the nonce does not belong to this login's state")
         digest = hashlib.sha256(nonce.encode()).hexdigest()
-        fresh = self._redis.set(
-            f"metis:lti:nonce-used:{digest}", "1", nx=True, ex=self._policy.nonce_ttl_s
-        )
+        state = self._get_request_param("state")
+        # One round trip. Marking the state used even when the nonce was a replay is right:
+        # the nonce belongs to this state's login, so that login was already used.
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(f"metis:lti:nonce-used:{digest}", "1", nx=True, ex=self._policy.nonce_ttl_s)
+        pipe.set(_used_key(state), "1", ex=self._policy.nonce_ttl_s)
+        fresh, _ = pipe.execute()
         if not fresh:
             raise LtiError("replayed token: this id_token's nonce was already used")
-        state = self._get_request_param("state")
-        self._redis.set(_used_key(state), "1", ex=self._policy.nonce_ttl_s)
 
     # pylti1p3's launch id has a prefix; Metis uses a bare uuid as the URL's launch id.
     def use_launch_id(self, launch_id: str) -> None:

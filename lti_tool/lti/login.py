@@ -129,7 +129,11 @@ def start_login(
 
 
 def load_state(redis_client: redis.Redis, state: str) -> dict[str, Any]:
-    raw = redis_client.get(state_key(state)) if state else None
+    return state_record(redis_client.get(state_key(state)) if state else None)
+
+
+def state_record(raw: bytes | str | None) -> dict[str, Any]:
+    """The login's stored record, from what Redis held under its `state_key` (None: none)."""
     if raw is None:
         raise LtiError(
             "state mismatch: the launch's state is unknown or expired "

@@ -41,3 +41,5 @@ def test_bench_pipeline_small_run(tmp_path: Path, store: str) -> None:
                   "select_per_student", "store_batch", "publish_batch"):
         assert stages[stage]["n"] == 12, stage
     assert figures["sustained_events_per_s"] > 0
+    fresh = figures["fresh_install"]  # the first answer the new database and workers saw
+    assert fresh["processes_ready_s"] > 0 and fresh["first_answer_to_set_ms"] > 0

@@ -257,6 +257,7 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
         children.spawn("platform", gunicorn_argv("lti_tool.devkit.demo.platform_wsgi:create()",
                                                  f"127.0.0.1:{options.platform_port}",
                                                  workers=1, threads=16, cert=cert, key=key), env)
+        started = time.perf_counter()
         # Score posts wait on the LMS; on their own worker they never delay an adapt batch.
         for n in range(n_workers):
             children.spawn(f"adapt{n}", worker_argv("adapt", name=f"adapt{n}", quiet=True), env)
@@ -264,10 +265,15 @@ def pipeline(n_students: int, n_events: int, rate: float, n_workers: int, redis_
         for port in (options.port, options.platform_port):
             wait_for_port(port, timeout=60)
         wait_workers_ready(settings, n_workers + 1)
+        ready_s = time.perf_counter() - started
         children.check()
         figures = measure(settings.base_url, f"https://localhost:{options.platform_port}",
                           env["REQUESTS_CA_BUNDLE"], settings.effective_database_url, url,
                           n_students, n_events, rate)
+        # A fresh install: a new database, processes just started, their model loaded at
+        # start; the first answer is the run's first warm-up answer.
+        figures["fresh_install"] = {"processes_ready_s": round(ready_s, 2),
+                                    **figures.pop("first_answer")}
         figures["config"] = {"students": n_students, "events": n_events, "rate": rate,
                              "workers": n_workers, "web": "gunicorn gthread 2 workers",
                              "store": store,
@@ -307,6 +313,7 @@ def measure(metis_url: str, platform_url: str, verify: str, database_url: str, r
             warm = run.fire(min(len(students), 10), 5.0, pool)
             run.all_posted = list(warm)
             run.wait_delivered(warm, timeout=60)
+            first = run.latency(warm[0]) if warm and warm[0].event_id else None
             t_start = time.perf_counter()
             posted = run.fire(n_events, rate, pool)
             run.all_posted = run.all_posted + posted
@@ -325,6 +332,7 @@ def measure(metis_url: str, platform_url: str, verify: str, database_url: str, r
             "counts": counts(db, posted, run),
             "stages_ms": stage_costs(client, db, posted),
             "launches": {"students": n_students, "seconds": round(launch_s, 2)},
+            "first_answer": {"first_answer_to_set_ms": first[0] if first else None},
         }
     finally:
         for stream in run.streams:

@@ -64,3 +64,37 @@ def test_done_when_the_score_is_full(db: Database, course: Course, redis_url: st
     state = _state(db, course)
     assert state["gradebook"]["given"] == state["gradebook"]["maximum"] == 10.0
     assert state["progress"]["done"] is True
+
+
+def test_a_set_found_knows_its_start_without_a_second_query(
+    db: Database, course: Course, redis_url: str
+) -> None:
+    """`set_at` joins the answer a set starts after; `started_after` then reads it from the
+    session, and gives what its own query gives."""
+    from sqlalchemy import event as sa_event
+
+    from lti_tool.core.practice import sets
+
+    client = redis.Redis.from_url(redis_url)
+    with db.session() as s:
+        s.execute(update(Activity).where(Activity.id == course.activity_id)
+                  .values(settings={"set_size": 2}))
+    for item_id in [i["item_id"] for i in _state(db, course)["items"]]:
+        _answer(db, course, client, item_id, "0")  # the first set finished: a second one
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    with db.session() as s:
+        row = sets.set_at(s, course.user_ids[0], course.activity_id)
+        assert row is not None and row.event_id is not None
+        sa_event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            start = sets.started_after(s, row)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", count)
+        assert seen == []
+    with db.session() as s:  # a new session has no memo: the query
+        fresh = s.get(type(row), row.id)
+        assert fresh is not None and sets.started_after(s, fresh) == start > 0

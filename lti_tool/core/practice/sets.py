@@ -48,9 +48,18 @@ def unstored_first_set(user_id: int, activity_id: int, item_ids: list[int]) -> P
                        items=[{"item_id": i} for i in item_ids])
 
 
+# Where `set_at` leaves, per session, the answer each set it found starts after (its query
+# joins that answer anyway): a set's start never changes, so the session may keep it.
+_STARTS = "metis.set_starts"
+
+
 def started_after(session: Session, row: PracticeSet) -> int:
+    """The id of the answer that finished the set before `row` (0: the student's first)."""
     if row.event_id is None:
         return 0
+    known = session.info.get(_STARTS, {}).get(row.id)
+    if known is not None:
+        return int(known)
     return int(session.scalar(select(Answer.id).where(Answer.event_id == row.event_id)) or 0)
 
 
@@ -59,15 +68,20 @@ def set_at(session: Session, user_id: int, activity_id: int,
     """The set the student was on when they gave answer `upto_answer_id` (None: now): the
     newest set planned before it."""
     query = (
-        select(PracticeSet)
+        select(PracticeSet, Answer.id)
         .outerjoin(Answer, Answer.event_id == PracticeSet.event_id)
         .where(PracticeSet.user_id == user_id, PracticeSet.activity_id == activity_id)
     )
     if upto_answer_id is not None:
         query = query.where((Answer.id < upto_answer_id) | PracticeSet.event_id.is_(None))
-    return session.scalars(
+    found = session.execute(
         query.order_by(Answer.id.desc().nulls_last(), PracticeSet.id.desc()).limit(1)
     ).first()
+    if found is None:
+        return None
+    row, start = found
+    session.info.setdefault(_STARTS, {})[row.id] = int(start or 0)
+    return row
 
 
 def closes(answer: Answer, tries_before: int, tries: int) -> bool:

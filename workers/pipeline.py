@@ -79,6 +79,11 @@ def _bank_items(session: Session, bank_id: int) -> tuple[tuple[BankItem, ...], d
     return tuple(b for b, _ in rows), {b.item_id: c for b, c in rows}
 
 
+def _skill_names(session: Session, bank_id: int) -> dict[int, str]:
+    rows = session.execute(select(Skill.id, Skill.name).where(Skill.bank_id == bank_id))
+    return {int(k): str(n) for k, n in rows}
+
+
 def candidates(
     bank: tuple[BankItem, ...], categories_of: dict[int, str], settings: ActivitySettings
 ) -> tuple[BankItem, ...]:
@@ -131,9 +136,9 @@ class _Banks:
         self.revisions[bank_id] = revision
         self.items[bank_id], self.categories[bank_id] = self.cache.get(
             bank_id, revision, lambda: _bank_items(self.session, bank_id))
-        # Skill names are few and may be renamed without touching a question: read each time.
-        rows = self.session.execute(select(Skill.id, Skill.name).where(Skill.bank_id == bank_id))
-        self.names[bank_id] = {int(k): str(n) for k, n in rows}
+        # A renamed skill gives its bank a new revision too (lti_tool.core.db.revisions).
+        self.names[bank_id] = self.cache.get(("names", bank_id), revision,
+                                             lambda: _skill_names(self.session, bank_id))
 
     def candidates(self, bank_id: int, settings: ActivitySettings) -> tuple[BankItem, ...]:
         """`candidates` of the loaded bank, the same tuple again while the bank and the

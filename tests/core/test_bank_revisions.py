@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from lti_tool.core.db import Database
-from lti_tool.core.db.models import Item, ItemBank
+from lti_tool.core.db.models import Item, ItemBank, Skill
 from lti_tool.core.itembank.editing import archive_item
 from tests.support.course import seed_course
 
@@ -42,5 +42,10 @@ def test_revision_moves_on_every_change_and_only_then(db: Database) -> None:
     with db.session() as s:
         s.get(ItemBank, bank_id).name = "Renamed"  # type: ignore[union-attr]
     seen.add(revision(db, bank_id))
-    assert len(seen) == 5 and None not in seen
+    with db.session() as s:  # a skill renamed: the names a worker keeps with the bank change
+        skill = s.scalars(select(Skill).where(Skill.bank_id == bank_id)).first()
+        assert skill is not None
+        skill.name = "Fractions, renamed"
+    seen.add(revision(db, bank_id))
+    assert len(seen) == 6 and None not in seen
     assert revision(db, other.id) == untouched  # another bank's changes are not its own

@@ -55,6 +55,27 @@ def test_a_bank_is_read_once_while_it_stands(db: Database, course: Course, engin
     assert [i.text for i in prepared.get(model, changed).items] == [b.text for b in changed]
 
 
+def job_names(db: Database, course: Course, cache: BankCache, n: int) -> dict[int, str]:
+    event = store_answer(db, course.learner(n % 2), course.item_ids[n], {"choice": "0"}).event_id
+    with db.session() as s:
+        [p] = build_jobs(s, [s.get(GradeEvent, event)], datetime.now(UTC), None, cache)  # type: ignore[list-item]
+    return dict(p.job.skill_names)
+
+
+def test_skill_names_are_kept_with_the_bank_and_a_rename_is_seen(db: Database, course: Course
+                                                                 ) -> None:
+    from lti_tool.core.db.models import Skill
+
+    cache: BankCache = BankCache()
+    first = job_names(db, course, cache, 0)
+    assert first and len(cache) > 0
+    with db.session() as s:
+        skill = s.get(Skill, min(first))
+        assert skill is not None
+        skill.name = "Halves and quarters"
+    assert job_names(db, course, cache, 1)[min(first)] == "Halves and quarters"
+
+
 def test_a_bank_without_revision_is_read_every_time(db: Database, course: Course) -> None:
     """Banks made before revisions existed (the migration leaves them NULL)."""
     from sqlalchemy import update

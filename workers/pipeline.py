@@ -411,13 +411,14 @@ def process_events(
     load_ms = engine_ms = store_ms = 0.0
     batches: list[list[GradeEvent]] = []
     pages: list[Page] = []
-    for n in range(len(event_ids)):  # rounds: at most one per event
+    n = 0
+    while n == 0 or n < len(batches):
         t1 = time.perf_counter()
         with db.session() as s:
             if n == 0:  # the events are read in the session that builds the first round
                 batches = rounds(unprocessed(s, event_ids))
                 fresh = batches[0] if batches else []
-            else:
+            else:  # a later round sees what the earlier ones stored
                 fresh = [ev for ev in (s.get(GradeEvent, e.event_id) for e in batches[n])
                          if ev is not None and ev.status != EventStatus.processed]
             pending = build_jobs(s, fresh, now, client, banks)
@@ -437,8 +438,7 @@ def process_events(
         load_ms += t2 - (t0 if n == 0 else t1)
         engine_ms += t3 - t2
         store_ms += time.perf_counter() - t3
-        if n + 1 >= len(batches):
-            break
+        n += 1
     done = set(out.processed) | set(out.skipped)
     out.skipped += [e for e in event_ids if e not in done]
     t5 = time.perf_counter()
